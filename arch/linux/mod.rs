@@ -1,0 +1,76 @@
+//! Linux (glibc or musl, any CPU that corosensei supports).
+//!
+//! Everything in here is what `src/sys.rs` promises to the rest of the crate;
+//! see that file for the contract.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Size of a virtual memory page.
+pub(crate) fn page_size() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    let cached = PAGE.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let n = if n <= 0 { 4096 } else { n as usize };
+    PAGE.store(n, Ordering::Relaxed);
+    n
+}
+
+/// `vm.max_map_count`: how many memory mappings one process may hold.
+pub(crate) fn max_map_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Where the sysctl above lives, for error messages.
+pub(crate) const MAP_COUNT_HINT: &str =
+    "raise it with `sysctl -w vm.max_map_count=262144` (persist it in /etc/sysctl.d/)";
+
+/// The faulting address of a SIGSEGV or SIGBUS.
+///
+/// # Safety
+///
+/// `info` must be the `siginfo_t` the kernel passed to an `SA_SIGINFO` handler.
+pub(crate) unsafe fn fault_address(info: *const libc::siginfo_t) -> usize {
+    // SAFETY: the caller hands us the kernel's siginfo for a memory fault, for
+    // which `si_addr` is the field that is set.
+    unsafe { (*info).si_addr() as usize }
+}
+
+/// The calling thread's stack as `(lowest usable address, highest address)`.
+pub(crate) fn thread_stack_bounds() -> io::Result<(usize, usize)> {
+    let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: pthread_getattr_np initialises `attr` for the calling thread;
+    // we destroy it below on every path once it is initialised.
+    let rc = unsafe { libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    let mut addr = std::ptr::null_mut();
+    let mut size = 0;
+    let mut guard = 0;
+    // SAFETY: `attr` was initialised above and the out-pointers are valid.
+    let rc = unsafe {
+        let rc = libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size);
+        libc::pthread_attr_getguardsize(attr.as_ptr(), &mut guard);
+        libc::pthread_attr_destroy(attr.as_mut_ptr());
+        rc
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    // glibc reports the guard inside [addr, addr + size) for threads it made.
+    let lo = addr as usize + guard;
+    Ok((lo, addr as usize + size))
+}
+
+/// Signals that a stack overflow can raise.
+pub(crate) const OVERFLOW_SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];

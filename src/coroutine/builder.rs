@@ -1,0 +1,151 @@
+//! `Builder`: spawn a coroutine with a name or a stack size.
+
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::join::{cancelled, Packet};
+use super::{Coroutine, JoinHandle, Task};
+use crate::runtime::{self, park, Shared};
+use crate::stack::Budget;
+
+/// Largest stack a coroutine may ask for (it is reserved, not committed).
+const MAX_STACK_SIZE: usize = 1 << 32;
+
+/// Coroutine factory, to configure a coroutine before spawning it (like
+/// `std::thread::Builder`).
+///
+/// ```
+/// let h = weft::Builder::new()
+///     .name("resolver")
+///     .stack_size(64 * 1024)
+///     .spawn(|| weft::current().unwrap().name().map(str::to_owned))
+///     .unwrap();
+/// assert_eq!(h.join().unwrap().as_deref(), Some("resolver"));
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "a Builder does nothing until `spawn` is called"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the runtime's default stack size.
+    ///
+    /// ```
+    /// let h = weft::Builder::new().spawn(|| 1).unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the coroutine; the name appears in panic and overflow messages.
+    ///
+    /// ```
+    /// let h = weft::Builder::new().name("conn-42").spawn(|| ()).unwrap();
+    /// assert_eq!(h.coroutine().name(), Some("conn-42"));
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Usable stack size in bytes, rounded up to whole pages (at least
+    /// 16 KiB). Only touched pages cost memory. The default is the runtime's
+    /// (`WEFT_STACK_SIZE`, or 256 KiB).
+    ///
+    /// ```
+    /// let h = weft::Builder::new().stack_size(1 << 20).spawn(|| ()).unwrap();
+    /// h.join().unwrap();
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns the coroutine: onto the caller's runtime inside a coroutine,
+    /// else onto the global runtime.
+    ///
+    /// # Errors
+    ///
+    /// `ErrorKind::OutOfMemory` when the process is at its budget of
+    /// coroutine stacks (the message names `vm.max_map_count`);
+    /// `ErrorKind::InvalidInput` for a stack size over 4 GiB; the error that
+    /// stopped the global runtime from starting.
+    ///
+    /// ```
+    /// let h = weft::Builder::new().spawn(|| "done").unwrap();
+    /// assert_eq!(h.join().unwrap(), "done");
+    /// ```
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let shared = runtime::current_or_global()?;
+        self.spawn_on(&shared, f)
+    }
+
+    /// Spawns onto a given runtime.
+    pub(crate) fn spawn_on<F, T>(self, shared: &Arc<Shared>, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let stack_size = self.stack_size.unwrap_or(shared.config.stack_size);
+        if stack_size > MAX_STACK_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("weft: stack size {stack_size} is over the 4 GiB limit"),
+            ));
+        }
+        let slot = Budget::reserve()?;
+        let packet = Arc::new(Packet::new());
+        let completion = Completion(Some(packet.clone()));
+        let main = move || completion.run(f);
+        let task = Arc::new(Task::new(
+            shared.clone(),
+            self.name,
+            stack_size,
+            Box::new(main),
+            slot,
+        ));
+        let handle = JoinHandle::new(Coroutine::new(task.clone()), packet);
+        shared.schedule_fresh(task);
+        Ok(handle)
+    }
+}
+
+/// Completes the packet exactly once: with the closure's result, or, if it is
+/// dropped first (never run, or unwound at shutdown), with a cancellation.
+struct Completion<T>(Option<Arc<Packet<T>>>);
+
+impl<T> Completion<T> {
+    fn run<F: FnOnce() -> T>(mut self, f: F) {
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        if let Err(payload) = result {
+            if park::cancelled() {
+                // The runtime is unwinding this coroutine: keep unwinding; our
+                // drop reports the cancellation to the joiner.
+                panic::resume_unwind(payload);
+            }
+            self.finish(Err(payload));
+        } else {
+            self.finish(result);
+        }
+    }
+
+    fn finish(&mut self, result: std::thread::Result<T>) {
+        if let Some(packet) = self.0.take() {
+            packet.complete(result);
+        }
+    }
+}
+
+impl<T> Drop for Completion<T> {
+    fn drop(&mut self) {
+        self.finish(Err(cancelled()));
+    }
+}

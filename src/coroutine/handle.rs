@@ -1,0 +1,91 @@
+//! The public, cheap handle to a coroutine.
+
+use std::fmt;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::Task;
+
+/// A process-unique coroutine identifier.
+///
+/// ```
+/// let a = weft::go(|| weft::current().unwrap().id()).join().unwrap();
+/// let b = weft::go(|| weft::current().unwrap().id()).join().unwrap();
+/// assert_ne!(a, b);
+/// println!("first coroutine was {a}");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct CoroutineId(NonZeroU64);
+
+impl CoroutineId {
+    pub(crate) fn next() -> CoroutineId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        CoroutineId(NonZeroU64::new(id).expect("coroutine ids exhausted"))
+    }
+
+    /// The id as a number.
+    ///
+    /// ```
+    /// let id = weft::go(|| weft::current().unwrap().id()).join().unwrap();
+    /// assert!(id.as_u64() > 0);
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for CoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A handle to a coroutine: its id and name. Cheap to clone.
+///
+/// ```
+/// let h = weft::Builder::new().name("worker-7").spawn(|| ()).unwrap();
+/// assert_eq!(h.coroutine().name(), Some("worker-7"));
+/// h.join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Coroutine {
+    task: Arc<Task>,
+}
+
+impl Coroutine {
+    pub(crate) fn new(task: Arc<Task>) -> Coroutine {
+        Coroutine { task }
+    }
+
+    /// The coroutine's unique id.
+    ///
+    /// ```
+    /// let h = weft::go(|| ());
+    /// let id = h.coroutine().id();
+    /// h.join().unwrap();
+    /// assert!(id.as_u64() > 0);
+    /// ```
+    pub fn id(&self) -> CoroutineId {
+        self.task.id()
+    }
+
+    /// The name given with [`Builder::name`](crate::Builder::name), if any.
+    ///
+    /// ```
+    /// assert_eq!(weft::go(|| ()).coroutine().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.task.name()
+    }
+}
+
+impl fmt::Debug for Coroutine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .finish()
+    }
+}

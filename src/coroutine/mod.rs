@@ -1,0 +1,12 @@
+//! Coroutines: the task record the scheduler moves around, the public handle,
+//! the spawn `Builder` and `JoinHandle`.
+
+mod builder;
+mod handle;
+mod join;
+mod task;
+
+pub use builder::Builder;
+pub use handle::{Coroutine, CoroutineId};
+pub use join::JoinHandle;
+pub(crate) use task::{Body, Coro, Suspend, Task, EMPTY, NOTIFIED, PARKED};

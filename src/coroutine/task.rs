@@ -1,0 +1,191 @@
+//! The task record: one per coroutine, shared (`Arc<Task>`) between the run
+//! queues, the worker it is bound to, its `Coroutine` handles and whoever
+//! holds a wake-up for it.
+//!
+//! # Life of a task
+//!
+//! ```text
+//!   spawn ──► Fresh(closure) ──first resume──► Running(coroutine) ──return──► Done
+//!             stealable by any worker          bound to that worker
+//! ```
+//!
+//! A fresh task is only a boxed `Send` closure and a stack-budget slot; it has
+//! no stack yet, so queues of fresh tasks cost no mappings and a thief may run
+//! it anywhere. The worker that first resumes it takes a stack from its pool,
+//! builds the corosensei coroutine there, and from then on only that worker
+//! touches the body (DESIGN.md, decision 2).
+
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use corosensei::Yielder;
+
+use super::CoroutineId;
+use crate::runtime::Shared;
+use crate::stack::{GuardedStack, Segment, StackSlot};
+
+/// Why a coroutine handed control back to its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Suspend {
+    /// `yield_now`: run me again after the others.
+    Yield,
+    /// `park`: run me again once unparked (see `Task::state`).
+    Park,
+}
+
+/// The corosensei coroutine a started task runs on.
+pub(crate) type Coro = corosensei::Coroutine<(), Suspend, (), GuardedStack>;
+
+/// What a task owns, by stage.
+pub(crate) enum Body {
+    /// Spawned, never run: the closure and the budget slot for its stack.
+    Fresh(Box<dyn FnOnce() + Send>, StackSlot),
+    /// Started on its bound worker.
+    Running(Coro, StackSlot),
+    /// Finished (or unwound at shutdown); the stack is back in a pool.
+    Done,
+}
+
+/// Park-token states of `Task::state`.
+pub(crate) const EMPTY: u8 = 0;
+pub(crate) const NOTIFIED: u8 = 1;
+pub(crate) const PARKED: u8 = 2;
+
+/// One coroutine.
+pub(crate) struct Task {
+    id: CoroutineId,
+    name: Option<Box<str>>,
+    /// Requested usable stack size in bytes.
+    stack_size: usize,
+    /// The runtime this task belongs to.
+    pub(crate) shared: Arc<Shared>,
+    /// The park token (`runtime/park.rs` has the protocol):
+    ///
+    /// | state      | meaning                                            | written by |
+    /// |------------|----------------------------------------------------|------------|
+    /// | `EMPTY`    | running or queued, no wake-up pending              | the task on return from park; its worker |
+    /// | `NOTIFIED` | a wake-up is pending; the next park returns at once | any unparker |
+    /// | `PARKED`   | suspended in park; the unparker that swaps it out of `PARKED` must schedule it | its worker, after the switch |
+    state: AtomicU8,
+    /// Index of the worker this task is bound to, or `UNBOUND`. Written once,
+    /// by the worker that first resumes the task; read by remote unparkers.
+    worker: AtomicUsize,
+    /// Fresh closure or running coroutine. Touched only by the worker that
+    /// holds the task (a fresh task popped from a queue, or a bound task on
+    /// its own worker while it is not running).
+    body: UnsafeCell<Body>,
+    /// The corosensei yielder, on the coroutine's own stack. Written by the
+    /// coroutine when it starts, read by it when it suspends.
+    yielder: Cell<*const Yielder<(), Suspend>>,
+    /// Guard page of the task's stack, for the overflow handler. Written by
+    /// the bound worker at first resume.
+    segment: Cell<Segment>,
+    /// The task's key in its worker's table of bound tasks.
+    key: Cell<usize>,
+}
+
+/// `Task::worker` before the first resume.
+pub(crate) const UNBOUND: usize = usize::MAX;
+
+// SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`)
+// follow the ownership rule above: one thread at a time touches them, and the
+// hand-over between threads (a fresh task moving through a queue, a bound task
+// being woken) goes through the queues' or the park token's release/acquire
+// edges. A started coroutine's stack, which may hold `!Send` values, never
+// leaves its worker.
+unsafe impl Send for Task {}
+// SAFETY: see above; the fields other threads may touch (`state`, `worker`)
+// are atomics, and `id`, `name`, `stack_size`, `shared` are read-only.
+unsafe impl Sync for Task {}
+
+impl Task {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        name: Option<String>,
+        stack_size: usize,
+        f: Box<dyn FnOnce() + Send>,
+        slot: StackSlot,
+    ) -> Task {
+        Task {
+            id: CoroutineId::next(),
+            name: name.map(String::into_boxed_str),
+            stack_size,
+            shared,
+            state: AtomicU8::new(EMPTY),
+            worker: AtomicUsize::new(UNBOUND),
+            body: UnsafeCell::new(Body::Fresh(f, slot)),
+            yielder: Cell::new(std::ptr::null()),
+            segment: Cell::new(Segment::NONE),
+            key: Cell::new(0),
+        }
+    }
+
+    pub(crate) fn id(&self) -> CoroutineId {
+        self.id
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    /// The worker this task is bound to, or `UNBOUND`.
+    pub(crate) fn worker(&self) -> usize {
+        self.worker.load(Ordering::Acquire)
+    }
+
+    /// Binds the task to `worker`, on its first resume.
+    pub(crate) fn bind(&self, worker: usize, segment: Segment, key: usize) {
+        self.worker.store(worker, Ordering::Release);
+        self.segment.set(segment);
+        self.key.set(key);
+    }
+
+    pub(crate) fn segment(&self) -> Segment {
+        self.segment.get()
+    }
+
+    /// Records a `weft::grow` segment (or the original stack again).
+    pub(crate) fn replace_segment(&self, segment: Segment) -> Segment {
+        self.segment.replace(segment)
+    }
+
+    pub(crate) fn key(&self) -> usize {
+        self.key.get()
+    }
+
+    /// The body, for the worker that holds this task.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the task as described on `Task::body`, and must
+    /// not keep the reference across a point where another holder could use it.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn body(&self) -> &mut Body {
+        // SAFETY: exclusive access is the caller's promise.
+        unsafe { &mut *self.body.get() }
+    }
+
+    /// Records the yielder when the coroutine starts, on its own stack.
+    pub(crate) fn set_yielder(&self, y: &Yielder<(), Suspend>) {
+        self.yielder.set(y);
+    }
+
+    /// Suspends the running coroutine, which must be `self`, back to its worker.
+    pub(crate) fn suspend(&self, why: Suspend) {
+        let y = self.yielder.get();
+        debug_assert!(!y.is_null(), "suspend outside the coroutine");
+        // SAFETY: `yielder` was set when this coroutine started and lives on
+        // its stack, which is the stack we are running on now.
+        unsafe { (*y).suspend(why) };
+    }
+
+    /// The park token.
+    pub(crate) fn state(&self) -> &AtomicU8 {
+        &self.state
+    }
+}

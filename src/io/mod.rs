@@ -1,0 +1,5 @@
+//! I/O readiness: each worker's poller.
+
+mod driver;
+
+pub(crate) use driver::Driver;

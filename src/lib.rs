@@ -1,0 +1,198 @@
+//! # weft: Go-style green threads for Rust
+//!
+//! weft runs ordinary, blocking Rust code on coroutines: each coroutine has
+//! its own small, guarded stack, and an M:N scheduler runs thousands of them
+//! on a few worker threads. There is no `async`, no colouring of functions,
+//! and no `main` takeover: the first `weft::go` starts the runtime.
+//!
+//! ## Spawning
+//!
+//! ```
+//! let handles: Vec<_> = (0..1000).map(|i| weft::go(move || i * 2)).collect();
+//! let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, 999_000);
+//! ```
+//!
+//! [`go`] mirrors `std::thread::spawn`, [`Builder`] mirrors
+//! `std::thread::Builder` (name, stack size) and [`JoinHandle::join`] returns
+//! a `std::thread::Result`: a panic in the coroutine comes back as `Err`.
+//! Called inside a coroutine, `go` spawns onto that coroutine's runtime;
+//! from a plain thread, onto the global runtime.
+//!
+//! ## Blocking, parking and time
+//!
+//! Inside a coroutine, [`JoinHandle::join`], [`sleep`] and [`yield_now`]
+//! *park* the coroutine: its worker runs other coroutines meanwhile. On a
+//! plain thread the same calls block the thread, so library code can use
+//! them without knowing where it runs.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! let start = Instant::now();
+//! let sleepers: Vec<_> = (0..1000)
+//!     .map(|_| weft::go(|| weft::sleep(Duration::from_millis(50))))
+//!     .collect();
+//! for h in sleepers {
+//!     h.join().unwrap();
+//! }
+//! // A thousand sleeps of 50 ms overlap: the whole batch takes about one.
+//! assert!(start.elapsed() < Duration::from_secs(5));
+//! ```
+//!
+//! ## Runtime configuration and embedding
+//!
+//! The global runtime starts lazily with `WEFT_WORKERS` workers (default:
+//! available cores) and `WEFT_STACK_SIZE`-byte stacks (default 256 KiB). A
+//! program that runs its own threads, or a tokio runtime, keeps working
+//! unchanged beside it. [`Runtime::builder`] makes a private runtime; dropping
+//! it shuts it down and unwinds its unfinished coroutines so their
+//! destructors run.
+//!
+//! ```
+//! let rt = weft::Runtime::builder().workers(2).build().unwrap();
+//! assert_eq!(rt.run(|| weft::in_coroutine()), true);
+//! ```
+//!
+//! ## The soundness rule: bound after first run
+//!
+//! A coroutine can be stolen by an idle worker until it first runs; from its
+//! first resume on, it stays on that worker thread for life. So
+//! `thread_local!` values, `Rc`, and std lock guards held across a park are
+//! as safe as on a plain thread, and `go` can be a safe function. Balance
+//! comes from stealing coroutines that have not started yet.
+//!
+//! ## Limits
+//!
+//! - Stacks do not move. A stack that overflows hits its guard page and the
+//!   process aborts with `coroutine '<name>' has overflowed its stack`. Give
+//!   the coroutine more ([`Builder::stack_size`], `WEFT_STACK_SIZE`; untouched
+//!   pages cost nothing) or wrap deep recursion in [`grow`].
+//! - Each stack costs two kernel memory mappings, and Linux caps a process at
+//!   `vm.max_map_count` (65530 by default): about 28,000 live coroutines.
+//!   Past that, [`Builder::spawn`] returns an `OutOfMemory` error (and `go`
+//!   panics) until some finish. Raise the cap with
+//!   `sysctl -w vm.max_map_count=262144`.
+//! - A coroutine that blocks in a call weft does not intercept (a
+//!   `std::sync::Mutex`, file I/O, a long CPU loop) blocks its worker thread
+//!   and the coroutines queued on it.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::undocumented_unsafe_blocks
+)]
+
+mod coroutine;
+mod io;
+mod panic;
+mod runtime;
+mod stack;
+mod sys;
+mod time;
+
+pub use coroutine::{Builder, Coroutine, CoroutineId, JoinHandle};
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use stack::grow;
+pub use time::sleep;
+
+use runtime::{current_task, park};
+
+/// Spawns a coroutine and returns its [`JoinHandle`].
+///
+/// Inside a coroutine it spawns onto that coroutine's runtime, elsewhere onto
+/// the global runtime (started on first use). The closure and its result must
+/// be `Send`: the coroutine may start on any worker.
+///
+/// # Panics
+///
+/// When the coroutine cannot be created, with the reason (for example the
+/// `vm.max_map_count` budget; [`Builder::spawn`] returns it as an error).
+///
+/// ```
+/// let h = weft::go(|| "hello from a coroutine");
+/// assert_eq!(h.join().unwrap(), "hello from a coroutine");
+/// ```
+pub fn go<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match Builder::new().spawn(f) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The coroutine this code runs in, or `None` on a plain thread.
+///
+/// ```
+/// assert!(weft::current().is_none());
+/// let name = weft::Builder::new()
+///     .name("me")
+///     .spawn(|| weft::current().unwrap().name().map(str::to_owned))
+///     .unwrap();
+/// assert_eq!(name.join().unwrap().as_deref(), Some("me"));
+/// ```
+pub fn current() -> Option<Coroutine> {
+    park::current_arc().map(Coroutine::new)
+}
+
+/// Whether this code runs in a coroutine.
+///
+/// ```
+/// assert!(!weft::in_coroutine());
+/// assert!(weft::go(weft::in_coroutine).join().unwrap());
+/// ```
+pub fn in_coroutine() -> bool {
+    current_task().is_some()
+}
+
+/// Lets the worker run other coroutines, then continues. On a plain thread
+/// it is `std::thread::yield_now`.
+///
+/// ```
+/// let h = weft::go(|| {
+///     for _ in 0..3 {
+///         weft::yield_now();
+///     }
+/// });
+/// h.join().unwrap();
+/// ```
+pub fn yield_now() {
+    match current_task() {
+        Some(task) if !park::cancelled() => task.suspend(coroutine::Suspend::Yield),
+        Some(_) => {}
+        None => std::thread::yield_now(),
+    }
+}
+
+/// Runs `f` as a coroutine on the global runtime and blocks until it returns;
+/// inside a coroutine it simply calls `f`. A panic in `f` is resumed here.
+///
+/// # Panics
+///
+/// If the global runtime cannot start (for example an invalid
+/// `WEFT_WORKERS`), or if `f` panics.
+///
+/// ```
+/// let n = weft::run(|| {
+///     let h = weft::go(|| 21);
+///     h.join().unwrap() * 2
+/// });
+/// assert_eq!(n, 42);
+/// ```
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if in_coroutine() {
+        return f();
+    }
+    match runtime::global::global() {
+        Ok(rt) => rt.run(f),
+        Err(e) => panic!("{e}"),
+    }
+}

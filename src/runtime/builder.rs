@@ -1,0 +1,144 @@
+//! `RuntimeBuilder`: configure and start a runtime.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_deque::{Injector, Worker as Deque};
+use crossbeam_queue::SegQueue;
+
+use super::shared::{Config, Remote, Shared, RUNNING};
+use super::worker::Local;
+use super::Runtime;
+use crate::io::Driver;
+use crate::stack::DEFAULT_STACK_SIZE;
+
+/// Most workers a runtime may have.
+const MAX_WORKERS: usize = 1024;
+
+/// Configures a [`Runtime`]; made by [`Runtime::builder`].
+///
+/// ```
+/// let rt = weft::Runtime::builder()
+///     .workers(2)
+///     .stack_size(128 * 1024)
+///     .thread_name("app-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.run(|| 40 + 2), 42);
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use = "a RuntimeBuilder does nothing until `build` is called"]
+pub struct RuntimeBuilder {
+    workers: Option<usize>,
+    stack_size: Option<usize>,
+    thread_name: Option<String>,
+}
+
+impl RuntimeBuilder {
+    pub(crate) fn new() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Number of worker threads (default: available cores).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    /// rt.run(|| ());
+    /// ```
+    pub fn workers(mut self, n: usize) -> RuntimeBuilder {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Default usable stack size of coroutines, in bytes (default 256 KiB).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().stack_size(64 * 1024).build().unwrap();
+    /// rt.run(|| ());
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> RuntimeBuilder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Prefix of the worker threads' names (default `weft-worker`); workers
+    /// are named `<prefix>-0`, `<prefix>-1`, ...
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().workers(1).thread_name("io").build().unwrap();
+    /// let name = rt.run(|| std::thread::current().name().map(str::to_owned));
+    /// assert_eq!(name.as_deref(), Some("io-0"));
+    /// ```
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> RuntimeBuilder {
+        self.thread_name = Some(prefix.into());
+        self
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for zero or more than 1024 workers or a stack over
+    /// 4 GiB; the OS error if a poller or a thread cannot be created.
+    ///
+    /// ```
+    /// assert!(weft::Runtime::builder().workers(0).build().is_err());
+    /// ```
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = match self.workers {
+            Some(n) => n,
+            None => thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if workers == 0 || workers > MAX_WORKERS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("weft: a runtime needs 1 to {MAX_WORKERS} workers, not {workers}"),
+            ));
+        }
+        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        if stack_size > 1 << 32 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("weft: stack size {stack_size} is over the 4 GiB limit"),
+            ));
+        }
+        let config = Config {
+            workers,
+            stack_size,
+            thread_name: self.thread_name.unwrap_or_else(|| "weft-worker".into()),
+        };
+
+        let mut locals = Vec::with_capacity(workers);
+        let mut remotes = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let deque = Deque::new_fifo();
+            let (driver, waker) = Driver::new()?;
+            remotes.push(Remote {
+                stealer: deque.stealer(),
+                inbox: SegQueue::new(),
+                waker,
+                state: AtomicU8::new(RUNNING),
+            });
+            locals.push((deque, driver));
+        }
+        let shared = Arc::new(Shared {
+            config,
+            workers: remotes.into_boxed_slice(),
+            injector: Injector::new(),
+            searching: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+        });
+
+        let mut runtime = Runtime::new(shared.clone());
+        for (index, (deque, driver)) in locals.into_iter().enumerate() {
+            let shared = shared.clone();
+            let thread = thread::Builder::new()
+                .name(format!("{}-{index}", shared.config.thread_name))
+                .spawn(move || Local::new(index, shared, deque, driver).run())?;
+            runtime.add_thread(thread);
+        }
+        Ok(runtime)
+    }
+}

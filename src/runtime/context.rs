@@ -1,0 +1,62 @@
+//! What the current thread is doing, in thread-locals.
+//!
+//! A worker thread sets `WORKER` for its whole life and `TASK` around each
+//! resume. A plain thread has both null. Because a started coroutine never
+//! leaves its worker (DESIGN.md, decision 2), these thread-locals stay right
+//! across every suspension point inside the coroutine.
+
+use std::cell::Cell;
+use std::ptr;
+
+use super::worker::Local;
+use crate::coroutine::Task;
+
+thread_local! {
+    /// The worker this thread runs, for the thread's life. Written by the
+    /// worker's main function only.
+    static WORKER: Cell<*const Local> = const { Cell::new(ptr::null()) };
+    /// The coroutine running right now. Written by the worker around resume.
+    static TASK: Cell<*const Task> = const { Cell::new(ptr::null()) };
+}
+
+/// The worker state of this thread, if it is a worker.
+///
+/// The reference is valid for as long as the calling code runs on this
+/// thread: `Local` lives on the worker's own stack frame, which outlives every
+/// coroutine it resumes.
+pub(crate) fn current_worker() -> Option<&'static Local> {
+    let p = WORKER.with(Cell::get);
+    // SAFETY: see above; the pointer is cleared before `Local` is dropped.
+    unsafe { p.as_ref() }
+}
+
+/// The coroutine running on this thread, if any.
+///
+/// The reference stays valid while that coroutine runs or is suspended: its
+/// worker keeps every started task in its task table until it finishes.
+pub(crate) fn current_task() -> Option<&'static Task> {
+    let p = TASK.with(Cell::get);
+    // SAFETY: see above; callers are the coroutine itself, which cannot
+    // outlive its own task.
+    unsafe { p.as_ref() }
+}
+
+/// Sets the running coroutine; returns the previous value.
+pub(super) fn set_task(t: *const Task) -> *const Task {
+    TASK.with(|c| c.replace(t))
+}
+
+/// Sets this thread's worker for the scope of the returned guard.
+pub(super) fn enter_worker(local: &Local) -> WorkerGuard {
+    WORKER.with(|c| c.set(local));
+    WorkerGuard(())
+}
+
+/// Clears `WORKER` when the worker's main function returns.
+pub(super) struct WorkerGuard(());
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|c| c.set(ptr::null()));
+    }
+}

@@ -1,0 +1,138 @@
+//! `Runtime`: a set of workers, spawned onto, run on, and shut down on drop.
+
+use std::fmt;
+use std::panic;
+use std::sync::Arc;
+use std::thread;
+
+use super::{RuntimeBuilder, Shared};
+use crate::coroutine::{Builder, JoinHandle};
+
+/// A weft runtime: worker threads that run coroutines.
+///
+/// Most programs never make one: [`go`](crate::go) and [`run`](crate::run)
+/// use the global runtime, started on first use. Build a private one to
+/// choose the worker count, or to tear everything down at a known point.
+///
+/// Dropping a `Runtime` shuts it down: the workers stop, every coroutine that
+/// has not finished is unwound on its worker so its destructors run (sockets
+/// close, memory is freed), joiners of those coroutines get an `Err`, and the
+/// drop returns once the worker threads have exited.
+///
+/// ```
+/// let rt = weft::Runtime::builder().workers(2).build().unwrap();
+/// let h = rt.spawn(|| 1 + 1);
+/// assert_eq!(h.join().unwrap(), 2);
+/// assert_eq!(rt.run(|| "on a coroutine"), "on a coroutine");
+/// drop(rt);
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Configures a new runtime.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    /// rt.run(|| ());
+    /// ```
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::new()
+    }
+
+    pub(crate) fn new(shared: Arc<Shared>) -> Runtime {
+        Runtime {
+            shared,
+            threads: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add_thread(&mut self, t: thread::JoinHandle<()>) {
+        self.threads.push(t);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Spawns a coroutine on this runtime.
+    ///
+    /// # Panics
+    ///
+    /// When the coroutine cannot be created (see [`Builder::spawn`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().build().unwrap();
+    /// let handles: Vec<_> = (0..10).map(|i| rt.spawn(move || i * 2)).collect();
+    /// let sum: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    /// assert_eq!(sum, 90);
+    /// ```
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match Builder::new().spawn_on(&self.shared, f) {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Runs `f` as a coroutine of this runtime and blocks the calling thread
+    /// (or parks the calling coroutine) until it returns. A panic in `f` is
+    /// resumed in the caller. Called from one of this runtime's coroutines,
+    /// it simply calls `f`.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().build().unwrap();
+    /// let total = rt.run(|| {
+    ///     let parts: Vec<_> = (1..=4).map(|i| weft::go(move || i * 10)).collect();
+    ///     parts.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
+    /// });
+    /// assert_eq!(total, 100);
+    /// ```
+    pub fn run<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.shared.is_current() && crate::in_coroutine() {
+            return f();
+        }
+        match self.spawn(f).join() {
+            Ok(v) => v,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shared.shut_down();
+        if self.shared.is_current() {
+            // Dropped from one of our own workers: it cannot wait for itself.
+            // The workers finish shutting down on their own.
+            return;
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        while !self.shared.injector.is_empty() {
+            let _ = self.shared.injector.steal();
+        }
+        for remote in self.shared.workers.iter() {
+            while remote.inbox.pop().is_some() {}
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.shared.config.workers)
+            .field("stack_size", &self.shared.config.stack_size)
+            .finish()
+    }
+}

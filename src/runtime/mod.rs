@@ -1,0 +1,15 @@
+//! The M:N scheduler: runtimes, workers, run queues, idle/wake and park.
+
+mod builder;
+mod context;
+pub(crate) mod global;
+mod handle;
+pub(crate) mod park;
+mod shared;
+mod worker;
+
+pub use builder::RuntimeBuilder;
+pub(crate) use context::{current_task, current_worker};
+pub(crate) use global::current_or_global;
+pub use handle::Runtime;
+pub(crate) use shared::Shared;

@@ -1,0 +1,167 @@
+//! State a runtime's threads share: the injector, each worker's remote half,
+//! and the idle/wake protocol.
+//!
+//! # Queues
+//!
+//! - *Fresh* coroutines (never run) go to the spawning worker's stealable
+//!   FIFO (crossbeam-deque, the Chase-Lev deque), or to the shared injector
+//!   when spawned from outside the runtime. Any worker may run them.
+//! - *Bound* coroutines (started) are only ever queued on their own worker:
+//!   in its local ready queue when woken there, or in its inbox (a lock-free
+//!   MPSC segment queue) when woken from another thread.
+//!
+//! # Idle and wake (after Go's spinning threads and tokio's `idle.rs`)
+//!
+//! A worker with nothing local *searches*: it steals from the injector and
+//! its peers while counted in `searching`. If that fails it *sleeps* in its
+//! poller. Each worker's `state` is `RUNNING`, `SLEEPING` or `WOKEN` (woken to
+//! search, already counted in `searching` by whoever woke it).
+//!
+//! 1. A spawn pushes the task, then (after a SeqCst fence) reads
+//!    `searching`. If some worker is searching, that worker will find the task
+//!    or, if it finds other work, wake a successor; the spawner does nothing.
+//!    Otherwise it moves one sleeping worker `SLEEPING -> WOKEN`, counting it
+//!    as searching, and writes its eventfd. Waking at most one searcher per
+//!    spawn keeps a spawn loop from waking every worker.
+//! 2. A sleeping-to-be worker stores `SLEEPING`, fences, and checks its inbox,
+//!    the injector and its peers' deques once more before `epoll_wait`.
+//!    Either it sees the task, or the spawner's fence-ordered read sees
+//!    `SLEEPING`: the wake-up cannot be lost.
+//! 3. A searcher that finds work stops counting itself; if it was the last
+//!    searcher and more fresh work is visible, it wakes another (step 1).
+//! 4. A bound task woken from another thread is pushed to its worker's inbox;
+//!    after a fence, the waker moves that worker `SLEEPING -> RUNNING` and
+//!    writes its eventfd if it was asleep (the same argument as step 2).
+
+use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_queue::SegQueue;
+use mio::Waker;
+
+use super::current_worker;
+use crate::coroutine::Task;
+
+/// Runtime settings fixed at build time.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) thread_name: String,
+}
+
+/// `Remote::state` values.
+pub(crate) const RUNNING: u8 = 0;
+pub(crate) const SLEEPING: u8 = 1;
+pub(crate) const WOKEN: u8 = 2;
+
+/// The part of a worker that other threads reach.
+pub(crate) struct Remote {
+    /// Steals from the worker's FIFO of fresh tasks.
+    pub(crate) stealer: Stealer<Arc<Task>>,
+    /// Bound tasks woken from other threads. Any thread pushes; the worker pops.
+    pub(crate) inbox: SegQueue<Arc<Task>>,
+    /// Breaks the worker's `epoll_wait`.
+    pub(crate) waker: Arc<Waker>,
+    /// `RUNNING`, `SLEEPING` or `WOKEN`: the worker stores `SLEEPING` before
+    /// it sleeps and `RUNNING` after; wakers CAS it out of `SLEEPING`.
+    pub(crate) state: AtomicU8,
+}
+
+/// Everything a runtime's threads share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) workers: Box<[Remote]>,
+    /// Fresh tasks spawned from outside the runtime.
+    pub(crate) injector: Injector<Arc<Task>>,
+    /// Workers counted as searching for fresh work (steps 1-3).
+    pub(crate) searching: AtomicUsize,
+    /// Set once by `Runtime::drop`; workers exit when they see it.
+    pub(crate) shutdown: AtomicBool,
+}
+
+impl Shared {
+    /// Whether the calling thread is one of this runtime's workers.
+    pub(crate) fn is_current(&self) -> bool {
+        current_worker().is_some_and(|w| std::ptr::eq(&*w.shared, self))
+    }
+
+    /// Queues a fresh task: on the caller's worker if it belongs to this
+    /// runtime, else on the injector; then wakes a searcher if needed.
+    pub(crate) fn schedule_fresh(&self, task: Arc<Task>) {
+        match current_worker().filter(|w| std::ptr::eq(&*w.shared, self)) {
+            Some(w) => w.push_fresh(task),
+            None => self.injector.push(task),
+        }
+        self.notify_searcher();
+    }
+
+    /// Queues a bound task on its worker (step 4).
+    pub(crate) fn schedule_bound(&self, task: Arc<Task>) {
+        let index = task.worker();
+        if let Some(w) =
+            current_worker().filter(|w| w.index == index && std::ptr::eq(&*w.shared, self))
+        {
+            w.push_woken(task);
+            return;
+        }
+        let remote = &self.workers[index];
+        remote.inbox.push(task);
+        fence(Ordering::SeqCst);
+        if remote.state.load(Ordering::Relaxed) == SLEEPING
+            && remote
+                .state
+                .compare_exchange(SLEEPING, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            wake(remote);
+        }
+    }
+
+    /// Step 1: wakes one sleeping worker to search, unless one already is.
+    pub(crate) fn notify_searcher(&self) {
+        fence(Ordering::SeqCst);
+        if self.searching.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        self.searching.fetch_add(1, Ordering::SeqCst);
+        for remote in self.workers.iter() {
+            if remote.state.load(Ordering::Relaxed) == SLEEPING
+                && remote
+                    .state
+                    .compare_exchange(SLEEPING, WOKEN, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                wake(remote);
+                return;
+            }
+        }
+        self.searching.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether fresh work is visible anywhere (used by step 3 and before sleep).
+    pub(crate) fn has_fresh_work(&self) -> bool {
+        !self.injector.is_empty() || self.workers.iter().any(|r| !r.stealer.is_empty())
+    }
+
+    /// Asks every worker to exit.
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for remote in self.workers.iter() {
+            wake(remote);
+        }
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+}
+
+fn wake(remote: &Remote) {
+    if let Err(e) = remote.waker.wake() {
+        // An eventfd write fails only on a broken fd: a worker would sleep
+        // forever, so say it loudly.
+        panic!("weft: cannot wake a worker: {e}");
+    }
+}

@@ -1,0 +1,370 @@
+//! A worker thread: its local queues and its scheduling loop.
+//!
+//! # Choosing the next coroutine
+//!
+//! 1. the `next` slot (the task this worker woke last: ping-pong locality);
+//! 2. the local ready queue (bound tasks, FIFO; `yield_now` goes to its back);
+//! 3. the inbox (bound tasks woken from other threads), drained into 2;
+//! 4. due timers, whose wake-ups land in 1-2;
+//! 5. the worker's own FIFO of fresh tasks;
+//! 6. search: the injector, then the other workers' fresh FIFOs;
+//! 7. sleep in the poller until the next timer or a wake-up.
+//!
+//! Ready work (bound to this worker, unmovable) goes before fresh work (which
+//! an idle peer can take). Every 61st pick (Go's number) also drains the
+//! inbox, fires timers, moves `next` to the back of the queue and takes one
+//! fresh task, so no source starves behind a busy one.
+//!
+//! # Shutdown
+//!
+//! 1. `Runtime::drop` sets `shutdown` and wakes every worker.
+//! 2. A worker notices it between two coroutines and leaves its loop.
+//! 3. It marks itself cancelling (`park` and `yield_now` then return at once)
+//!    and force-unwinds every coroutine it started, on this thread (their
+//!    stacks may hold `!Send` values), so their destructors run and joiners
+//!    get a cancellation error.
+//! 4. It drops its queues; fresh tasks are dropped unrun, which also reports
+//!    a cancellation to their joiners.
+//! 5. `Runtime::drop` joins the threads, then drains the injector.
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::VecDeque;
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use corosensei::CoroutineResult;
+use crossbeam_deque::{Steal, Worker as Deque};
+use slab::Slab;
+
+use super::context::{self, enter_worker};
+use super::park::Unparker;
+use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
+use crate::coroutine::{Body, Coro, Suspend, Task, EMPTY, PARKED};
+use crate::io::Driver;
+use crate::stack::{Segment, StackPool};
+use crate::time::Timers;
+
+/// Picks between fairness checks.
+const FAIRNESS_INTERVAL: u32 = 61;
+
+/// Stacks a worker keeps pooled.
+const POOL_CAPACITY: usize = 256;
+
+/// The thread-owned half of a worker. Lives on the worker thread's stack;
+/// reached through `context::current_worker()`.
+pub(crate) struct Local {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    fresh: Deque<Arc<Task>>,
+    ready: RefCell<VecDeque<Arc<Task>>>,
+    next: Cell<Option<Arc<Task>>>,
+    timers: RefCell<Timers>,
+    driver: RefCell<Driver>,
+    pool: RefCell<StackPool>,
+    /// Every task started here and not finished: keeps parked tasks alive and
+    /// lets shutdown unwind them.
+    tasks: RefCell<Slab<Arc<Task>>>,
+    tick: Cell<u32>,
+    /// This worker is counted in `Shared::searching`.
+    searching: Cell<bool>,
+    /// Shutdown step 3 is under way.
+    cancelling: Cell<bool>,
+    expired: RefCell<Vec<Unparker>>,
+}
+
+impl Local {
+    pub(crate) fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        fresh: Deque<Arc<Task>>,
+        driver: Driver,
+    ) -> Local {
+        let pool = StackPool::new(shared.config.stack_size, POOL_CAPACITY);
+        Local {
+            index,
+            shared,
+            fresh,
+            ready: RefCell::new(VecDeque::with_capacity(256)),
+            next: Cell::new(None),
+            timers: RefCell::new(Timers::new()),
+            driver: RefCell::new(driver),
+            pool: RefCell::new(pool),
+            tasks: RefCell::new(Slab::with_capacity(256)),
+            tick: Cell::new(0),
+            searching: Cell::new(false),
+            cancelling: Cell::new(false),
+            expired: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The worker thread's main function.
+    pub(crate) fn run(self) {
+        crate::stack::install_handler();
+        crate::panic::install_hook();
+        let _guard = enter_worker(&self);
+        while let Some(task) = self.next_task() {
+            self.run_task(task);
+        }
+        self.shutdown();
+    }
+
+    pub(crate) fn timers(&self) -> RefMut<'_, Timers> {
+        self.timers.borrow_mut()
+    }
+
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.cancelling.get()
+    }
+
+    pub(crate) fn push_fresh(&self, task: Arc<Task>) {
+        self.fresh.push(task);
+    }
+
+    /// A bound task of this worker was unparked here: it runs next.
+    pub(crate) fn push_woken(&self, task: Arc<Task>) {
+        if let Some(prev) = self.next.replace(Some(task)) {
+            self.ready.borrow_mut().push_back(prev);
+        }
+    }
+
+    fn remote(&self) -> &super::shared::Remote {
+        &self.shared.workers[self.index]
+    }
+
+    fn next_task(&self) -> Option<Arc<Task>> {
+        loop {
+            if self.shared.is_shut_down() {
+                return None;
+            }
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if tick % FAIRNESS_INTERVAL == 0 {
+                self.maintenance();
+            }
+            if let Some(t) = self.next.take() {
+                return Some(t);
+            }
+            if let Some(t) = self.ready.borrow_mut().pop_front() {
+                return Some(t);
+            }
+            if self.drain_inbox() || self.fire_timers() {
+                continue;
+            }
+            if let Some(t) = self.fresh.pop() {
+                return Some(t);
+            }
+            if let Some(t) = self.search() {
+                return Some(t);
+            }
+            self.sleep();
+        }
+    }
+
+    /// The every-61st-pick fairness round.
+    fn maintenance(&self) {
+        if let Some(t) = self.next.take() {
+            self.ready.borrow_mut().push_back(t);
+        }
+        self.drain_inbox();
+        self.fire_timers();
+        if let Some(t) = self.fresh.pop() {
+            self.ready.borrow_mut().push_back(t);
+        } else if let Steal::Success(t) = self.shared.injector.steal() {
+            self.ready.borrow_mut().push_back(t);
+        }
+    }
+
+    fn drain_inbox(&self) -> bool {
+        let inbox = &self.remote().inbox;
+        let mut any = false;
+        if !inbox.is_empty() {
+            let mut ready = self.ready.borrow_mut();
+            while let Some(t) = inbox.pop() {
+                ready.push_back(t);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Unparks every due timer's waiter; true if any fired.
+    fn fire_timers(&self) -> bool {
+        let mut expired = self.expired.borrow_mut();
+        {
+            let mut timers = self.timers.borrow_mut();
+            if timers.is_empty() {
+                return false;
+            }
+            timers.expire(Instant::now(), &mut expired);
+        }
+        let any = !expired.is_empty();
+        for w in expired.drain(..) {
+            w.unpark();
+        }
+        any
+    }
+
+    /// Step 6: the injector, then the peers, while counted as searching.
+    fn search(&self) -> Option<Arc<Task>> {
+        if !self.searching.replace(true) {
+            self.shared.searching.fetch_add(1, Ordering::SeqCst);
+        }
+        let found = self.steal();
+        self.searching.set(false);
+        let was_last = self.shared.searching.fetch_sub(1, Ordering::SeqCst) == 1;
+        if found.is_some() && was_last && self.shared.has_fresh_work() {
+            self.shared.notify_searcher();
+        }
+        found
+    }
+
+    fn steal(&self) -> Option<Arc<Task>> {
+        let n = self.shared.workers.len();
+        loop {
+            let mut retry = false;
+            match self.shared.injector.steal_batch_and_pop(&self.fresh) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            for i in 1..n {
+                let victim = &self.shared.workers[(self.index + i) % n];
+                match victim.stealer.steal_batch_and_pop(&self.fresh) {
+                    Steal::Success(t) => return Some(t),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Step 7, with the re-check that makes wake-ups race-free.
+    fn sleep(&self) {
+        let remote = self.remote();
+        remote.state.store(SLEEPING, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if remote.inbox.is_empty() && !self.shared.has_fresh_work() && !self.shared.is_shut_down() {
+            let timeout = {
+                let mut timers = self.timers.borrow_mut();
+                timers
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            };
+            self.driver.borrow_mut().poll(timeout);
+        }
+        if remote.state.swap(RUNNING, Ordering::AcqRel) == WOKEN {
+            // Whoever woke us counted us as searching.
+            self.searching.set(true);
+        }
+    }
+
+    fn run_task(&self, task: Arc<Task>) {
+        // SAFETY: we popped `task` from one of our queues, so we hold it; it
+        // is fresh or bound to us, and not running.
+        let body = unsafe { task.body() };
+        if let Body::Fresh(..) = body {
+            if !self.start(&task, body) {
+                return;
+            }
+        }
+        let Body::Running(coro, _) = body else {
+            // Done: a stale queue entry (woken after it finished).
+            return;
+        };
+        let prev = context::set_task(Arc::as_ptr(&task));
+        task.segment().activate();
+        let result = coro.resume(());
+        Segment::NONE.activate();
+        context::set_task(prev);
+        match result {
+            CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
+            CoroutineResult::Yield(Suspend::Park) => {
+                // Park protocol step 3.
+                if task
+                    .state()
+                    .compare_exchange(EMPTY, PARKED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    self.ready.borrow_mut().push_back(task);
+                }
+            }
+            CoroutineResult::Return(()) => self.finish(&task, body),
+        }
+    }
+
+    /// First resume: a stack from the pool, the coroutine on it, and the
+    /// binding to this worker. False if no stack could be mapped.
+    fn start(&self, task: &Arc<Task>, body: &mut Body) -> bool {
+        let Body::Fresh(f, slot) = std::mem::replace(body, Body::Done) else {
+            unreachable!("start of a started task")
+        };
+        let stack = match self.pool.borrow_mut().get(task.stack_size()) {
+            Ok(stack) => stack,
+            Err(e) => {
+                eprintln!(
+                    "weft: cannot map a {} KiB stack for coroutine {}: {e}",
+                    task.stack_size() / 1024,
+                    task.id()
+                );
+                return false; // `f` drops here: its joiner gets a cancellation.
+            }
+        };
+        let segment = Segment {
+            guard: stack.guard(),
+            size: stack.size(),
+            task: Arc::as_ptr(task),
+        };
+        let coro = Coro::with_stack(stack, move |yielder, ()| {
+            let task = context::current_task().expect("coroutine started off its worker");
+            task.set_yielder(yielder);
+            f();
+        });
+        let key = self.tasks.borrow_mut().insert(task.clone());
+        task.bind(self.index, segment, key);
+        *body = Body::Running(coro, slot);
+        true
+    }
+
+    fn finish(&self, task: &Task, body: &mut Body) {
+        if let Body::Running(coro, slot) = std::mem::replace(body, Body::Done) {
+            self.pool.borrow_mut().put(coro.into_stack());
+            drop(slot);
+        }
+        self.tasks.borrow_mut().remove(task.key());
+    }
+
+    /// Shutdown steps 3 and 4.
+    fn shutdown(&self) {
+        self.cancelling.set(true);
+        loop {
+            let started: Vec<Arc<Task>> = self.tasks.borrow_mut().drain().collect();
+            if started.is_empty() {
+                break;
+            }
+            for task in started {
+                // SAFETY: the task is bound to us and not running (we are
+                // between coroutines), so we hold its body.
+                let body = unsafe { task.body() };
+                if let Body::Running(mut coro, slot) = std::mem::replace(body, Body::Done) {
+                    let prev = context::set_task(Arc::as_ptr(&task));
+                    task.segment().activate();
+                    coro.force_unwind();
+                    Segment::NONE.activate();
+                    context::set_task(prev);
+                    self.pool.borrow_mut().put(coro.into_stack());
+                    drop(slot);
+                }
+            }
+        }
+        let waiters = self.timers.borrow_mut().clear();
+        drop(waiters);
+        self.next.take();
+        self.ready.borrow_mut().clear();
+        while self.remote().inbox.pop().is_some() {}
+        while self.fresh.pop().is_some() {}
+    }
+}

@@ -1,0 +1,95 @@
+//! How many guarded stacks the process may hold.
+//!
+//! Linux caps the number of memory mappings of a process at
+//! `vm.max_map_count` (65530 by default). Each guarded stack costs two: the
+//! usable part and the guard page. When the cap is hit, *every* `mmap`,
+//! `mprotect` split or large `malloc` in the process fails, not just ours, so
+//! weft refuses a spawn well before that point:
+//!
+//! ```text
+//!   stacks allowed = (max_map_count - headroom) / 2
+//!   headroom       = max(max_map_count / 8, 2048)   (libraries, heap, threads)
+//! ```
+//!
+//! The budget counts *slots*. A spawned coroutine takes one slot at spawn
+//! time (it gets its stack when it first runs) and gives it back when it
+//! finishes; a `weft::grow` segment takes one while it is in use. Worker stack
+//! pools reserve their capacity up front, so that pooled stacks never push the
+//! process past the limit.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use crate::sys;
+
+/// The process-wide stack budget.
+pub(crate) struct Budget {
+    /// Slots held by live coroutines and grow segments, plus pool reserves.
+    /// Written by every spawn, finish and pool creation or drop.
+    used: AtomicUsize,
+    /// Slot limit and the map count it came from, computed on first use.
+    limit: OnceLock<(usize, usize)>,
+}
+
+static BUDGET: Budget = Budget {
+    used: AtomicUsize::new(0),
+    limit: OnceLock::new(),
+};
+
+/// One slot of the budget; dropping it gives the slot back.
+#[derive(Debug)]
+pub(crate) struct StackSlot(());
+
+impl Drop for StackSlot {
+    fn drop(&mut self) {
+        BUDGET.used.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Budget {
+    fn limit(&self) -> (usize, usize) {
+        *self.limit.get_or_init(|| {
+            let max = sys::max_map_count().unwrap_or(65530);
+            let headroom = (max / 8).max(2048);
+            (max.saturating_sub(headroom) / 2, max)
+        })
+    }
+
+    /// Takes one slot, or explains why not.
+    pub(crate) fn reserve() -> io::Result<StackSlot> {
+        let (limit, _) = BUDGET.limit();
+        let used = BUDGET.used.fetch_add(1, Ordering::Relaxed);
+        if used >= limit {
+            BUDGET.used.fetch_sub(1, Ordering::Relaxed);
+            return Err(Self::exhausted());
+        }
+        Ok(StackSlot(()))
+    }
+
+    /// Reserves `n` slots for a stack pool (never refused: pools are small and
+    /// made when a runtime starts).
+    pub(crate) fn reserve_pool(n: usize) {
+        BUDGET.used.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Gives back a pool's reserve.
+    pub(crate) fn release_pool(n: usize) {
+        BUDGET.used.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// The error a refused spawn returns.
+    pub(crate) fn exhausted() -> io::Error {
+        let (limit, max) = BUDGET.limit();
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "weft: cannot create another coroutine: {limit} coroutine stacks are in use, \
+                 the most this process can hold under vm.max_map_count = {max} \
+                 (each guarded stack costs 2 memory mappings); let some coroutines finish, \
+                 or {}",
+                sys::MAP_COUNT_HINT
+            ),
+        )
+    }
+}

@@ -1,0 +1,237 @@
+//! Stack overflow reporting.
+//!
+//! A coroutine that runs off the end of its stack touches the guard page and
+//! the kernel raises SIGSEGV (SIGBUS on some targets). The handler runs on the
+//! thread's alternate signal stack (the faulting stack is unusable):
+//!
+//! 1. Read the faulting address from `siginfo`.
+//! 2. Compare it with the thread's *active segment*: the guard page of the
+//!    stack the worker is running on right now (set on every resume, and by
+//!    `weft::grow` while a fresh segment is in use).
+//! 3. If it is ours, write `coroutine '<name>' has overflowed its stack
+//!    (<size> KiB)` and a hint to stderr with `write(2)` (no allocation, no
+//!    locks), then `abort()`, as std does for threads.
+//! 4. Otherwise hand the signal to the handler that was installed before ours
+//!    (std's own overflow check for thread stacks, a debugger, or the
+//!    default action: a core dump).
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::mem;
+use std::ptr;
+use std::sync::{Once, OnceLock};
+
+use crate::coroutine::Task;
+use crate::sys;
+
+/// The stack a thread is running on right now, as far as the handler cares.
+#[derive(Clone, Copy)]
+pub(crate) struct Segment {
+    /// Guard page `[lo, hi)`; `(0, 0)` when no weft stack is active.
+    pub(crate) guard: (usize, usize),
+    /// Usable size of the stack, for the message.
+    pub(crate) size: usize,
+    /// The coroutine on it, for the message; null on a plain thread.
+    pub(crate) task: *const Task,
+}
+
+impl Segment {
+    /// No weft stack is active.
+    pub(crate) const NONE: Segment = Segment {
+        guard: (0, 0),
+        size: 0,
+        task: ptr::null(),
+    };
+
+    /// Lowest usable address of this thread's active segment (0: none).
+    pub(crate) fn active_low() -> usize {
+        ACTIVE.with(|a| a.get().guard.1)
+    }
+
+    /// Makes `self` the active segment of this thread and returns the previous one.
+    pub(crate) fn activate(self) -> Segment {
+        ACTIVE.with(|a| a.replace(self))
+    }
+}
+
+thread_local! {
+    /// Written by the owning thread only (worker resume, `weft::grow`); read by
+    /// the signal handler on the same thread.
+    static ACTIVE: Cell<Segment> = const { Cell::new(Segment::NONE) };
+}
+
+/// The handlers that were in place before ours, one per signal in
+/// `sys::OVERFLOW_SIGNALS`. Set once, before our handler is installed.
+static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
+
+/// Installs the process-wide handler (once) and makes sure the calling thread
+/// has an alternate signal stack. Called by every worker thread at start.
+pub(crate) fn install_handler() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: zeroed is a valid `sigaction` to receive the old handlers.
+        let mut prev: [libc::sigaction; 2] = unsafe { mem::zeroed() };
+        for (i, &sig) in sys::OVERFLOW_SIGNALS.iter().enumerate() {
+            // SAFETY: querying a handler only writes `prev[i]`.
+            unsafe { libc::sigaction(sig, ptr::null(), &mut prev[i]) };
+        }
+        if PREVIOUS.set(prev).is_err() {
+            return;
+        }
+        for &sig in &sys::OVERFLOW_SIGNALS {
+            // SAFETY: zeroed is a valid `sigaction`; we fill in the fields we use.
+            let mut action: libc::sigaction = unsafe { mem::zeroed() };
+            action.sa_sigaction = handler as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SAFETY: `action` is initialised and our handler only reads
+            // `PREVIOUS`, which is set above.
+            unsafe {
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(sig, &action, ptr::null_mut());
+            }
+        }
+    });
+    ensure_altstack();
+}
+
+/// Gives the calling thread an alternate signal stack if it has none (std
+/// gives its threads one when it owns the SIGSEGV handler). The stack lives as
+/// long as the thread.
+fn ensure_altstack() {
+    /// Our alternate stack; disabled before it is unmapped at thread exit.
+    struct AltStack(#[allow(dead_code)] super::GuardedStack);
+    impl Drop for AltStack {
+        fn drop(&mut self) {
+            let off = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            // SAFETY: disabling the alternate stack touches no memory of ours.
+            unsafe { libc::sigaltstack(&off, ptr::null_mut()) };
+        }
+    }
+    thread_local! {
+        static ALT: Cell<Option<AltStack>> = const { Cell::new(None) };
+    }
+    // SAFETY: a zeroed stack_t is valid to pass as the output of sigaltstack.
+    let mut old: libc::stack_t = unsafe { mem::zeroed() };
+    // SAFETY: querying the current alternate stack only writes `old`.
+    unsafe { libc::sigaltstack(ptr::null(), &mut old) };
+    if old.ss_flags & libc::SS_DISABLE == 0 {
+        return;
+    }
+    let Ok(stack) = super::GuardedStack::new(64 * 1024) else {
+        return;
+    };
+    let (_, lo) = stack.guard();
+    let new = libc::stack_t {
+        ss_sp: lo as *mut libc::c_void,
+        ss_flags: 0,
+        ss_size: stack.size(),
+    };
+    // SAFETY: `new` describes memory that the thread-local below keeps mapped
+    // for the rest of the thread's life.
+    if unsafe { libc::sigaltstack(&new, ptr::null_mut()) } == 0 {
+        ALT.with(|a| a.set(Some(AltStack(stack))));
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let addr = unsafe { sys::fault_address(info) };
+    let seg = ACTIVE.with(|a| a.get());
+    if addr >= seg.guard.0 && addr < seg.guard.1 {
+        report(&seg);
+        // SAFETY: abort is async-signal-safe.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: we pass on exactly what the kernel gave us.
+    unsafe { chain(sig, info, ctx) };
+}
+
+/// Passes a fault that is not ours to the previous handler.
+///
+/// # Safety
+///
+/// Must be called from our handler with the arguments it received.
+unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let Some(i) = sys::OVERFLOW_SIGNALS.iter().position(|&s| s == sig) else {
+        return;
+    };
+    let Some(prev) = PREVIOUS.get().map(|p| &p[i]) else {
+        return;
+    };
+    match prev.sa_sigaction {
+        libc::SIG_DFL | libc::SIG_IGN => {
+            // Restore the default action and return: the faulting instruction
+            // runs again and the kernel applies it (a core dump).
+            // SAFETY: a zeroed sigaction with SIG_DFL is valid.
+            unsafe {
+                let mut dfl: libc::sigaction = mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &dfl, ptr::null_mut());
+            }
+        }
+        f if prev.sa_flags & libc::SA_SIGINFO != 0 => {
+            // SAFETY: the previous handler asked for the three-argument form.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { mem::transmute(f) };
+            f(sig, info, ctx);
+        }
+        f => {
+            // SAFETY: the previous handler is a plain one-argument handler.
+            let f: extern "C" fn(libc::c_int) = unsafe { mem::transmute(f) };
+            f(sig);
+        }
+    }
+}
+
+/// A formatter into a fixed buffer: no allocation inside a signal handler.
+struct Buf {
+    bytes: [u8; 512],
+    len: usize,
+}
+
+impl std::fmt::Write for Buf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let n = s.len().min(self.bytes.len() - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+fn report(seg: &Segment) {
+    let mut buf = Buf {
+        bytes: [0; 512],
+        len: 0,
+    };
+    let kib = seg.size / 1024;
+    // SAFETY: `task` is the coroutine running on this thread right now; the
+    // worker holds a reference to it for as long as it runs.
+    let _ = match unsafe { seg.task.as_ref() } {
+        Some(task) => match task.name() {
+            Some(name) => write!(
+                buf,
+                "\ncoroutine '{name}' has overflowed its stack ({kib} KiB)\n"
+            ),
+            None => write!(
+                buf,
+                "\ncoroutine '{}' has overflowed its stack ({kib} KiB)\n",
+                task.id()
+            ),
+        },
+        None => write!(
+            buf,
+            "\na weft::grow segment has overflowed its stack ({kib} KiB)\n"
+        ),
+    };
+    let _ = writeln!(
+        buf,
+        "help: give it a bigger stack with weft::Builder::stack_size or WEFT_STACK_SIZE, \
+         or grow it around deep recursion with weft::grow"
+    );
+    // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len` bytes.
+    unsafe { libc::write(2, buf.bytes.as_ptr().cast(), buf.len) };
+}

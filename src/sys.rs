@@ -1,0 +1,30 @@
+//! The platform contract.
+//!
+//! Everything that differs by operating system or CPU lives under `arch/`, one
+//! folder per target, and is picked here. No other file in `src/` uses
+//! `cfg(target_os)`. Each target provides:
+//!
+//! - `page_size()`, `max_map_count()` and `MAP_COUNT_HINT` (the stack budget);
+//! - `fault_address(siginfo)` and `OVERFLOW_SIGNALS` (the overflow handler);
+//! - `thread_stack_bounds()` (`weft::grow` on plain threads).
+
+#[cfg(target_os = "linux")]
+#[path = "../arch/linux/mod.rs"]
+mod imp;
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("weft supports Linux only for now (arch/ has no port for this target)");
+
+pub(crate) use imp::*;
+
+/// Turns a libc-style `-1` return into `io::Error::last_os_error()`.
+///
+/// Callers write the `unsafe` call themselves, with its `// SAFETY:` line:
+/// `sys::cvt(unsafe { libc::munmap(p, len) })?`.
+pub(crate) fn cvt<T: Copy + PartialEq + From<i8>>(res: T) -> std::io::Result<T> {
+    if res == T::from(-1) {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(res)
+    }
+}

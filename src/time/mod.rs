@@ -1,0 +1,7 @@
+//! Time: each worker's timer heap and `weft::sleep`.
+
+mod sleep;
+mod timers;
+
+pub use sleep::sleep;
+pub(crate) use timers::Timers;
