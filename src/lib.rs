@@ -50,7 +50,7 @@
 //!
 //! ```
 //! let rt = weft::Runtime::builder().workers(2).build().unwrap();
-//! assert_eq!(rt.run(|| weft::in_coroutine()), true);
+//! assert!(rt.run(weft::in_coroutine));
 //! ```
 //!
 //! ## The soundness rule: bound after first run
@@ -114,6 +114,7 @@ use runtime::{current_task, park};
 /// let h = weft::go(|| "hello from a coroutine");
 /// assert_eq!(h.join().unwrap(), "hello from a coroutine");
 /// ```
+#[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -183,6 +184,7 @@ pub fn yield_now() {
 /// });
 /// assert_eq!(n, 42);
 /// ```
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,

@@ -101,7 +101,7 @@ impl Builder {
                 format!("weft: stack size {stack_size} is over the 4 GiB limit"),
             ));
         }
-        let slot = Budget::reserve()?;
+        Budget::check()?;
         let packet = Arc::new(Packet::new());
         let completion = Completion(Some(packet.clone()));
         let main = move || completion.run(f);
@@ -110,7 +110,6 @@ impl Builder {
             self.name,
             stack_size,
             Box::new(main),
-            slot,
         ));
         let handle = JoinHandle::new(Coroutine::new(task.clone()), packet);
         shared.schedule_fresh(task);

@@ -9,8 +9,7 @@
 //!             stealable by any worker          bound to that worker
 //! ```
 //!
-//! A fresh task is only a boxed `Send` closure and a stack-budget slot; it has
-//! no stack yet, so queues of fresh tasks cost no mappings and a thief may run
+//! A fresh task is only a boxed `Send` closure; it has no stack yet, so queues of fresh tasks cost no mappings and a thief may run
 //! it anywhere. The worker that first resumes it takes a stack from its pool,
 //! builds the corosensei coroutine there, and from then on only that worker
 //! touches the body (DESIGN.md, decision 2).
@@ -39,9 +38,9 @@ pub(crate) type Coro = corosensei::Coroutine<(), Suspend, (), GuardedStack>;
 
 /// What a task owns, by stage.
 pub(crate) enum Body {
-    /// Spawned, never run: the closure and the budget slot for its stack.
-    Fresh(Box<dyn FnOnce() + Send>, StackSlot),
-    /// Started on its bound worker.
+    /// Spawned, never run.
+    Fresh(Box<dyn FnOnce() + Send>),
+    /// Started on its bound worker, holding a stack-budget slot.
     Running(Coro, StackSlot),
     /// Finished (or unwound at shutdown); the stack is back in a pool.
     Done,
@@ -105,7 +104,6 @@ impl Task {
         name: Option<String>,
         stack_size: usize,
         f: Box<dyn FnOnce() + Send>,
-        slot: StackSlot,
     ) -> Task {
         Task {
             id: CoroutineId::next(),
@@ -114,7 +112,7 @@ impl Task {
             shared,
             state: AtomicU8::new(EMPTY),
             worker: AtomicUsize::new(UNBOUND),
-            body: UnsafeCell::new(Body::Fresh(f, slot)),
+            body: UnsafeCell::new(Body::Fresh(f)),
             yielder: Cell::new(std::ptr::null()),
             segment: Cell::new(Segment::NONE),
             key: Cell::new(0),
@@ -168,6 +166,20 @@ impl Task {
     pub(crate) unsafe fn body(&self) -> &mut Body {
         // SAFETY: exclusive access is the caller's promise.
         unsafe { &mut *self.body.get() }
+    }
+
+    /// Drops a fresh task's closure unrun (runtime shutdown); its joiner gets
+    /// a cancellation error.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Task::body`]: the caller holds the task, popped from a queue.
+    pub(crate) unsafe fn discard(&self) {
+        // SAFETY: the caller holds the task.
+        let body = unsafe { self.body() };
+        if let Body::Fresh(_) = body {
+            *body = Body::Done;
+        }
     }
 
     /// Records the yielder when the coroutine starts, on its own stack.

@@ -69,6 +69,7 @@ impl Runtime {
     /// let sum: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     /// assert_eq!(sum, 90);
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -120,7 +121,11 @@ impl Drop for Runtime {
             let _ = t.join();
         }
         while !self.shared.injector.is_empty() {
-            let _ = self.shared.injector.steal();
+            if let crossbeam_deque::Steal::Success(task) = self.shared.injector.steal() {
+                // SAFETY: stolen from the injector, so we hold it; no worker
+                // is left to run it.
+                unsafe { task.discard() };
+            }
         }
         for remote in self.shared.workers.iter() {
             while remote.inbox.pop().is_some() {}

@@ -31,7 +31,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Worker as Deque};
@@ -42,11 +42,14 @@ use super::park::Unparker;
 use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
 use crate::coroutine::{Body, Coro, Suspend, Task, EMPTY, PARKED};
 use crate::io::Driver;
-use crate::stack::{Segment, StackPool};
+use crate::stack::{Budget, Segment, StackPool};
 use crate::time::Timers;
 
 /// Picks between fairness checks.
 const FAIRNESS_INTERVAL: u32 = 61;
+
+/// How often a worker with starved tasks retries when otherwise idle.
+const STARVED_RETRY: Duration = Duration::from_millis(10);
 
 /// Stacks a worker keeps pooled.
 const POOL_CAPACITY: usize = 256;
@@ -68,6 +71,10 @@ pub(crate) struct Local {
     tick: Cell<u32>,
     /// This worker is counted in `Shared::searching`.
     searching: Cell<bool>,
+    /// Fresh tasks that found no stack-budget slot (`stack/budget.rs`); one
+    /// goes back to the fresh queue each time a coroutine here finishes, and
+    /// the worker retries every 10 ms while it has nothing else to do.
+    starved: RefCell<VecDeque<Arc<Task>>>,
     /// Shutdown step 3 is under way.
     cancelling: Cell<bool>,
     expired: RefCell<Vec<Unparker>>,
@@ -93,6 +100,7 @@ impl Local {
             tasks: RefCell::new(Slab::with_capacity(256)),
             tick: Cell::new(0),
             searching: Cell::new(false),
+            starved: RefCell::new(VecDeque::new()),
             cancelling: Cell::new(false),
             expired: RefCell::new(Vec::new()),
         }
@@ -173,6 +181,14 @@ impl Local {
         } else if let Steal::Success(t) = self.shared.injector.steal() {
             self.ready.borrow_mut().push_back(t);
         }
+        self.retry_starved();
+    }
+
+    /// Gives one starved task another chance at a stack slot.
+    fn retry_starved(&self) {
+        if let Some(t) = self.starved.borrow_mut().pop_front() {
+            self.fresh.push(t);
+        }
     }
 
     fn drain_inbox(&self) -> bool {
@@ -248,14 +264,18 @@ impl Local {
         remote.state.store(SLEEPING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if remote.inbox.is_empty() && !self.shared.has_fresh_work() && !self.shared.is_shut_down() {
-            let timeout = {
+            let mut timeout = {
                 let mut timers = self.timers.borrow_mut();
                 timers
                     .next_deadline()
                     .map(|d| d.saturating_duration_since(Instant::now()))
             };
+            if !self.starved.borrow().is_empty() {
+                timeout = Some(timeout.map_or(STARVED_RETRY, |t| t.min(STARVED_RETRY)));
+            }
             self.driver.borrow_mut().poll(timeout);
         }
+        self.retry_starved();
         if remote.state.swap(RUNNING, Ordering::AcqRel) == WOKEN {
             // Whoever woke us counted us as searching.
             self.searching.set(true);
@@ -296,10 +316,14 @@ impl Local {
         }
     }
 
-    /// First resume: a stack from the pool, the coroutine on it, and the
-    /// binding to this worker. False if no stack could be mapped.
+    /// First resume: a budget slot, a stack from the pool, the coroutine on
+    /// it, and the binding to this worker. False if it cannot start now.
     fn start(&self, task: &Arc<Task>, body: &mut Body) -> bool {
-        let Body::Fresh(f, slot) = std::mem::replace(body, Body::Done) else {
+        let Some(slot) = Budget::try_reserve() else {
+            self.starved.borrow_mut().push_back(task.clone());
+            return false;
+        };
+        let Body::Fresh(f) = std::mem::replace(body, Body::Done) else {
             unreachable!("start of a started task")
         };
         let stack = match self.pool.borrow_mut().get(task.stack_size()) {
@@ -335,6 +359,7 @@ impl Local {
             drop(slot);
         }
         self.tasks.borrow_mut().remove(task.key());
+        self.retry_starved();
     }
 
     /// Shutdown steps 3 and 4.
@@ -360,11 +385,18 @@ impl Local {
                 }
             }
         }
-        let waiters = self.timers.borrow_mut().clear();
-        drop(waiters);
-        self.next.take();
-        self.ready.borrow_mut().clear();
-        while self.remote().inbox.pop().is_some() {}
-        while self.fresh.pop().is_some() {}
+        drop(self.timers.borrow_mut().clear());
+        // What is still queued was woken after its unwind (now `Done`) or
+        // never started (dropped unrun here).
+        let mut queued: Vec<Arc<Task>> = self.next.take().into_iter().collect();
+        queued.extend(self.ready.borrow_mut().drain(..));
+        queued.extend(self.starved.borrow_mut().drain(..));
+        queued.extend(std::iter::from_fn(|| self.remote().inbox.pop()));
+        queued.extend(std::iter::from_fn(|| self.fresh.pop()));
+        for task in queued {
+            // SAFETY: every one of these came out of this worker's queues,
+            // so we hold it, and nothing runs on this worker any more.
+            unsafe { task.discard() };
+        }
     }
 }

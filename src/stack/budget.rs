@@ -11,11 +11,17 @@
 //!   headroom       = max(max_map_count / 8, 2048)   (libraries, heap, threads)
 //! ```
 //!
-//! The budget counts *slots*. A spawned coroutine takes one slot at spawn
-//! time (it gets its stack when it first runs) and gives it back when it
-//! finishes; a `weft::grow` segment takes one while it is in use. Worker stack
-//! pools reserve their capacity up front, so that pooled stacks never push the
-//! process past the limit.
+//! The budget counts *slots*, one per stack that exists or may exist: a
+//! coroutine takes one when it first runs (that is when it gets its stack)
+//! and gives it back when it finishes; a `weft::grow` segment holds one while
+//! in use; worker stack pools reserve their capacity up front, so that pooled
+//! stacks never push the process past the limit.
+//!
+//! A spawn is refused while every slot is taken. A coroutine that was
+//! spawned but has not run yet costs no mapping, so spawning far more
+//! coroutines than slots works as long as they do not all run at once; one
+//! that finds no slot when its turn comes waits on its worker (see
+//! `runtime/worker.rs`) until another finishes.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,15 +62,29 @@ impl Budget {
         })
     }
 
-    /// Takes one slot, or explains why not.
-    pub(crate) fn reserve() -> io::Result<StackSlot> {
+    /// Refuses a spawn while every slot is taken.
+    pub(crate) fn check() -> io::Result<()> {
+        let (limit, _) = BUDGET.limit();
+        if BUDGET.used.load(Ordering::Relaxed) >= limit {
+            return Err(Self::exhausted());
+        }
+        Ok(())
+    }
+
+    /// Takes one slot if one is free.
+    pub(crate) fn try_reserve() -> Option<StackSlot> {
         let (limit, _) = BUDGET.limit();
         let used = BUDGET.used.fetch_add(1, Ordering::Relaxed);
         if used >= limit {
             BUDGET.used.fetch_sub(1, Ordering::Relaxed);
-            return Err(Self::exhausted());
+            return None;
         }
-        Ok(StackSlot(()))
+        Some(StackSlot(()))
+    }
+
+    /// Takes one slot, or explains why not.
+    pub(crate) fn reserve() -> io::Result<StackSlot> {
+        Self::try_reserve().ok_or_else(Self::exhausted)
     }
 
     /// Reserves `n` slots for a stack pool (never refused: pools are small and
@@ -84,10 +104,9 @@ impl Budget {
         io::Error::new(
             io::ErrorKind::OutOfMemory,
             format!(
-                "weft: cannot create another coroutine: {limit} coroutine stacks are in use, \
-                 the most this process can hold under vm.max_map_count = {max} \
-                 (each guarded stack costs 2 memory mappings); let some coroutines finish, \
-                 or {}",
+                "weft: cannot create another coroutine: the process holds as many coroutine \
+                 stacks as vm.max_map_count = {max} allows ({limit}, at 2 memory mappings \
+                 each); let some coroutines finish, or {}",
                 sys::MAP_COUNT_HINT
             ),
         )

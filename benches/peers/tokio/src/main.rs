@@ -1,0 +1,163 @@
+//! tokio peer for weft's comparison harness: one workload per run, selected
+//! by argv[1]; prints one `RESULT <name> <value> <unit>` line on stdout.
+
+use std::process::exit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SPAWN_TASKS: usize = 1_000_000;
+const SPAWN_WARMUP: usize = 100_000;
+const YIELD_ROUNDS: usize = 2_000_000;
+const SLEEPERS: usize = 10_000;
+const SLEEP_FOR: Duration = Duration::from_secs(2);
+
+fn fail(msg: String) -> ! {
+    eprintln!("tokio-peer: {msg}");
+    exit(1)
+}
+
+/// Spawns `n` empty tasks, keeping the handles, then joins them all.
+async fn spawn_join(n: usize) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let done = done.clone();
+            tokio::spawn(async move {
+                done.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await
+            .unwrap_or_else(|e| fail(format!("spawn: task failed: {e}")));
+    }
+    let elapsed = start.elapsed();
+    let ran = done.load(Ordering::Relaxed);
+    if ran != n {
+        fail(format!("spawn: {ran} of {n} tasks ran"));
+    }
+    elapsed
+}
+
+fn bench_spawn() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap_or_else(|e| fail(format!("runtime: {e}")));
+    let elapsed = rt.block_on(async {
+        // block_on runs on the main thread; run the driver on a worker like
+        // the Go and weft peers do.
+        tokio::spawn(async {
+            spawn_join(SPAWN_WARMUP).await;
+            spawn_join(SPAWN_TASKS).await
+        })
+        .await
+        .unwrap()
+    });
+    let ns = elapsed.as_nanos() as f64 / SPAWN_TASKS as f64;
+    println!("RESULT spawn {ns:.1} ns/task");
+}
+
+fn bench_yield() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| fail(format!("runtime: {e}")));
+    let (elapsed, counts) = rt.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::spawn(async {
+                    let mut count = 0;
+                    for _ in 0..YIELD_ROUNDS {
+                        tokio::task::yield_now().await;
+                        count += 1;
+                    }
+                    count
+                })
+            })
+            .collect();
+        let mut counts = Vec::new();
+        for t in tasks {
+            counts.push(t.await.unwrap());
+        }
+        (start.elapsed(), counts)
+    });
+    if counts != [YIELD_ROUNDS, YIELD_ROUNDS] {
+        fail(format!(
+            "yield: counts {counts:?}, want {YIELD_ROUNDS} each"
+        ));
+    }
+    let ns = elapsed.as_nanos() as f64 / YIELD_ROUNDS as f64;
+    println!("RESULT yield {ns:.1} ns/roundtrip");
+}
+
+extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+const SC_PAGESIZE: i32 = 30; // Linux value of _SC_PAGESIZE
+
+/// Resident set size from /proc/self/statm, in bytes.
+fn rss_bytes() -> i64 {
+    let statm =
+        std::fs::read_to_string("/proc/self/statm").unwrap_or_else(|e| fail(format!("statm: {e}")));
+    let pages: i64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| fail(format!("statm: cannot parse {statm:?}")));
+    // SAFETY: sysconf has no preconditions.
+    pages * unsafe { sysconf(SC_PAGESIZE) }
+}
+
+fn bench_sleep_rss() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap_or_else(|e| fail(format!("runtime: {e}")));
+    let (before, after, finished) = rt.block_on(async {
+        let started = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(AtomicUsize::new(0));
+        let before = rss_bytes();
+        let handles: Vec<_> = (0..SLEEPERS)
+            .map(|_| {
+                let (started, finished) = (started.clone(), finished.clone());
+                tokio::spawn(async move {
+                    started.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(SLEEP_FOR).await;
+                    finished.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        while started.load(Ordering::Relaxed) < SLEEPERS {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let after = rss_bytes();
+        for h in handles {
+            h.await
+                .unwrap_or_else(|e| fail(format!("sleep_rss: task failed: {e}")));
+        }
+        (before, after, finished.load(Ordering::Relaxed))
+    });
+    if finished != SLEEPERS {
+        fail(format!(
+            "sleep_rss: {finished} of {SLEEPERS} sleepers finished"
+        ));
+    }
+    eprintln!("tokio-peer: rss before {before}, after {after}");
+    let per_task = (after - before) as f64 / SLEEPERS as f64;
+    println!("RESULT sleep_rss {per_task:.1} bytes/task");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("spawn") if args.len() == 2 => bench_spawn(),
+        Some("yield") if args.len() == 2 => bench_yield(),
+        Some("sleep_rss") if args.len() == 2 => bench_sleep_rss(),
+        _ => fail("usage: tokio-peer spawn|yield|sleep_rss".into()),
+    }
+}

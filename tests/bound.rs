@@ -1,0 +1,70 @@
+//! A coroutine may be stolen until it first runs, and is bound to its worker
+//! from then on (DESIGN.md, decision 2).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+#[test]
+fn started_coroutines_never_change_thread_under_stealing() {
+    let rt = weft::Runtime::builder().workers(2).build().unwrap();
+    let starts: Arc<Mutex<HashSet<ThreadId>>> = Arc::default();
+    let s = starts.clone();
+    let moved = rt.run(move || {
+        // One coroutine spawns everything, so every fresh coroutine starts in
+        // this worker's queue and the other worker can only get work by
+        // stealing.
+        let hs: Vec<_> = (0..2000)
+            .map(|i| {
+                let s = s.clone();
+                weft::go(move || {
+                    let home = thread::current().id();
+                    s.lock().unwrap().insert(home);
+                    let mut moved = 0;
+                    for round in 0..20 {
+                        match (i + round) % 3 {
+                            0 => weft::yield_now(),
+                            1 => weft::sleep(Duration::from_micros(200)),
+                            _ => weft::go(weft::yield_now).join().unwrap(),
+                        }
+                        if thread::current().id() != home {
+                            moved += 1;
+                        }
+                    }
+                    moved
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u32>()
+    });
+    assert_eq!(moved, 0, "a started coroutine changed threads");
+    assert_eq!(
+        starts.lock().unwrap().len(),
+        2,
+        "both workers started coroutines, so stealing was active"
+    );
+}
+
+#[test]
+fn thread_locals_are_stable_across_parks() {
+    thread_local! {
+        static MARK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    let hs: Vec<_> = (1..=500usize)
+        .map(|i| {
+            weft::go(move || {
+                let rc = std::rc::Rc::new(i); // !Send, held across parks
+                MARK.with(|m| m.set(i));
+                weft::yield_now();
+                weft::sleep(Duration::from_millis(1));
+                // Other coroutines on this worker overwrote MARK meanwhile,
+                // but the slot is still this thread's: reading it is sound.
+                let _ = MARK.with(|m| m.get());
+                *rc
+            })
+        })
+        .collect();
+    let sum: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(sum, (1..=500).sum());
+}

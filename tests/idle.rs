@@ -1,0 +1,33 @@
+//! An idle runtime sleeps in its pollers and burns no CPU.
+
+use std::time::Duration;
+
+fn cpu_time() -> Duration {
+    // SAFETY: a zeroed rusage is a valid output buffer for getrusage.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) }, 0);
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+#[test]
+fn idle_runtime_uses_almost_no_cpu() {
+    let rt = weft::Runtime::builder().workers(2).build().unwrap();
+    // Some work first, so pools and timers have been used.
+    let hs: Vec<_> = (0..1000)
+        .map(|i| rt.spawn(move || weft::sleep(Duration::from_millis(i % 10))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let before = cpu_time();
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu_time() - before;
+    assert!(
+        used < Duration::from_millis(25),
+        "idle runtime used {used:?} of CPU in 500 ms"
+    );
+    // And it still responds.
+    assert_eq!(rt.run(|| 1), 1);
+}

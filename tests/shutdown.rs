@@ -1,0 +1,105 @@
+//! Dropping a `Runtime` unwinds the coroutines that are still parked.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct CountDrop(Arc<AtomicUsize>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits, without sleeping blindly, until `n` coroutines have checked in.
+fn wait_for(counter: &AtomicUsize, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counter.load(Ordering::SeqCst) < n {
+        assert!(Instant::now() < deadline, "coroutines did not start");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn drop_unwinds_parked_coroutines_and_runs_their_destructors() {
+    let rt = weft::Runtime::builder().workers(2).build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for i in 0..300 {
+        let (started, guard) = (started.clone(), CountDrop(dropped.clone()));
+        handles.push(rt.spawn(move || {
+            let _guard = guard;
+            let _heap = vec![0u8; 1024]; // freed by the unwind too
+            started.fetch_add(1, Ordering::SeqCst);
+            match i % 3 {
+                0 => weft::sleep(Duration::from_secs(3600)),
+                1 => weft::go(|| weft::sleep(Duration::from_secs(3600)))
+                    .join()
+                    .map(drop)
+                    .unwrap_or(()),
+                _ => loop {
+                    weft::yield_now();
+                },
+            }
+        }));
+    }
+    wait_for(&started, 300);
+    let t = Instant::now();
+    drop(rt);
+    assert!(t.elapsed() < Duration::from_secs(5), "drop returned");
+    assert_eq!(dropped.load(Ordering::SeqCst), 300, "every destructor ran");
+    for h in handles {
+        assert!(h.join().is_err(), "joiners of cancelled coroutines get Err");
+    }
+}
+
+#[test]
+fn drop_cancels_coroutines_that_never_started() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(AtomicUsize::new(0));
+    // Occupy the only worker so the rest stay queued.
+    let g = gate.clone();
+    let blocker = rt.spawn(move || {
+        g.store(1, Ordering::SeqCst);
+        loop {
+            weft::yield_now();
+        }
+    });
+    wait_for(&gate, 1);
+    let queued: Vec<_> = (0..50)
+        .map(|_| {
+            let guard = CountDrop(dropped.clone());
+            rt.spawn(move || drop(guard))
+        })
+        .collect();
+    drop(rt);
+    assert!(blocker.join().is_err());
+    // Each closure was either run or dropped unrun: its guard dropped either way.
+    assert_eq!(dropped.load(Ordering::SeqCst), 50);
+    assert!(queued.into_iter().all(|h| h.is_finished()));
+}
+
+#[test]
+fn a_coroutine_waiting_in_drop_during_shutdown_does_not_hang() {
+    struct JoinOnDrop(Option<weft::JoinHandle<()>>);
+    impl Drop for JoinOnDrop {
+        fn drop(&mut self) {
+            if let Some(h) = self.0.take() {
+                let _ = h.join();
+            }
+        }
+    }
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
+    rt.spawn(move || {
+        let _j = JoinOnDrop(Some(weft::go(|| weft::sleep(Duration::from_secs(3600)))));
+        s.store(1, Ordering::SeqCst);
+        weft::sleep(Duration::from_secs(3600));
+    });
+    wait_for(&started, 1);
+    drop(rt); // returns: the join inside the destructor does not park
+}

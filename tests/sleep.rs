@@ -1,0 +1,81 @@
+//! `weft::sleep` parks coroutines on timers instead of blocking workers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn ten_thousand_sleepers_on_two_workers_finish_in_about_one_sleep() {
+    let rt = weft::Runtime::builder().workers(2).build().unwrap();
+    let start = Instant::now();
+    let hs: Vec<_> = (0..10_000)
+        .map(|_| {
+            rt.spawn(|| {
+                let t = Instant::now();
+                weft::sleep(Duration::from_millis(200));
+                t.elapsed()
+            })
+        })
+        .collect();
+    for h in hs {
+        let slept = h.join().unwrap();
+        assert!(slept >= Duration::from_millis(200), "woke early: {slept:?}");
+    }
+    let wall = start.elapsed();
+    assert!(
+        wall < Duration::from_millis(2000),
+        "10k sleeps took {wall:?}"
+    );
+}
+
+#[test]
+fn sleepers_wake_in_deadline_order_on_one_worker() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hs: Vec<_> = [50u64, 10, 30, 20, 40]
+        .into_iter()
+        .map(|ms| {
+            let order = order.clone();
+            rt.spawn(move || {
+                weft::sleep(Duration::from_millis(ms));
+                order.lock().unwrap().push(ms);
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![10, 20, 30, 40, 50]);
+}
+
+#[test]
+fn a_sleeping_coroutine_does_not_block_its_worker() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let sleeper = rt.spawn(move || {
+        weft::sleep(Duration::from_millis(100));
+        r.load(Ordering::SeqCst)
+    });
+    let r = ran.clone();
+    rt.spawn(move || r.store(1, Ordering::SeqCst))
+        .join()
+        .unwrap();
+    assert_eq!(
+        sleeper.join().unwrap(),
+        1,
+        "the other coroutine ran during the sleep"
+    );
+}
+
+#[test]
+fn zero_and_huge_durations() {
+    weft::go(|| weft::sleep(Duration::ZERO)).join().unwrap();
+    weft::sleep(Duration::from_millis(1)); // a plain thread: std::thread::sleep
+                                           // A sleep too long to represent ends when its runtime shuts down.
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let h = rt.spawn(|| weft::sleep(Duration::MAX));
+    weft::sleep(Duration::from_millis(20));
+    drop(rt);
+    assert!(h.join().is_err(), "cancelled by the shutdown");
+}
