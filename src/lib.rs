@@ -146,6 +146,7 @@ pub fn current() -> Option<Coroutine> {
 /// assert!(!weft::in_coroutine());
 /// assert!(weft::go(weft::in_coroutine).join().unwrap());
 /// ```
+#[inline]
 pub fn in_coroutine() -> bool {
     current_task().is_some()
 }
@@ -161,9 +162,10 @@ pub fn in_coroutine() -> bool {
 /// });
 /// h.join().unwrap();
 /// ```
+#[inline]
 pub fn yield_now() {
     match current_task() {
-        Some(task) if !park::cancelled() => task.suspend(coroutine::Suspend::Yield),
+        Some(task) if !task.is_cancelled() => task.suspend(coroutine::Suspend::Yield),
         Some(_) => {}
         None => std::thread::yield_now(),
     }

@@ -1,12 +1,11 @@
 //! `Builder`: spawn a coroutine with a name or a stack size.
 
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::join::{cancelled, Packet};
+use super::job::JobCell;
 use super::{Coroutine, JoinHandle, Task};
-use crate::runtime::{self, park, Shared};
+use crate::runtime::{self, Shared};
 use crate::stack::Budget;
 
 /// Largest stack a coroutine may ask for (it is reserved, not committed).
@@ -102,49 +101,14 @@ impl Builder {
             ));
         }
         Budget::check()?;
-        let packet = Arc::new(Packet::new());
-        let completion = Completion(Some(packet.clone()));
-        let main = move || completion.run(f);
         let task = Arc::new(Task::new(
             shared.clone(),
             self.name,
             stack_size,
-            Box::new(main),
+            JobCell::new(f),
         ));
-        let handle = JoinHandle::new(Coroutine::new(task.clone()), packet);
+        let handle = JoinHandle::new(Coroutine::new(task.clone()), task.clone());
         shared.schedule_fresh(task);
         Ok(handle)
-    }
-}
-
-/// Completes the packet exactly once: with the closure's result, or, if it is
-/// dropped first (never run, or unwound at shutdown), with a cancellation.
-struct Completion<T>(Option<Arc<Packet<T>>>);
-
-impl<T> Completion<T> {
-    fn run<F: FnOnce() -> T>(mut self, f: F) {
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        if let Err(payload) = result {
-            if park::cancelled() {
-                // The runtime is unwinding this coroutine: keep unwinding; our
-                // drop reports the cancellation to the joiner.
-                panic::resume_unwind(payload);
-            }
-            self.finish(Err(payload));
-        } else {
-            self.finish(result);
-        }
-    }
-
-    fn finish(&mut self, result: std::thread::Result<T>) {
-        if let Some(packet) = self.0.take() {
-            packet.complete(result);
-        }
-    }
-}
-
-impl<T> Drop for Completion<T> {
-    fn drop(&mut self) {
-        self.finish(Err(cancelled()));
     }
 }

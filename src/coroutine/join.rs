@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use super::Coroutine;
+use super::job::Joinable;
+use super::{Coroutine, Task};
 use crate::runtime::park::{self, Unparker};
 
 const COMPLETE: u8 = 1;
@@ -112,12 +113,12 @@ pub(crate) fn cancelled() -> Box<dyn Any + Send> {
 /// ```
 pub struct JoinHandle<T> {
     coroutine: Coroutine,
-    packet: Arc<Packet<T>>,
+    task: Arc<Task<dyn Joinable<T>>>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(coroutine: Coroutine, packet: Arc<Packet<T>>) -> JoinHandle<T> {
-        JoinHandle { coroutine, packet }
+    pub(crate) fn new(coroutine: Coroutine, task: Arc<Task<dyn Joinable<T>>>) -> JoinHandle<T> {
+        JoinHandle { coroutine, task }
     }
 
     /// Waits for the coroutine to finish and returns its result, or the panic
@@ -131,7 +132,7 @@ impl<T> JoinHandle<T> {
     /// assert!(h.join().is_err());
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.packet.wait()
+        self.task.job.packet().wait()
     }
 
     /// Whether the coroutine has finished. Never blocks.
@@ -144,7 +145,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.packet.is_complete()
+        self.task.job.packet().is_complete()
     }
 
     /// The coroutine this handle joins.

@@ -3,6 +3,7 @@
 
 mod builder;
 mod handle;
+mod job;
 mod join;
 mod task;
 

@@ -9,7 +9,7 @@
 //!             stealable by any worker          bound to that worker
 //! ```
 //!
-//! A fresh task is only a boxed `Send` closure; it has no stack yet, so queues of fresh tasks cost no mappings and a thief may run
+//! A fresh task is only its `Send` closure (in `job`); it has no stack yet, so queues of fresh tasks cost no mappings and a thief may run
 //! it anywhere. The worker that first resumes it takes a stack from its pool,
 //! builds the corosensei coroutine there, and from then on only that worker
 //! touches the body (DESIGN.md, decision 2).
@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use corosensei::Yielder;
 
+use super::job::Job;
 use super::CoroutineId;
 use crate::runtime::Shared;
 use crate::stack::{GuardedStack, Segment, StackSlot};
@@ -38,8 +39,8 @@ pub(crate) type Coro = corosensei::Coroutine<(), Suspend, (), GuardedStack>;
 
 /// What a task owns, by stage.
 pub(crate) enum Body {
-    /// Spawned, never run.
-    Fresh(Box<dyn FnOnce() + Send>),
+    /// Spawned, never run: the closure waits in `Task::job`.
+    Fresh,
     /// Started on its bound worker, holding a stack-budget slot.
     Running(Coro, StackSlot),
     /// Finished (or unwound at shutdown); the stack is back in a pool.
@@ -51,8 +52,11 @@ pub(crate) const EMPTY: u8 = 0;
 pub(crate) const NOTIFIED: u8 = 1;
 pub(crate) const PARKED: u8 = 2;
 
-/// One coroutine.
-pub(crate) struct Task {
+/// One coroutine: the header the scheduler uses, then its typed job.
+///
+/// `Task` alone means `Task<dyn Job>`; see `job.rs` for why it is one
+/// allocation.
+pub(crate) struct Task<J: ?Sized = dyn Job> {
     id: CoroutineId,
     name: Option<Box<str>>,
     /// Requested usable stack size in bytes.
@@ -82,29 +86,33 @@ pub(crate) struct Task {
     segment: Cell<Segment>,
     /// The task's key in its worker's table of bound tasks.
     key: Cell<usize>,
+    /// Set by its worker right before it force-unwinds the task at shutdown.
+    cancelled: Cell<bool>,
+    /// The closure and result slot; last, because it is unsized in `Task`.
+    pub(crate) job: J,
 }
 
 /// `Task::worker` before the first resume.
 pub(crate) const UNBOUND: usize = usize::MAX;
 
-// SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`)
-// follow the ownership rule above: one thread at a time touches them, and the
-// hand-over between threads (a fresh task moving through a queue, a bound task
-// being woken) goes through the queues' or the park token's release/acquire
-// edges. A started coroutine's stack, which may hold `!Send` values, never
-// leaves its worker.
-unsafe impl Send for Task {}
+// SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`,
+// `cancelled`) follow the ownership rule above: one thread at a time touches
+// them, and the hand-over between threads (a fresh task moving through a
+// queue, a bound task being woken) goes through the queues' or the park
+// token's release/acquire edges. A started coroutine's stack, which may hold
+// `!Send` values, never leaves its worker. The job is `Send + Sync` itself.
+unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
 // SAFETY: see above; the fields other threads may touch (`state`, `worker`)
 // are atomics, and `id`, `name`, `stack_size`, `shared` are read-only.
-unsafe impl Sync for Task {}
+unsafe impl<J: ?Sized + Send + Sync> Sync for Task<J> {}
 
-impl Task {
+impl<J> Task<J> {
     pub(crate) fn new(
         shared: Arc<Shared>,
         name: Option<String>,
         stack_size: usize,
-        f: Box<dyn FnOnce() + Send>,
-    ) -> Task {
+        job: J,
+    ) -> Task<J> {
         Task {
             id: CoroutineId::next(),
             name: name.map(String::into_boxed_str),
@@ -112,13 +120,17 @@ impl Task {
             shared,
             state: AtomicU8::new(EMPTY),
             worker: AtomicUsize::new(UNBOUND),
-            body: UnsafeCell::new(Body::Fresh(f)),
+            body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             segment: Cell::new(Segment::NONE),
             key: Cell::new(0),
+            cancelled: Cell::new(false),
+            job,
         }
     }
+}
 
+impl<J: ?Sized> Task<J> {
     pub(crate) fn id(&self) -> CoroutineId {
         self.id
     }
@@ -147,6 +159,17 @@ impl Task {
         self.segment.get()
     }
 
+    /// Marks the task as being unwound by its runtime's shutdown.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.set(true);
+    }
+
+    /// Whether the task is being unwound by its runtime's shutdown.
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.get()
+    }
+
     /// Records a `weft::grow` segment (or the original stack again).
     pub(crate) fn replace_segment(&self, segment: Segment) -> Segment {
         self.segment.replace(segment)
@@ -168,26 +191,13 @@ impl Task {
         unsafe { &mut *self.body.get() }
     }
 
-    /// Drops a fresh task's closure unrun (runtime shutdown); its joiner gets
-    /// a cancellation error.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Task::body`]: the caller holds the task, popped from a queue.
-    pub(crate) unsafe fn discard(&self) {
-        // SAFETY: the caller holds the task.
-        let body = unsafe { self.body() };
-        if let Body::Fresh(_) = body {
-            *body = Body::Done;
-        }
-    }
-
     /// Records the yielder when the coroutine starts, on its own stack.
     pub(crate) fn set_yielder(&self, y: &Yielder<(), Suspend>) {
         self.yielder.set(y);
     }
 
     /// Suspends the running coroutine, which must be `self`, back to its worker.
+    #[inline]
     pub(crate) fn suspend(&self, why: Suspend) {
         let y = self.yielder.get();
         debug_assert!(!y.is_null(), "suspend outside the coroutine");
@@ -199,5 +209,22 @@ impl Task {
     /// The park token.
     pub(crate) fn state(&self) -> &AtomicU8 {
         &self.state
+    }
+}
+
+impl Task {
+    /// Drops a fresh task's closure unrun (runtime shutdown); its joiner gets
+    /// a cancellation error. A no-op for a task that has started.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Task::body`]: the caller holds the task, popped from a queue.
+    pub(crate) unsafe fn discard(&self) {
+        // SAFETY: the caller holds the task.
+        let body = unsafe { self.body() };
+        if let Body::Fresh = body {
+            *body = Body::Done;
+            self.job.discard();
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! across every suspension point inside the coroutine.
 
 use std::cell::Cell;
-use std::ptr;
+use std::ptr::{self, NonNull};
 
 use super::worker::Local;
 use crate::coroutine::Task;
@@ -16,7 +16,7 @@ thread_local! {
     /// worker's main function only.
     static WORKER: Cell<*const Local> = const { Cell::new(ptr::null()) };
     /// The coroutine running right now. Written by the worker around resume.
-    static TASK: Cell<*const Task> = const { Cell::new(ptr::null()) };
+    static TASK: Cell<Option<NonNull<Task>>> = const { Cell::new(None) };
 }
 
 /// The worker state of this thread, if it is a worker.
@@ -24,6 +24,7 @@ thread_local! {
 /// The reference is valid for as long as the calling code runs on this
 /// thread: `Local` lives on the worker's own stack frame, which outlives every
 /// coroutine it resumes.
+#[inline]
 pub(crate) fn current_worker() -> Option<&'static Local> {
     let p = WORKER.with(Cell::get);
     // SAFETY: see above; the pointer is cleared before `Local` is dropped.
@@ -34,16 +35,18 @@ pub(crate) fn current_worker() -> Option<&'static Local> {
 ///
 /// The reference stays valid while that coroutine runs or is suspended: its
 /// worker keeps every started task in its task table until it finishes.
+#[inline]
 pub(crate) fn current_task() -> Option<&'static Task> {
-    let p = TASK.with(Cell::get);
+    let p = TASK.with(Cell::get)?;
     // SAFETY: see above; callers are the coroutine itself, which cannot
     // outlive its own task.
-    unsafe { p.as_ref() }
+    Some(unsafe { p.as_ref() })
 }
 
-/// Sets the running coroutine; returns the previous value.
-pub(super) fn set_task(t: *const Task) -> *const Task {
-    TASK.with(|c| c.replace(t))
+/// Sets the running coroutine (`None` between coroutines).
+#[inline]
+pub(super) fn set_task(t: Option<&Task>) {
+    TASK.with(|c| c.set(t.map(NonNull::from)));
 }
 
 /// Sets this thread's worker for the scope of the returned guard.

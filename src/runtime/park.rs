@@ -33,8 +33,8 @@
 //!
 //! # Shutdown
 //!
-//! While a worker unwinds its coroutines at runtime shutdown, `cancelled()`
-//! is true on it and `park` returns at once: a destructor that waits cannot
+//! While a worker unwinds a coroutine at runtime shutdown, the task is marked
+//! cancelled and `park` returns at once: a destructor that waits cannot
 //! suspend a coroutine that is being torn down.
 
 use std::sync::atomic::Ordering;
@@ -92,7 +92,7 @@ pub(crate) fn current_arc() -> Option<Arc<Task>> {
 
 /// Whether the current coroutine is being unwound by its runtime's shutdown.
 pub(crate) fn cancelled() -> bool {
-    current_worker().is_some_and(|w| w.is_cancelling())
+    current_task().is_some_and(Task::is_cancelled)
 }
 
 /// Blocks the caller until unparked (or spuriously).
@@ -106,7 +106,7 @@ pub(crate) fn park() {
 /// Steps 1, 2 and 5.
 fn park_task(task: &Task) {
     use crate::coroutine::{EMPTY, NOTIFIED};
-    if cancelled() {
+    if task.is_cancelled() {
         return;
     }
     let state = task.state();

@@ -19,16 +19,17 @@
 //!
 //! 1. `Runtime::drop` sets `shutdown` and wakes every worker.
 //! 2. A worker notices it between two coroutines and leaves its loop.
-//! 3. It marks itself cancelling (`park` and `yield_now` then return at once)
-//!    and force-unwinds every coroutine it started, on this thread (their
+//! 3. It force-unwinds every coroutine it started, on this thread (their
 //!    stacks may hold `!Send` values), so their destructors run and joiners
-//!    get a cancellation error.
+//!    get a cancellation error. Each is marked cancelled first: `park` and
+//!    `yield_now` then return at once instead of suspending.
 //! 4. It drops its queues; fresh tasks are dropped unrun, which also reports
 //!    a cancellation to their joiners.
 //! 5. `Runtime::drop` joins the threads, then drains the injector.
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
+use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,6 +69,7 @@ pub(crate) struct Local {
     /// Every task started here and not finished: keeps parked tasks alive and
     /// lets shutdown unwind them.
     tasks: RefCell<Slab<Arc<Task>>>,
+    /// Picks left before the next fairness round (and shutdown check).
     tick: Cell<u32>,
     /// This worker is counted in `Shared::searching`.
     searching: Cell<bool>,
@@ -75,8 +77,6 @@ pub(crate) struct Local {
     /// goes back to the fresh queue each time a coroutine here finishes, and
     /// the worker retries every 10 ms while it has nothing else to do.
     starved: RefCell<VecDeque<Arc<Task>>>,
-    /// Shutdown step 3 is under way.
-    cancelling: Cell<bool>,
     expired: RefCell<Vec<Unparker>>,
 }
 
@@ -101,7 +101,6 @@ impl Local {
             tick: Cell::new(0),
             searching: Cell::new(false),
             starved: RefCell::new(VecDeque::new()),
-            cancelling: Cell::new(false),
             expired: RefCell::new(Vec::new()),
         }
     }
@@ -121,10 +120,6 @@ impl Local {
         self.timers.borrow_mut()
     }
 
-    pub(crate) fn is_cancelling(&self) -> bool {
-        self.cancelling.get()
-    }
-
     pub(crate) fn push_fresh(&self, task: Arc<Task>) {
         self.fresh.push(task);
     }
@@ -142,13 +137,15 @@ impl Local {
 
     fn next_task(&self) -> Option<Arc<Task>> {
         loop {
-            if self.shared.is_shut_down() {
-                return None;
-            }
-            let tick = self.tick.get().wrapping_add(1);
-            self.tick.set(tick);
-            if tick % FAIRNESS_INTERVAL == 0 {
+            let tick = self.tick.get();
+            if tick == 0 {
+                self.tick.set(FAIRNESS_INTERVAL);
+                if self.shared.is_shut_down() {
+                    return None;
+                }
                 self.maintenance();
+            } else {
+                self.tick.set(tick - 1);
             }
             if let Some(t) = self.next.take() {
                 return Some(t);
@@ -166,6 +163,9 @@ impl Local {
                 return Some(t);
             }
             self.sleep();
+            if self.shared.is_shut_down() {
+                return None;
+            }
         }
     }
 
@@ -286,7 +286,7 @@ impl Local {
         // SAFETY: we popped `task` from one of our queues, so we hold it; it
         // is fresh or bound to us, and not running.
         let body = unsafe { task.body() };
-        if let Body::Fresh(..) = body {
+        if let Body::Fresh = body {
             if !self.start(&task, body) {
                 return;
             }
@@ -295,11 +295,9 @@ impl Local {
             // Done: a stale queue entry (woken after it finished).
             return;
         };
-        let prev = context::set_task(Arc::as_ptr(&task));
-        task.segment().activate();
+        context::set_task(Some(&task));
         let result = coro.resume(());
-        Segment::NONE.activate();
-        context::set_task(prev);
+        context::set_task(None);
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Yield(Suspend::Park) => {
@@ -323,9 +321,6 @@ impl Local {
             self.starved.borrow_mut().push_back(task.clone());
             return false;
         };
-        let Body::Fresh(f) = std::mem::replace(body, Body::Done) else {
-            unreachable!("start of a started task")
-        };
         let stack = match self.pool.borrow_mut().get(task.stack_size()) {
             Ok(stack) => stack,
             Err(e) => {
@@ -334,18 +329,20 @@ impl Local {
                     task.stack_size() / 1024,
                     task.id()
                 );
-                return false; // `f` drops here: its joiner gets a cancellation.
+                *body = Body::Done;
+                task.job.discard(); // its joiner gets a cancellation
+                return false;
             }
         };
         let segment = Segment {
             guard: stack.guard(),
             size: stack.size(),
-            task: Arc::as_ptr(task),
+            task: Some(NonNull::from(&**task)),
         };
-        let coro = Coro::with_stack(stack, move |yielder, ()| {
+        let coro = Coro::with_stack(stack, |yielder, ()| {
             let task = context::current_task().expect("coroutine started off its worker");
             task.set_yielder(yielder);
-            f();
+            task.job.run();
         });
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.bind(self.index, segment, key);
@@ -364,7 +361,6 @@ impl Local {
 
     /// Shutdown steps 3 and 4.
     fn shutdown(&self) {
-        self.cancelling.set(true);
         loop {
             let started: Vec<Arc<Task>> = self.tasks.borrow_mut().drain().collect();
             if started.is_empty() {
@@ -375,11 +371,10 @@ impl Local {
                 // between coroutines), so we hold its body.
                 let body = unsafe { task.body() };
                 if let Body::Running(mut coro, slot) = std::mem::replace(body, Body::Done) {
-                    let prev = context::set_task(Arc::as_ptr(&task));
-                    task.segment().activate();
+                    task.cancel();
+                    context::set_task(Some(&task));
                     coro.force_unwind();
-                    Segment::NONE.activate();
-                    context::set_task(prev);
+                    context::set_task(None);
                     self.pool.borrow_mut().put(coro.into_stack());
                     drop(slot);
                 }

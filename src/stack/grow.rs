@@ -12,13 +12,14 @@
 //!   | guard     |              | guard     |
 //! ```
 //!
-//! While `f` runs, the segment is the thread's active segment (so an
-//! overflow there is reported by name) and the coroutine's recorded segment
-//! (so that stays true across a park inside `f`). Both are restored when `f`
+//! While `f` runs, the segment is the coroutine's recorded segment (on a
+//! plain thread, the thread's), so an overflow there is reported by name and
+//! the next `grow` measures against it. The previous one is restored when `f`
 //! returns or unwinds. The segment counts against the stack budget while it
 //! is in use and is unmapped afterwards.
 
 use std::cell::Cell;
+use std::ptr::NonNull;
 
 use super::{Budget, GuardedStack, Segment};
 use crate::runtime::current_task;
@@ -65,11 +66,11 @@ fn grow_slow<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
     let segment = Segment {
         guard: stack.guard(),
         size: stack.size(),
-        task: task.map_or(std::ptr::null(), |t| t as *const _),
+        task: task.map(NonNull::from),
     };
-    let restore = Restore {
-        active: segment.activate(),
-        task_segment: task.map(|t| t.replace_segment(segment)),
+    let restore = match task {
+        Some(t) => Restore::Task(t.replace_segment(segment)),
+        None => Restore::Thread(segment.activate()),
     };
     let r = corosensei::on_stack(stack, f);
     drop(restore);
@@ -78,16 +79,22 @@ fn grow_slow<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
 }
 
 /// Puts the previous segment back, also when `f` unwinds.
-struct Restore {
-    active: Segment,
-    task_segment: Option<Segment>,
+enum Restore {
+    Task(Segment),
+    Thread(Segment),
 }
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        self.active.activate();
-        if let (Some(task), Some(seg)) = (current_task(), self.task_segment) {
-            task.replace_segment(seg);
+        match *self {
+            Restore::Task(seg) => {
+                if let Some(task) = current_task() {
+                    task.replace_segment(seg);
+                }
+            }
+            Restore::Thread(seg) => {
+                seg.activate();
+            }
         }
     }
 }
@@ -96,7 +103,7 @@ impl Drop for Restore {
 fn remaining_stack() -> usize {
     let here = 0u8;
     let sp = std::ptr::addr_of!(here) as usize;
-    let low = match Segment::active_low() {
+    let low = match Segment::current().guard.1 {
         0 => thread_stack_low(),
         low => low,
     };

@@ -5,9 +5,9 @@
 //! thread's alternate signal stack (the faulting stack is unusable):
 //!
 //! 1. Read the faulting address from `siginfo`.
-//! 2. Compare it with the thread's *active segment*: the guard page of the
-//!    stack the worker is running on right now (set on every resume, and by
-//!    `weft::grow` while a fresh segment is in use).
+//! 2. Compare it with the guard page of the stack the thread runs on: the
+//!    running coroutine's recorded segment (its own stack, or the `weft::grow`
+//!    segment it is on), or on a plain thread the `grow` segment in use.
 //! 3. If it is ours, write `coroutine '<name>' has overflowed its stack
 //!    (<size> KiB)` and a hint to stderr with `write(2)` (no allocation, no
 //!    locks), then `abort()`, as std does for threads.
@@ -18,10 +18,11 @@
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::mem;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::{Once, OnceLock};
 
 use crate::coroutine::Task;
+use crate::runtime::current_task;
 use crate::sys;
 
 /// The stack a thread is running on right now, as far as the handler cares.
@@ -31,8 +32,8 @@ pub(crate) struct Segment {
     pub(crate) guard: (usize, usize),
     /// Usable size of the stack, for the message.
     pub(crate) size: usize,
-    /// The coroutine on it, for the message; null on a plain thread.
-    pub(crate) task: *const Task,
+    /// The coroutine on it, for the message; `None` on a plain thread.
+    pub(crate) task: Option<NonNull<Task>>,
 }
 
 impl Segment {
@@ -40,23 +41,27 @@ impl Segment {
     pub(crate) const NONE: Segment = Segment {
         guard: (0, 0),
         size: 0,
-        task: ptr::null(),
+        task: None,
     };
 
-    /// Lowest usable address of this thread's active segment (0: none).
-    pub(crate) fn active_low() -> usize {
-        ACTIVE.with(|a| a.get().guard.1)
+    /// The segment this thread runs on, if weft knows it.
+    pub(crate) fn current() -> Segment {
+        match current_task() {
+            Some(task) => task.segment(),
+            None => ACTIVE.with(Cell::get),
+        }
     }
 
-    /// Makes `self` the active segment of this thread and returns the previous one.
+    /// Makes `self` the active `grow` segment of this plain thread and
+    /// returns the previous one.
     pub(crate) fn activate(self) -> Segment {
         ACTIVE.with(|a| a.replace(self))
     }
 }
 
 thread_local! {
-    /// Written by the owning thread only (worker resume, `weft::grow`); read by
-    /// the signal handler on the same thread.
+    /// A plain thread's `weft::grow` segment. Written by `grow` on the owning
+    /// thread; read by the signal handler on the same thread.
     static ACTIVE: Cell<Segment> = const { Cell::new(Segment::NONE) };
 }
 
@@ -140,7 +145,7 @@ fn ensure_altstack() {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let addr = unsafe { sys::fault_address(info) };
-    let seg = ACTIVE.with(|a| a.get());
+    let seg = Segment::current();
     if addr >= seg.guard.0 && addr < seg.guard.1 {
         report(&seg);
         // SAFETY: abort is async-signal-safe.
@@ -210,7 +215,7 @@ fn report(seg: &Segment) {
     let kib = seg.size / 1024;
     // SAFETY: `task` is the coroutine running on this thread right now; the
     // worker holds a reference to it for as long as it runs.
-    let _ = match unsafe { seg.task.as_ref() } {
+    let _ = match seg.task.map(|t| unsafe { t.as_ref() }) {
         Some(task) => match task.name() {
             Some(name) => write!(
                 buf,

@@ -1,0 +1,98 @@
+//! The typed part of a task: the closure to run and the slot for its result.
+//!
+//! A task is one allocation, `Task<JobCell<F, T>>`, unsized to `Task` (that
+//! is, `Task<dyn Job>`) for the scheduler and to `Task<dyn Joinable<T>>` for
+//! its `JoinHandle`. Spawning therefore costs a single `malloc`, and the
+//! closure, the task header and the result share their cache lines.
+
+use std::cell::UnsafeCell;
+use std::panic::{self, AssertUnwindSafe};
+
+use super::join::{cancelled, Packet};
+
+/// What the scheduler needs from a task's closure, whatever its type.
+pub(crate) trait Job: Send + Sync {
+    /// Runs the closure to completion and publishes its result. Called once,
+    /// on the coroutine's own stack, by the worker that started it.
+    fn run(&self);
+
+    /// Drops the closure unrun (the runtime shut down first); the joiner gets
+    /// a cancellation error. A no-op once `run` has taken the closure.
+    fn discard(&self);
+}
+
+/// A job whose result a `JoinHandle<T>` waits for.
+pub(crate) trait Joinable<T>: Job {
+    fn packet(&self) -> &Packet<T>;
+}
+
+/// The closure and its result slot.
+pub(crate) struct JobCell<F, T> {
+    /// Taken by `run` or `discard`, by the task's holder (see `Task::body`).
+    f: UnsafeCell<Option<F>>,
+    packet: Packet<T>,
+}
+
+// SAFETY: `f` is only touched by the task's current holder (one thread at a
+// time, handed over through the run queues), and `F: Send`; the packet is
+// synchronised by its own protocol.
+unsafe impl<F: Send, T: Send> Sync for JobCell<F, T> {}
+
+impl<F, T> JobCell<F, T> {
+    pub(crate) fn new(f: F) -> JobCell<F, T> {
+        JobCell {
+            f: UnsafeCell::new(Some(f)),
+            packet: Packet::new(),
+        }
+    }
+
+    fn take(&self) -> Option<F> {
+        // SAFETY: called by the task's holder only (`Job` contract).
+        unsafe { (*self.f.get()).take() }
+    }
+}
+
+impl<F, T> Job for JobCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self) {
+        let Some(f) = self.take() else { return };
+        // Completes with a cancellation if `f` is unwound by the shutdown.
+        let guard = CancelOnDrop(&self.packet);
+        let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
+            // The runtime is unwinding this coroutine: keep unwinding.
+            Err(payload) if crate::runtime::park::cancelled() => panic::resume_unwind(payload),
+            result => result,
+        };
+        std::mem::forget(guard);
+        self.packet.complete(result);
+    }
+
+    fn discard(&self) {
+        if let Some(f) = self.take() {
+            drop(f);
+            self.packet.complete(Err(cancelled()));
+        }
+    }
+}
+
+impl<F, T> Joinable<T> for JobCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn packet(&self) -> &Packet<T> {
+        &self.packet
+    }
+}
+
+/// Reports a cancellation if the closure unwinds out of `run` at shutdown.
+struct CancelOnDrop<'a, T>(&'a Packet<T>);
+
+impl<T> Drop for CancelOnDrop<'_, T> {
+    fn drop(&mut self) {
+        self.0.complete(Err(cancelled()));
+    }
+}
