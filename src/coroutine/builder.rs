@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use super::job::JobCell;
-use super::{Coroutine, JoinHandle, Task};
+use super::{Coroutine, JoinHandle, Options, Task};
 use crate::runtime::{self, Shared};
 use crate::stack::Budget;
 
@@ -25,8 +25,7 @@ const MAX_STACK_SIZE: usize = 1 << 32;
 #[derive(Debug, Default)]
 #[must_use = "a Builder does nothing until `spawn` is called"]
 pub struct Builder {
-    name: Option<String>,
-    stack_size: Option<usize>,
+    options: Option<Box<Options>>,
 }
 
 impl Builder {
@@ -47,7 +46,7 @@ impl Builder {
     /// assert_eq!(h.coroutine().name(), Some("conn-42"));
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
-        self.name = Some(name.into());
+        self.options.get_or_insert_with(Box::default).name = Some(name.into());
         self
     }
 
@@ -60,7 +59,7 @@ impl Builder {
     /// h.join().unwrap();
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
-        self.stack_size = Some(bytes);
+        self.options.get_or_insert_with(Box::default).stack_size = Some(bytes);
         self
     }
 
@@ -93,20 +92,15 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let stack_size = self.stack_size.unwrap_or(shared.config.stack_size);
-        if stack_size > MAX_STACK_SIZE {
+        let stack_size = self.options.as_ref().and_then(|o| o.stack_size);
+        if let Some(stack_size) = stack_size.filter(|&s| s > MAX_STACK_SIZE) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("weft: stack size {stack_size} is over the 4 GiB limit"),
             ));
         }
         Budget::check()?;
-        let task = Arc::new(Task::new(
-            shared.clone(),
-            self.name,
-            stack_size,
-            JobCell::new(f),
-        ));
+        let task = Arc::new(Task::new(shared.clone(), self.options, JobCell::new(f)));
         let handle = JoinHandle::new(Coroutine::new(task.clone()), task.clone());
         shared.schedule_fresh(task);
         Ok(handle)

@@ -10,4 +10,4 @@ mod task;
 pub use builder::Builder;
 pub use handle::{Coroutine, CoroutineId};
 pub use join::JoinHandle;
-pub(crate) use task::{Body, Coro, Suspend, Task, EMPTY, NOTIFIED, PARKED};
+pub(crate) use task::{Body, Coro, Options, Suspend, Task, EMPTY, NOTIFIED, PARKED};

@@ -15,7 +15,7 @@
 //! touches the body (DESIGN.md, decision 2).
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use corosensei::Yielder;
@@ -23,7 +23,7 @@ use corosensei::Yielder;
 use super::job::Job;
 use super::CoroutineId;
 use crate::runtime::Shared;
-use crate::stack::{GuardedStack, Segment, StackSlot};
+use crate::stack::{GuardedStack, Segment};
 
 /// Why a coroutine handed control back to its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,8 +41,8 @@ pub(crate) type Coro = corosensei::Coroutine<(), Suspend, (), GuardedStack>;
 pub(crate) enum Body {
     /// Spawned, never run: the closure waits in `Task::job`.
     Fresh,
-    /// Started on its bound worker, holding a stack-budget slot.
-    Running(Coro, StackSlot),
+    /// Started on its bound worker (which holds a stack-budget slot for it).
+    Running(Coro),
     /// Finished (or unwound at shutdown); the stack is back in a pool.
     Done,
 }
@@ -58,9 +58,9 @@ pub(crate) const PARKED: u8 = 2;
 /// allocation.
 pub(crate) struct Task<J: ?Sized = dyn Job> {
     id: CoroutineId,
-    name: Option<Box<str>>,
-    /// Requested usable stack size in bytes.
-    stack_size: usize,
+    /// Name and stack size from a `Builder`; `None` for a plain `go`, which
+    /// keeps the task small.
+    options: Option<Box<Options>>,
     /// The runtime this task belongs to.
     pub(crate) shared: Arc<Shared>,
     /// The park token (`runtime/park.rs` has the protocol):
@@ -71,9 +71,13 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// | `NOTIFIED` | a wake-up is pending; the next park returns at once | any unparker |
     /// | `PARKED`   | suspended in park; the unparker that swaps it out of `PARKED` must schedule it | its worker, after the switch |
     state: AtomicU8,
+    /// Set by its worker right before it force-unwinds the task at shutdown.
+    cancelled: Cell<bool>,
     /// Index of the worker this task is bound to, or `UNBOUND`. Written once,
     /// by the worker that first resumes the task; read by remote unparkers.
-    worker: AtomicUsize,
+    worker: AtomicU32,
+    /// The task's key in its worker's table of bound tasks.
+    key: Cell<u32>,
     /// Fresh closure or running coroutine. Touched only by the worker that
     /// holds the task (a fresh task popped from a queue, or a bound task on
     /// its own worker while it is not running).
@@ -84,16 +88,20 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// Guard page of the task's stack, for the overflow handler. Written by
     /// the bound worker at first resume.
     segment: Cell<Segment>,
-    /// The task's key in its worker's table of bound tasks.
-    key: Cell<usize>,
-    /// Set by its worker right before it force-unwinds the task at shutdown.
-    cancelled: Cell<bool>,
     /// The closure and result slot; last, because it is unsized in `Task`.
     pub(crate) job: J,
 }
 
 /// `Task::worker` before the first resume.
-pub(crate) const UNBOUND: usize = usize::MAX;
+pub(crate) const UNBOUND: usize = u32::MAX as usize;
+
+/// What a `Builder` may set on a coroutine.
+#[derive(Debug, Default)]
+pub(crate) struct Options {
+    pub(crate) name: Option<String>,
+    /// Requested usable stack size in bytes.
+    pub(crate) stack_size: Option<usize>,
+}
 
 // SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`,
 // `cancelled`) follow the ownership rule above: one thread at a time touches
@@ -103,28 +111,22 @@ pub(crate) const UNBOUND: usize = usize::MAX;
 // `!Send` values, never leaves its worker. The job is `Send + Sync` itself.
 unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
 // SAFETY: see above; the fields other threads may touch (`state`, `worker`)
-// are atomics, and `id`, `name`, `stack_size`, `shared` are read-only.
+// are atomics, and `id`, `options`, `shared` are read-only.
 unsafe impl<J: ?Sized + Send + Sync> Sync for Task<J> {}
 
 impl<J> Task<J> {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        name: Option<String>,
-        stack_size: usize,
-        job: J,
-    ) -> Task<J> {
+    pub(crate) fn new(shared: Arc<Shared>, options: Option<Box<Options>>, job: J) -> Task<J> {
         Task {
             id: CoroutineId::next(),
-            name: name.map(String::into_boxed_str),
-            stack_size,
+            options,
             shared,
             state: AtomicU8::new(EMPTY),
-            worker: AtomicUsize::new(UNBOUND),
+            cancelled: Cell::new(false),
+            worker: AtomicU32::new(UNBOUND as u32),
+            key: Cell::new(0),
             body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             segment: Cell::new(Segment::NONE),
-            key: Cell::new(0),
-            cancelled: Cell::new(false),
             job,
         }
     }
@@ -136,23 +138,27 @@ impl<J: ?Sized> Task<J> {
     }
 
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.options.as_ref()?.name.as_deref()
     }
 
+    /// Requested usable stack size in bytes.
     pub(crate) fn stack_size(&self) -> usize {
-        self.stack_size
+        match self.options.as_ref().and_then(|o| o.stack_size) {
+            Some(size) => size,
+            None => self.shared.config.stack_size,
+        }
     }
 
     /// The worker this task is bound to, or `UNBOUND`.
     pub(crate) fn worker(&self) -> usize {
-        self.worker.load(Ordering::Acquire)
+        self.worker.load(Ordering::Acquire) as usize
     }
 
     /// Binds the task to `worker`, on its first resume.
     pub(crate) fn bind(&self, worker: usize, segment: Segment, key: usize) {
-        self.worker.store(worker, Ordering::Release);
+        self.worker.store(worker as u32, Ordering::Release);
         self.segment.set(segment);
-        self.key.set(key);
+        self.key.set(key as u32);
     }
 
     pub(crate) fn segment(&self) -> Segment {
@@ -176,7 +182,7 @@ impl<J: ?Sized> Task<J> {
     }
 
     pub(crate) fn key(&self) -> usize {
-        self.key.get()
+        self.key.get() as usize
     }
 
     /// The body, for the worker that holds this task.

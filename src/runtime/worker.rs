@@ -29,7 +29,6 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
-use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +47,13 @@ use crate::time::Timers;
 
 /// Picks between fairness checks.
 const FAIRNESS_INTERVAL: u32 = 61;
+
+/// Steal attempts before an idle worker sleeps, and the pause between two.
+const SPIN_ROUNDS: u32 = 64;
+const SPIN_PAUSES: u32 = 32;
+
+/// Stack-budget slots a worker takes from the process-wide budget at once.
+const SLOT_BATCH: usize = 16;
 
 /// How often a worker with starved tasks retries when otherwise idle.
 const STARVED_RETRY: Duration = Duration::from_millis(10);
@@ -73,6 +79,9 @@ pub(crate) struct Local {
     tick: Cell<u32>,
     /// This worker is counted in `Shared::searching`.
     searching: Cell<bool>,
+    /// Stack-budget slots this worker holds beyond those of its running
+    /// coroutines (see `take_slot`).
+    slots: Cell<usize>,
     /// Fresh tasks that found no stack-budget slot (`stack/budget.rs`); one
     /// goes back to the fresh queue each time a coroutine here finishes, and
     /// the worker retries every 10 ms while it has nothing else to do.
@@ -100,6 +109,7 @@ impl Local {
             tasks: RefCell::new(Slab::with_capacity(256)),
             tick: Cell::new(0),
             searching: Cell::new(false),
+            slots: Cell::new(0),
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
         }
@@ -184,6 +194,36 @@ impl Local {
         self.retry_starved();
     }
 
+    /// Takes a stack-budget slot for a coroutine about to start: from this
+    /// worker's cache, refilled from the process-wide budget in batches so
+    /// that the shared counter is not written for every coroutine.
+    fn take_slot(&self) -> bool {
+        let spare = self.slots.get();
+        if spare > 0 {
+            self.slots.set(spare - 1);
+            return true;
+        }
+        match Budget::try_reserve_many(SLOT_BATCH) {
+            0 => false,
+            got => {
+                self.slots.set(got - 1);
+                true
+            }
+        }
+    }
+
+    /// Returns a finished coroutine's slot to the cache, and the cache's
+    /// excess to the process-wide budget.
+    fn give_slot(&self) {
+        let spare = self.slots.get() + 1;
+        if spare > 2 * SLOT_BATCH {
+            Budget::release(spare - SLOT_BATCH);
+            self.slots.set(SLOT_BATCH);
+        } else {
+            self.slots.set(spare);
+        }
+    }
+
     /// Gives one starved task another chance at a stack slot.
     fn retry_starved(&self) {
         if let Some(t) = self.starved.borrow_mut().pop_front() {
@@ -222,11 +262,27 @@ impl Local {
     }
 
     /// Step 6: the injector, then the peers, while counted as searching.
+    ///
+    /// A worker that finds nothing keeps looking for a few microseconds
+    /// (`SPIN_ROUNDS`) before it goes to sleep, as Go's idle Ps do: while it
+    /// is counted as searching, spawners do not pay an eventfd write to wake
+    /// it, which in a spawn-heavy loop would otherwise happen every few
+    /// coroutines. The spin ends early when bound work for this worker
+    /// arrives in its inbox.
     fn search(&self) -> Option<Arc<Task>> {
         if !self.searching.replace(true) {
             self.shared.searching.fetch_add(1, Ordering::SeqCst);
         }
-        let found = self.steal();
+        let mut found = None;
+        for _ in 0..SPIN_ROUNDS {
+            found = self.steal();
+            if found.is_some() || !self.remote().inbox.is_empty() || self.shared.is_shut_down() {
+                break;
+            }
+            for _ in 0..SPIN_PAUSES {
+                std::hint::spin_loop();
+            }
+        }
         self.searching.set(false);
         let was_last = self.shared.searching.fetch_sub(1, Ordering::SeqCst) == 1;
         if found.is_some() && was_last && self.shared.has_fresh_work() {
@@ -291,7 +347,7 @@ impl Local {
                 return;
             }
         }
-        let Body::Running(coro, _) = body else {
+        let Body::Running(coro) = body else {
             // Done: a stale queue entry (woken after it finished).
             return;
         };
@@ -317,10 +373,10 @@ impl Local {
     /// First resume: a budget slot, a stack from the pool, the coroutine on
     /// it, and the binding to this worker. False if it cannot start now.
     fn start(&self, task: &Arc<Task>, body: &mut Body) -> bool {
-        let Some(slot) = Budget::try_reserve() else {
+        if !self.take_slot() {
             self.starved.borrow_mut().push_back(task.clone());
             return false;
-        };
+        }
         let stack = match self.pool.borrow_mut().get(task.stack_size()) {
             Ok(stack) => stack,
             Err(e) => {
@@ -331,14 +387,11 @@ impl Local {
                 );
                 *body = Body::Done;
                 task.job.discard(); // its joiner gets a cancellation
+                self.give_slot();
                 return false;
             }
         };
-        let segment = Segment {
-            guard: stack.guard(),
-            size: stack.size(),
-            task: Some(NonNull::from(&**task)),
-        };
+        let segment = Segment::of(&stack);
         let coro = Coro::with_stack(stack, |yielder, ()| {
             let task = context::current_task().expect("coroutine started off its worker");
             task.set_yielder(yielder);
@@ -346,14 +399,14 @@ impl Local {
         });
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.bind(self.index, segment, key);
-        *body = Body::Running(coro, slot);
+        *body = Body::Running(coro);
         true
     }
 
     fn finish(&self, task: &Task, body: &mut Body) {
-        if let Body::Running(coro, slot) = std::mem::replace(body, Body::Done) {
+        if let Body::Running(coro) = std::mem::replace(body, Body::Done) {
             self.pool.borrow_mut().put(coro.into_stack());
-            drop(slot);
+            self.give_slot();
         }
         self.tasks.borrow_mut().remove(task.key());
         self.retry_starved();
@@ -370,13 +423,13 @@ impl Local {
                 // SAFETY: the task is bound to us and not running (we are
                 // between coroutines), so we hold its body.
                 let body = unsafe { task.body() };
-                if let Body::Running(mut coro, slot) = std::mem::replace(body, Body::Done) {
+                if let Body::Running(mut coro) = std::mem::replace(body, Body::Done) {
                     task.cancel();
                     context::set_task(Some(&task));
                     coro.force_unwind();
                     context::set_task(None);
                     self.pool.borrow_mut().put(coro.into_stack());
-                    drop(slot);
+                    self.give_slot();
                 }
             }
         }
@@ -393,5 +446,6 @@ impl Local {
             // so we hold it, and nothing runs on this worker any more.
             unsafe { task.discard() };
         }
+        Budget::release(self.slots.replace(0));
     }
 }

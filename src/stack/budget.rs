@@ -13,7 +13,8 @@
 //!
 //! The budget counts *slots*, one per stack that exists or may exist: a
 //! coroutine takes one when it first runs (that is when it gets its stack)
-//! and gives it back when it finishes; a `weft::grow` segment holds one while
+//! and gives it back when it finishes (workers take and return slots in
+//! small batches, so the shared counter is not written per coroutine); a `weft::grow` segment holds one while
 //! in use; worker stack pools reserve their capacity up front, so that pooled
 //! stacks never push the process past the limit.
 //!
@@ -80,6 +81,32 @@ impl Budget {
             return None;
         }
         Some(StackSlot(()))
+    }
+
+    /// Takes up to `n` slots; returns how many it got (0 when none is free).
+    pub(crate) fn try_reserve_many(n: usize) -> usize {
+        let (limit, _) = BUDGET.limit();
+        let mut used = BUDGET.used.load(Ordering::Relaxed);
+        loop {
+            let got = n.min(limit.saturating_sub(used));
+            if got == 0 {
+                return 0;
+            }
+            match BUDGET.used.compare_exchange_weak(
+                used,
+                used + got,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return got,
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    /// Gives back `n` slots taken with `try_reserve_many`.
+    pub(crate) fn release(n: usize) {
+        BUDGET.used.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// Takes one slot, or explains why not.

@@ -19,7 +19,6 @@
 //! is in use and is unmapped afterwards.
 
 use std::cell::Cell;
-use std::ptr::NonNull;
 
 use super::{Budget, GuardedStack, Segment};
 use crate::runtime::current_task;
@@ -63,11 +62,7 @@ fn grow_slow<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
         panic!("weft::grow: cannot map a {stack_size}-byte stack segment: {e}")
     });
     let task = current_task();
-    let segment = Segment {
-        guard: stack.guard(),
-        size: stack.size(),
-        task: task.map(NonNull::from),
-    };
+    let segment = Segment::of(&stack);
     let restore = match task {
         Some(t) => Restore::Task(t.replace_segment(segment)),
         None => Restore::Thread(segment.activate()),
@@ -103,7 +98,7 @@ impl Drop for Restore {
 fn remaining_stack() -> usize {
     let here = 0u8;
     let sp = std::ptr::addr_of!(here) as usize;
-    let low = match Segment::current().guard.1 {
+    let low = match Segment::current().low() {
         0 => thread_stack_low(),
         low => low,
     };

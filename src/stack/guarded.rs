@@ -30,8 +30,6 @@ pub(crate) struct GuardedStack {
     start: NonNull<u8>,
     /// Length of the mapping, guard page included.
     len: usize,
-    /// Page size, cached.
-    page: usize,
 }
 
 // SAFETY: the stack is plain memory owned by this value; nothing about it is
@@ -62,7 +60,6 @@ impl GuardedStack {
         let stack = GuardedStack {
             start: NonNull::new(start.cast()).expect("mmap returned null"),
             len,
-            page,
         };
         // SAFETY: the first page lies inside the mapping we own.
         sys::cvt(unsafe { libc::mprotect(start, page, libc::PROT_NONE) })?;
@@ -77,25 +74,26 @@ impl GuardedStack {
 
     /// Usable bytes (guard page excluded).
     pub(crate) fn size(&self) -> usize {
-        self.len - self.page
+        self.len - sys::page_size()
     }
 
     /// The guard page as `[lo, hi)`.
     pub(crate) fn guard(&self) -> (usize, usize) {
         let lo = self.start.as_ptr() as usize;
-        (lo, lo + self.page)
+        (lo, lo + sys::page_size())
     }
 
     /// Hands every page but the top one back to the kernel; they read as zero
     /// and are committed again on the next touch.
     pub(crate) fn release_cold_pages(&self) {
-        let cold = self.size() - self.page;
+        let page = sys::page_size();
+        let cold = self.size() - page;
         if cold == 0 {
             return;
         }
         // SAFETY: [guard_hi, guard_hi + cold) lies inside our mapping and no
         // coroutine runs on this stack while it is pooled.
-        let addr = unsafe { self.start.as_ptr().add(self.page) };
+        let addr = unsafe { self.start.as_ptr().add(page) };
         // SAFETY: see above; MADV_DONTNEED on private anonymous memory only
         // drops its contents.
         let _ = unsafe { libc::madvise(addr.cast(), cold, libc::MADV_DONTNEED) };

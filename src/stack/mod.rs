@@ -7,7 +7,7 @@ mod guarded;
 mod overflow;
 mod pool;
 
-pub(crate) use budget::{Budget, StackSlot};
+pub(crate) use budget::Budget;
 pub use grow::grow;
 pub(crate) use guarded::GuardedStack;
 pub(crate) use overflow::{install_handler, Segment};

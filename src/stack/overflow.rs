@@ -18,31 +18,47 @@
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::mem;
-use std::ptr::{self, NonNull};
+use std::ptr;
 use std::sync::{Once, OnceLock};
 
 use crate::coroutine::Task;
 use crate::runtime::current_task;
 use crate::sys;
 
-/// The stack a thread is running on right now, as far as the handler cares.
-#[derive(Clone, Copy)]
+/// A guarded stack as the handler sees it: where its guard page starts and
+/// how big it is.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Segment {
-    /// Guard page `[lo, hi)`; `(0, 0)` when no weft stack is active.
-    pub(crate) guard: (usize, usize),
+    /// Start of the guard page (one page long); 0 for no weft stack.
+    pub(crate) guard: usize,
     /// Usable size of the stack, for the message.
     pub(crate) size: usize,
-    /// The coroutine on it, for the message; `None` on a plain thread.
-    pub(crate) task: Option<NonNull<Task>>,
 }
 
 impl Segment {
-    /// No weft stack is active.
-    pub(crate) const NONE: Segment = Segment {
-        guard: (0, 0),
-        size: 0,
-        task: None,
-    };
+    /// No weft stack.
+    pub(crate) const NONE: Segment = Segment { guard: 0, size: 0 };
+
+    /// The segment of `stack`.
+    pub(crate) fn of(stack: &super::GuardedStack) -> Segment {
+        Segment {
+            guard: stack.guard().0,
+            size: stack.size(),
+        }
+    }
+
+    /// Lowest usable address (just above the guard page); 0 for none.
+    pub(crate) fn low(&self) -> usize {
+        if self.guard == 0 {
+            0
+        } else {
+            self.guard + sys::page_size()
+        }
+    }
+
+    fn guards(&self, addr: usize) -> bool {
+        self.guard != 0 && addr >= self.guard && addr < self.guard + sys::page_size()
+    }
 
     /// The segment this thread runs on, if weft knows it.
     pub(crate) fn current() -> Segment {
@@ -146,8 +162,8 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let addr = unsafe { sys::fault_address(info) };
     let seg = Segment::current();
-    if addr >= seg.guard.0 && addr < seg.guard.1 {
-        report(&seg);
+    if seg.guards(addr) {
+        report(&seg, current_task());
         // SAFETY: abort is async-signal-safe.
         unsafe { libc::abort() };
     }
@@ -207,15 +223,13 @@ impl std::fmt::Write for Buf {
     }
 }
 
-fn report(seg: &Segment) {
+fn report(seg: &Segment, task: Option<&Task>) {
     let mut buf = Buf {
         bytes: [0; 512],
         len: 0,
     };
     let kib = seg.size / 1024;
-    // SAFETY: `task` is the coroutine running on this thread right now; the
-    // worker holds a reference to it for as long as it runs.
-    let _ = match seg.task.map(|t| unsafe { t.as_ref() }) {
+    let _ = match task {
         Some(task) => match task.name() {
             Some(name) => write!(
                 buf,

@@ -50,7 +50,8 @@ fn spawn_join(n: usize) -> Duration {
 }
 
 fn bench_spawn() {
-    let elapsed = runtime(2).run(|| {
+    let workers = std::env::var("SPAWN_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let elapsed = runtime(workers).run(|| {
         spawn_join(SPAWN_WARMUP);
         spawn_join(SPAWN_TASKS)
     });
