@@ -91,10 +91,20 @@ impl Shared {
     /// runtime, else on the injector; then wakes a searcher if needed.
     pub(crate) fn schedule_fresh(&self, task: Arc<Task>) {
         match current_worker().filter(|w| std::ptr::eq(&*w.shared, self)) {
-            Some(w) => w.push_fresh(task),
-            None => self.injector.push(task),
+            Some(w) => {
+                // Step 1 is owed only when the queue goes from empty to not
+                // empty: tasks already waiting were announced when the first
+                // of them was pushed, and whoever takes them announces the
+                // rest (step 3).
+                if w.push_fresh(task) {
+                    self.notify_searcher();
+                }
+            }
+            None => {
+                self.injector.push(task);
+                self.notify_searcher();
+            }
         }
-        self.notify_searcher();
     }
 
     /// Queues a bound task on its worker (step 4).

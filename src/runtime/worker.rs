@@ -130,8 +130,11 @@ impl Local {
         self.timers.borrow_mut()
     }
 
-    pub(crate) fn push_fresh(&self, task: Arc<Task>) {
+    /// Queues a fresh task here; true if the queue was empty before.
+    pub(crate) fn push_fresh(&self, task: Arc<Task>) -> bool {
+        let was_empty = self.fresh.is_empty();
         self.fresh.push(task);
+        was_empty
     }
 
     /// A bound task of this worker was unparked here: it runs next.
