@@ -82,8 +82,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let shared = runtime::current_or_global()?;
-        self.spawn_on(&shared, f)
+        self.spawn_on(runtime::current_or_global()?, f)
     }
 
     /// Spawns onto a given runtime.
@@ -101,7 +100,7 @@ impl Builder {
         }
         Budget::check()?;
         let task = Arc::new(Task::new(shared.clone(), self.options, JobCell::new(f)));
-        let handle = JoinHandle::new(Coroutine::new(task.clone()), task.clone());
+        let handle = JoinHandle::new(Coroutine::new(task.clone()));
         shared.schedule_fresh(task);
         Ok(handle)
     }

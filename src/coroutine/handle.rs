@@ -59,6 +59,10 @@ impl Coroutine {
         Coroutine { task }
     }
 
+    pub(crate) fn task(&self) -> &Task {
+        &self.task
+    }
+
     /// The coroutine's unique id.
     ///
     /// ```

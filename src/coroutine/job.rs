@@ -1,10 +1,12 @@
 //! The typed part of a task: the closure to run and the slot for its result.
 //!
 //! A task is one allocation, `Task<JobCell<F, T>>`, unsized to `Task` (that
-//! is, `Task<dyn Job>`) for the scheduler and to `Task<dyn Joinable<T>>` for
-//! its `JoinHandle`. Spawning therefore costs a single `malloc`, and the
-//! closure, the task header and the result share their cache lines.
+//! is, `Task<dyn Job>`) for the scheduler and for its `JoinHandle`, which
+//! finds its typed `Packet<T>` by downcasting `Job::packet`. Spawning
+//! therefore costs a single `malloc`, and the closure, the task header and
+//! the result share their cache lines.
 
+use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -19,11 +21,9 @@ pub(crate) trait Job: Send + Sync {
     /// Drops the closure unrun (the runtime shut down first); the joiner gets
     /// a cancellation error. A no-op once `run` has taken the closure.
     fn discard(&self);
-}
 
-/// A job whose result a `JoinHandle<T>` waits for.
-pub(crate) trait Joinable<T>: Job {
-    fn packet(&self) -> &Packet<T>;
+    /// The result slot, a `Packet<T>`, for `JoinHandle<T>` to downcast.
+    fn packet(&self) -> &dyn Any;
 }
 
 /// The closure and its result slot.
@@ -54,8 +54,8 @@ impl<F, T> JobCell<F, T> {
 
 impl<F, T> Job for JobCell<F, T>
 where
-    F: FnOnce() -> T + Send,
-    T: Send,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
 {
     fn run(&self) {
         let Some(f) = self.take() else { return };
@@ -76,14 +76,8 @@ where
             self.packet.complete(Err(cancelled()));
         }
     }
-}
 
-impl<F, T> Joinable<T> for JobCell<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn packet(&self) -> &Packet<T> {
+    fn packet(&self) -> &dyn Any {
         &self.packet
     }
 }

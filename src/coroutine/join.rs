@@ -19,12 +19,11 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
 use std::thread;
 
-use super::job::Joinable;
-use super::{Coroutine, Task};
+use super::Coroutine;
 use crate::runtime::park::{self, Unparker};
 
 const COMPLETE: u8 = 1;
@@ -113,12 +112,27 @@ pub(crate) fn cancelled() -> Box<dyn Any + Send> {
 /// ```
 pub struct JoinHandle<T> {
     coroutine: Coroutine,
-    task: Arc<Task<dyn Joinable<T>>>,
+    result: PhantomData<fn() -> T>,
 }
 
-impl<T> JoinHandle<T> {
-    pub(crate) fn new(coroutine: Coroutine, task: Arc<Task<dyn Joinable<T>>>) -> JoinHandle<T> {
-        JoinHandle { coroutine, task }
+impl<T: 'static> JoinHandle<T> {
+    /// A handle for `coroutine`, whose job must produce a `T`.
+    pub(crate) fn new(coroutine: Coroutine) -> JoinHandle<T> {
+        let handle = JoinHandle {
+            coroutine,
+            result: PhantomData,
+        };
+        debug_assert!(handle.coroutine.task().job.packet().is::<Packet<T>>());
+        handle
+    }
+
+    fn packet(&self) -> &Packet<T> {
+        self.coroutine
+            .task()
+            .job
+            .packet()
+            .downcast_ref()
+            .expect("JoinHandle of a coroutine with another result type")
     }
 
     /// Waits for the coroutine to finish and returns its result, or the panic
@@ -132,7 +146,7 @@ impl<T> JoinHandle<T> {
     /// assert!(h.join().is_err());
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.task.job.packet().wait()
+        self.packet().wait()
     }
 
     /// Whether the coroutine has finished. Never blocks.
@@ -145,7 +159,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.job.packet().is_complete()
+        self.packet().is_complete()
     }
 
     /// The coroutine this handle joins.
@@ -159,7 +173,7 @@ impl<T> JoinHandle<T> {
     }
 }
 
-impl<T> fmt::Debug for JoinHandle<T> {
+impl<T: 'static> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
             .field("coroutine", &self.coroutine)

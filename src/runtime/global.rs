@@ -20,10 +20,10 @@ pub(crate) fn global() -> io::Result<&'static Runtime> {
 }
 
 /// The runtime of the calling coroutine, else the global one.
-pub(crate) fn current_or_global() -> io::Result<Arc<Shared>> {
+pub(crate) fn current_or_global() -> io::Result<&'static Arc<Shared>> {
     match current_worker() {
-        Some(w) => Ok(w.shared.clone()),
-        None => global().map(|rt| rt.shared().clone()),
+        Some(w) => Ok(&w.shared),
+        None => global().map(|rt| rt.shared()),
     }
 }
 
