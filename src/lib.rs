@@ -85,6 +85,7 @@
 )]
 
 mod coroutine;
+mod hook;
 mod io;
 mod panic;
 mod runtime;
@@ -93,7 +94,7 @@ mod sys;
 mod time;
 
 pub use coroutine::{Builder, Coroutine, CoroutineId, JoinHandle};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{spawn_blocking, Runtime, RuntimeBuilder};
 pub use stack::grow;
 pub use time::sleep;
 
@@ -166,7 +167,9 @@ pub fn in_coroutine() -> bool {
 pub fn yield_now() {
     match current_task() {
         Some(task) if !task.is_cancelled() => task.suspend(coroutine::Suspend::Yield),
-        Some(_) => {}
+        Some(_) => {
+            park::checkpoint();
+        }
         None => std::thread::yield_now(),
     }
 }

@@ -6,6 +6,8 @@
 //! <location>:` followed by the message when the panic happens in a
 //! coroutine, and defers to the previous hook everywhere else. The panic is
 //! then caught at the coroutine boundary and handed to `JoinHandle::join`.
+//! Panics in coroutines being cancelled by their runtime's shutdown are not
+//! printed: they follow from the cancellation.
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic;
@@ -23,6 +25,11 @@ pub(crate) fn install_hook() {
             let Some(task) = current_task() else {
                 return previous(info);
             };
+            if task.is_cancelled() {
+                // A consequence of the runtime's shutdown (an I/O call that
+                // failed with ECANCELED, unwrapped): not worth a report.
+                return;
+            }
             let payload = info.payload();
             let msg = payload
                 .downcast_ref::<&str>()

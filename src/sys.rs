@@ -6,7 +6,15 @@
 //!
 //! - `page_size()`, `max_map_count()` and `MAP_COUNT_HINT` (the stack budget);
 //! - `fault_address(siginfo)` and `OVERFLOW_SIGNALS` (the overflow handler);
-//! - `thread_stack_bounds()` (`weft::grow` on plain threads).
+//! - `thread_stack_bounds()` (`weft::grow` on plain threads);
+//! - `raw::*`, the real functions behind the hooks (system calls, and libc's
+//!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`, `errno` and
+//!   `set_errno` (the I/O hooks).
+//!
+//! The hooks for the C-variadic `fcntl` and `ioctl` take their optional
+//! argument as a fixed `usize`: on the x86_64 and aarch64 Linux ABIs a
+//! variadic integer or pointer argument travels in the same register as a
+//! fixed one, so the definitions are call-compatible.
 
 #[cfg(target_os = "linux")]
 #[path = "../arch/linux/mod.rs"]

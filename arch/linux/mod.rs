@@ -3,6 +3,8 @@
 //! Everything in here is what `src/sys.rs` promises to the rest of the crate;
 //! see that file for the contract.
 
+pub(crate) mod raw;
+
 use std::io;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -74,3 +76,42 @@ pub(crate) fn thread_stack_bounds() -> io::Result<(usize, usize)> {
 
 /// Signals that a stack overflow can raise.
 pub(crate) const OVERFLOW_SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
+
+/// What kind of descriptor `fd` is, for the hooks.
+pub(crate) fn fd_kind(fd: libc::c_int) -> FdKind {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a `stat` for a valid fd, or fails.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return FdKind::Invalid;
+    }
+    // SAFETY: fstat succeeded, so `st` is initialised.
+    let mode = unsafe { st.assume_init() }.st_mode & libc::S_IFMT;
+    if mode == libc::S_IFSOCK {
+        FdKind::Socket
+    } else {
+        FdKind::Other
+    }
+}
+
+/// The classes of descriptor the hooks tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FdKind {
+    /// A socket: weft may make it non-blocking and park on it.
+    Socket,
+    /// Anything else (files, pipes, ttys): calls pass straight through.
+    Other,
+    /// Not an open descriptor.
+    Invalid,
+}
+
+/// The calling thread's `errno`.
+pub(crate) fn errno() -> libc::c_int {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's `errno`.
+pub(crate) fn set_errno(e: libc::c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e };
+}

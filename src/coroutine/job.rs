@@ -11,6 +11,7 @@ use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
 
 use super::join::{cancelled, Packet};
+use crate::runtime::park::Cancelled;
 
 /// What the scheduler needs from a task's closure, whatever its type.
 pub(crate) trait Job: Send + Sync {
@@ -59,14 +60,14 @@ where
 {
     fn run(&self) {
         let Some(f) = self.take() else { return };
-        // Completes with a cancellation if `f` is unwound by the shutdown.
-        let guard = CancelOnDrop(&self.packet);
         let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
-            // The runtime is unwinding this coroutine: keep unwinding.
-            Err(payload) if crate::runtime::park::cancelled() => panic::resume_unwind(payload),
+            // Cancelled by the shutdown (`runtime/park.rs`): report it.
+            Err(payload) if payload.is::<Cancelled>() || crate::runtime::park::cancelled() => {
+                drop(payload);
+                Err(cancelled())
+            }
             result => result,
         };
-        std::mem::forget(guard);
         self.packet.complete(result);
     }
 
@@ -79,14 +80,5 @@ where
 
     fn packet(&self) -> &dyn Any {
         &self.packet
-    }
-}
-
-/// Reports a cancellation if the closure unwinds out of `run` at shutdown.
-struct CancelOnDrop<'a, T>(&'a Packet<T>);
-
-impl<T> Drop for CancelOnDrop<'_, T> {
-    fn drop(&mut self) {
-        self.0.complete(Err(cancelled()));
     }
 }

@@ -71,8 +71,10 @@ impl<T> Packet<T> {
         self.state.load(Ordering::Acquire) & COMPLETE != 0
     }
 
-    /// Steps 2 and 3.
-    fn wait(&self) -> thread::Result<T> {
+    /// Steps 2 and 3. A cancelled coroutine gets `Err` (through an unwind
+    /// from `checkpoint` when `checkpoints` is set: the public `join`; or
+    /// directly: weft's own hooks, which must not unwind).
+    pub(crate) fn wait(&self, checkpoints: bool) -> thread::Result<T> {
         if !self.is_complete() {
             // SAFETY: WAITER is not set, so nobody else touches the slot.
             unsafe { *self.waiter.get() = Some(park::current()) };
@@ -82,7 +84,7 @@ impl<T> Packet<T> {
                 .is_ok()
             {
                 while !self.is_complete() {
-                    if park::cancelled() {
+                    if park::cancelled() && (!checkpoints || park::checkpoint()) {
                         return Err(cancelled());
                     }
                     park::park();
@@ -146,7 +148,12 @@ impl<T: 'static> JoinHandle<T> {
     /// assert!(h.join().is_err());
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.packet().wait()
+        self.packet().wait(true)
+    }
+
+    /// `join` for weft's hooks: never unwinds.
+    pub(crate) fn join_quietly(self) -> thread::Result<T> {
+        self.packet().wait(false)
     }
 
     /// Whether the coroutine has finished. Never blocks.

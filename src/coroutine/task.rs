@@ -71,8 +71,10 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// | `NOTIFIED` | a wake-up is pending; the next park returns at once | any unparker |
     /// | `PARKED`   | suspended in park; the unparker that swaps it out of `PARKED` must schedule it | its worker, after the switch |
     state: AtomicU8,
-    /// Set by its worker right before it force-unwinds the task at shutdown.
+    /// Set by its worker when it cancels the task at shutdown.
     cancelled: Cell<bool>,
+    /// Calls into weft since the task was cancelled (`park.rs`, step 5).
+    cancelled_calls: Cell<u32>,
     /// Index of the worker this task is bound to, or `UNBOUND`. Written once,
     /// by the worker that first resumes the task; read by remote unparkers.
     worker: AtomicU32,
@@ -104,7 +106,7 @@ pub(crate) struct Options {
 }
 
 // SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`,
-// `cancelled`) follow the ownership rule above: one thread at a time touches
+// `cancelled`, `cancelled_calls`) follow the ownership rule above: one thread at a time touches
 // them, and the hand-over between threads (a fresh task moving through a
 // queue, a bound task being woken) goes through the queues' or the park
 // token's release/acquire edges. A started coroutine's stack, which may hold
@@ -122,6 +124,7 @@ impl<J> Task<J> {
             shared,
             state: AtomicU8::new(EMPTY),
             cancelled: Cell::new(false),
+            cancelled_calls: Cell::new(0),
             worker: AtomicU32::new(UNBOUND as u32),
             key: Cell::new(0),
             body: UnsafeCell::new(Body::Fresh),
@@ -165,15 +168,22 @@ impl<J: ?Sized> Task<J> {
         self.segment.get()
     }
 
-    /// Marks the task as being unwound by its runtime's shutdown.
+    /// Marks the task as cancelled by its runtime's shutdown.
     pub(crate) fn cancel(&self) {
         self.cancelled.set(true);
     }
 
-    /// Whether the task is being unwound by its runtime's shutdown.
+    /// Whether the task is being cancelled by its runtime's shutdown.
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.get()
+    }
+
+    /// Counts a call into weft after cancellation; returns the count.
+    pub(crate) fn note_cancelled_call(&self) -> u32 {
+        let n = self.cancelled_calls.get().saturating_add(1);
+        self.cancelled_calls.set(n);
+        n
     }
 
     /// Records a `weft::grow` segment (or the original stack again).

@@ -1,49 +1,212 @@
-//! A worker's poller: one `mio::Poll` (epoll on Linux) and the `mio::Waker`
-//! other threads use to break its wait.
+//! A worker's poller: one `mio::Poll` (epoll on Linux), the `mio::Waker`
+//! other threads use to break its wait, and the table of coroutines waiting
+//! for readiness of each registered fd.
 //!
 //! The worker blocks here when it has nothing to run, with the timeout of its
 //! next timer; an idle runtime therefore sleeps in `epoll_wait` and uses no
 //! CPU. Remote wake-ups (a task unparked from another thread, fresh work to
 //! steal, shutdown) write the waker's eventfd.
+//!
+//! # Registrations
+//!
+//! A coroutine bound to this worker that finds an fd not ready registers the
+//! fd here once (edge-triggered, readable and writable), then adds itself to
+//! the fd's readers or writers and parks. Every registration has a key in
+//! `Poller::waiters` and is made for one generation of the fd
+//! (`fd_table.rs`); the epoll token carries both, so an event that was
+//! already fetched for an fd that has since been closed, even if its key was
+//! reused, is recognised as stale and dropped. An event wakes every waiter
+//! of its direction: they retry their call, and those that find nothing park
+//! again (the edge for new data comes later).
 
 use std::io;
-use std::sync::Arc;
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mio::{Events, Poll, Token, Waker};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use slab::Slab;
+
+use crate::coroutine::Task;
+use crate::runtime::park::Unparker;
 
 /// The token of the waker registration.
 const WAKER: Token = Token(usize::MAX);
 
-/// One worker's poller.
+/// The direction a waiter waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+/// Waiters for one registered fd.
+struct FdWaiters {
+    generation: u32,
+    readers: Vec<Unparker>,
+    writers: Vec<Unparker>,
+}
+
+impl FdWaiters {
+    fn list(&mut self, dir: Direction) -> &mut Vec<Unparker> {
+        match dir {
+            Direction::Read => &mut self.readers,
+            Direction::Write => &mut self.writers,
+        }
+    }
+
+    fn wake_all(self) {
+        for w in self.readers.into_iter().chain(self.writers) {
+            w.unpark();
+        }
+    }
+}
+
+/// The part of a worker's poller other threads reach: the registry (for
+/// `close` on any thread to deregister) and the waiter table.
+pub(crate) struct Poller {
+    registry: Registry,
+    /// Locked by the worker's coroutines to wait, by the worker to dispatch
+    /// events, and by `close` on any thread.
+    waiters: Mutex<Slab<FdWaiters>>,
+}
+
+fn token(key: usize, generation: u32) -> Token {
+    Token(((generation as usize) << 32) | key)
+}
+
+fn untoken(t: Token) -> (usize, u32) {
+    (t.0 & 0xffff_ffff, (t.0 >> 32) as u32)
+}
+
+impl Poller {
+    /// Registers `fd` (generation `generation`) and returns its key.
+    pub(crate) fn register(&self, fd: RawFd, generation: u32) -> io::Result<usize> {
+        let key = self.waiters.lock().unwrap().insert(FdWaiters {
+            generation,
+            readers: Vec::new(),
+            writers: Vec::new(),
+        });
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let t = token(key, generation);
+        let res = match self.registry.register(&mut SourceFd(&fd), t, interest) {
+            // A stale entry for an earlier file with this number, closed
+            // without weft seeing it: take it over.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.registry.reregister(&mut SourceFd(&fd), t, interest)
+            }
+            res => res,
+        };
+        if let Err(e) = res {
+            self.waiters.lock().unwrap().remove(key);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    /// Adds a waiter; false if the registration is gone (the fd was closed).
+    pub(crate) fn add_waiter(
+        &self,
+        key: usize,
+        generation: u32,
+        dir: Direction,
+        w: Unparker,
+    ) -> bool {
+        let mut waiters = self.waiters.lock().unwrap();
+        match waiters.get_mut(key) {
+            Some(entry) if entry.generation == generation => {
+                entry.list(dir).push(w);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes `task` from a waiter list if it is still there (it timed out,
+    /// or was woken by something else).
+    pub(crate) fn remove_waiter(&self, key: usize, generation: u32, dir: Direction, task: &Task) {
+        let mut waiters = self.waiters.lock().unwrap();
+        if let Some(entry) = waiters.get_mut(key).filter(|e| e.generation == generation) {
+            entry.list(dir).retain(|w| !w.is_task(task));
+        }
+    }
+
+    /// Drops the registration of a closed fd and wakes its waiters (they
+    /// find the generation changed and fail with `EBADF`).
+    pub(crate) fn forget(&self, fd: RawFd, key: usize) {
+        let _ = self.registry.deregister(&mut SourceFd(&fd));
+        let entry = self.waiters.lock().unwrap().try_remove(key);
+        if let Some(entry) = entry {
+            entry.wake_all();
+        }
+    }
+
+    /// Wakes the waiters an event is for.
+    fn dispatch(&self, events: &Events, woken: &mut Vec<Unparker>) {
+        let mut waiters = self.waiters.lock().unwrap();
+        for event in events.iter() {
+            if event.token() == WAKER {
+                continue;
+            }
+            let (key, generation) = untoken(event.token());
+            let Some(entry) = waiters.get_mut(key).filter(|e| e.generation == generation) else {
+                continue; // stale: the fd was closed after this event was fetched
+            };
+            let failed = event.is_error();
+            if failed || event.is_readable() || event.is_read_closed() {
+                woken.append(&mut entry.readers);
+            }
+            if failed || event.is_writable() || event.is_write_closed() {
+                woken.append(&mut entry.writers);
+            }
+        }
+    }
+}
+
+/// One worker's poller, owned by the worker thread.
 pub(crate) struct Driver {
     poll: Poll,
     events: Events,
+    poller: Arc<Poller>,
+    woken: Vec<Unparker>,
 }
 
 impl Driver {
-    /// A poller and the waker that breaks its wait.
-    pub(crate) fn new() -> io::Result<(Driver, Arc<Waker>)> {
+    /// A poller, its shared half, and the waker that breaks its wait.
+    pub(crate) fn new() -> io::Result<(Driver, Arc<Poller>, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        Ok((
-            Driver {
-                poll,
-                events: Events::with_capacity(256),
-            },
-            waker,
-        ))
+        let poller = Arc::new(Poller {
+            registry: poll.registry().try_clone()?,
+            waiters: Mutex::new(Slab::new()),
+        });
+        let driver = Driver {
+            poll,
+            events: Events::with_capacity(1024),
+            poller: poller.clone(),
+            woken: Vec::new(),
+        };
+        Ok((driver, poller, waker))
     }
 
-    /// Waits for readiness or a wake-up, at most `timeout` (`None`: no limit).
-    pub(crate) fn poll(&mut self, timeout: Option<Duration>) {
+    /// Waits for readiness or a wake-up, at most `timeout` (`None`: no
+    /// limit; zero: just look), and unparks the coroutines that were
+    /// waiting for what became ready. Returns how many it unparked.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> usize {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
             Err(e) => panic!("weft: epoll_wait failed: {e}"),
         }
-        // Only the waker is registered so far; its event needs no handling
-        // (mio's eventfd waker is edge-triggered).
-        debug_assert!(self.events.iter().all(|e| e.token() == WAKER));
+        if self.events.is_empty() {
+            return 0;
+        }
+        self.poller.dispatch(&self.events, &mut self.woken);
+        let n = self.woken.len();
+        for w in self.woken.drain(..) {
+            w.unpark();
+        }
+        n
     }
 }

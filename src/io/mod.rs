@@ -1,5 +1,30 @@
-//! I/O readiness: each worker's poller.
+//! I/O readiness: the fd table, each worker's poller, and waiting.
+//!
+//! # Parking on an fd (a coroutine on worker W calls `recv` on socket fd)
+//!
+//! 1. The hook looks fd up in the fd table. The first time a coroutine
+//!    touches a socket, weft records whether the user made it non-blocking
+//!    and, if not, sets `O_NONBLOCK` itself (`WEFT_NB`).
+//! 2. It tries the call. Data there: done, at the cost of the system call.
+//! 3. `EAGAIN` on a socket the user expects to block: the coroutine
+//!    registers fd with W's poller (once per fd and worker), adds itself to
+//!    the fd's readers and parks, with a deadline if the socket has
+//!    `SO_RCVTIMEO`.
+//! 4. The kernel reports the edge on W's epoll; W's next poll wakes every
+//!    reader of fd, on W itself: no cross-thread hop on the I/O path.
+//! 5. The coroutine retries from step 2. A deadline that passed gives
+//!    `EAGAIN`, as the kernel would; a `close` of fd meanwhile gives `EBADF`.
+//!
+//! On a plain thread the same hook finds a `WEFT_NB` socket and blocks the
+//! thread in `poll(2)` instead, so blocking semantics hold everywhere.
 
 mod driver;
+mod emfile;
+pub(crate) mod fd_table;
+mod wait;
 
-pub(crate) use driver::Driver;
+pub(crate) use driver::{Direction, Driver, Poller};
+pub(crate) use emfile::{fd_freed, wait_for_free_fd};
+pub(crate) use wait::{
+    block_thread, blocking_io, blocking_write, classify, forget, register_new, wait_any, Wait,
+};

@@ -87,6 +87,7 @@ impl RuntimeBuilder {
     /// assert!(weft::Runtime::builder().workers(0).build().is_err());
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
+        crate::hook::link();
         let workers = match self.workers {
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, |n| n.get()),
@@ -114,11 +115,12 @@ impl RuntimeBuilder {
         let mut remotes = Vec::with_capacity(workers);
         for _ in 0..workers {
             let deque = Deque::new_fifo();
-            let (driver, waker) = Driver::new()?;
+            let (driver, poller, waker) = Driver::new()?;
             remotes.push(Remote {
                 stealer: deque.stealer(),
                 inbox: SegQueue::new(),
                 waker,
+                poller,
                 state: AtomicU8::new(RUNNING),
             });
             locals.push((deque, driver));

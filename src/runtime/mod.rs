@@ -1,5 +1,6 @@
 //! The M:N scheduler: runtimes, workers, run queues, idle/wake and park.
 
+mod blocking;
 mod builder;
 mod context;
 pub(crate) mod global;
@@ -8,6 +9,7 @@ pub(crate) mod park;
 mod shared;
 mod worker;
 
+pub use blocking::spawn_blocking;
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
 pub(crate) use global::current_or_global;

@@ -31,11 +31,31 @@
 //! scheduled twice: only the one swap that observes `PARKED` schedules, and
 //! `PARKED` is entered only after the coroutine's stack is free.
 //!
-//! # Shutdown
+//! # Cancellation (runtime shutdown)
 //!
-//! While a worker unwinds a coroutine at runtime shutdown, the task is marked
-//! cancelled and `park` returns at once: a destructor that waits cannot
-//! suspend a coroutine that is being torn down.
+//! A runtime that shuts down must end the coroutines still parked, on their
+//! own worker, so that their destructors run. It cannot simply unwind them
+//! from where they are parked: a coroutine parked in an I/O hook sits below
+//! C-ABI frames (`recv` called by std or by a C library) that must not be
+//! unwound through. So cancellation takes one ordinary resume:
+//!
+//! 1. The worker marks the task cancelled and resumes it.
+//! 2. From now on `park` returns at once. A hook that was waiting returns
+//!    `ECANCELED` to its caller, like any failed system call, without
+//!    unwinding; the error travels up as the caller's own error handling
+//!    decides.
+//! 3. weft's Rust-side suspension points (`sleep`, `yield_now`, `join`, and
+//!    later channels and locks) call `checkpoint`, which starts an unwind
+//!    (`Cancelled`) from Rust frames, where unwinding is allowed. The
+//!    coroutine's entry catches it and reports the cancellation to the
+//!    joiner. While the thread is already unwinding (a destructor that
+//!    waits), `checkpoint` returns "cancelled" instead and the call returns
+//!    at once.
+//! 4. The coroutine returns; the worker reclaims its stack.
+//! 5. A coroutine that keeps calling weft after `GIVE_UP` cancellations
+//!    (a loop that ignores every error) suspends for good: the worker leaves
+//!    it unfinished, leaks its stack and says so on stderr, rather than hang
+//!    the shutdown.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -54,6 +74,11 @@ pub(crate) enum Unparker {
 }
 
 impl Unparker {
+    /// Whether this wakes `task`.
+    pub(crate) fn is_task(&self, task: &Task) -> bool {
+        matches!(self, Unparker::Task(t) if std::ptr::addr_eq(Arc::as_ptr(t), task))
+    }
+
     /// Step 4 for a coroutine; `Thread::unpark` for a thread.
     pub(crate) fn unpark(self) {
         match self {
@@ -90,9 +115,44 @@ pub(crate) fn current_arc() -> Option<Arc<Task>> {
     }
 }
 
-/// Whether the current coroutine is being unwound by its runtime's shutdown.
+/// Whether the current coroutine is being cancelled by its runtime's shutdown.
 pub(crate) fn cancelled() -> bool {
     current_task().is_some_and(Task::is_cancelled)
+}
+
+/// The unwind payload of a cancelled coroutine (step 3).
+pub(crate) struct Cancelled;
+
+/// Calls into weft a cancelled coroutine may make before it is abandoned.
+const GIVE_UP: u32 = 10_000;
+
+/// Step 3: a Rust-side suspension point. Returns false normally; in a
+/// cancelled coroutine it unwinds, or returns true (return at once) if the
+/// thread is already unwinding.
+#[inline]
+pub(crate) fn checkpoint() -> bool {
+    match current_task() {
+        Some(task) if task.is_cancelled() => cancelled_checkpoint(task),
+        _ => false,
+    }
+}
+
+#[cold]
+fn cancelled_checkpoint(task: &Task) -> bool {
+    if note_cancelled_call(task) || std::thread::panicking() {
+        return true;
+    }
+    std::panic::resume_unwind(Box::new(Cancelled))
+}
+
+/// Counts a call by a cancelled coroutine; past `GIVE_UP` it never returns
+/// (step 5). Returns true once it would give up.
+pub(crate) fn note_cancelled_call(task: &Task) -> bool {
+    if task.note_cancelled_call() > GIVE_UP {
+        task.suspend(Suspend::Park); // the worker does not resume it again
+        return true;
+    }
+    false
 }
 
 /// Blocks the caller until unparked (or spuriously).
@@ -103,7 +163,7 @@ pub(crate) fn park() {
     }
 }
 
-/// Steps 1, 2 and 5.
+/// Park-protocol steps 1, 2 and 5. Returns at once in a cancelled task.
 fn park_task(task: &Task) {
     use crate::coroutine::{EMPTY, NOTIFIED};
     if task.is_cancelled() {

@@ -42,6 +42,7 @@ use mio::Waker;
 
 use super::current_worker;
 use crate::coroutine::Task;
+use crate::io::Poller;
 
 /// Runtime settings fixed at build time.
 #[derive(Clone, Debug)]
@@ -64,6 +65,8 @@ pub(crate) struct Remote {
     pub(crate) inbox: SegQueue<Arc<Task>>,
     /// Breaks the worker's `epoll_wait`.
     pub(crate) waker: Arc<Waker>,
+    /// The worker's poller: its registry and the coroutines waiting on fds.
+    pub(crate) poller: Arc<Poller>,
     /// `RUNNING`, `SLEEPING` or `WOKEN`: the worker stores `SLEEPING` before
     /// it sleeps and `RUNNING` after; wakers CAS it out of `SLEEPING`.
     pub(crate) state: AtomicU8,

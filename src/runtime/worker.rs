@@ -7,22 +7,24 @@
 //! 3. the inbox (bound tasks woken from other threads), drained into 2;
 //! 4. due timers, whose wake-ups land in 1-2;
 //! 5. the worker's own FIFO of fresh tasks;
-//! 6. search: the injector, then the other workers' fresh FIFOs;
-//! 7. sleep in the poller until the next timer or a wake-up.
+//! 6. a non-blocking look at the poller (I/O readiness wakes land in 1-2);
+//! 7. search: the injector, then the other workers' fresh FIFOs;
+//! 8. sleep in the poller until the next timer, readiness or a wake-up.
 //!
 //! Ready work (bound to this worker, unmovable) goes before fresh work (which
 //! an idle peer can take). Every 61st pick (Go's number) also drains the
-//! inbox, fires timers, moves `next` to the back of the queue and takes one
-//! fresh task, so no source starves behind a busy one.
+//! inbox, fires timers, polls for I/O without blocking, moves `next` to the
+//! back of the queue and takes one fresh task, so no source starves behind
+//! a busy one.
 //!
 //! # Shutdown
 //!
 //! 1. `Runtime::drop` sets `shutdown` and wakes every worker.
 //! 2. A worker notices it between two coroutines and leaves its loop.
-//! 3. It force-unwinds every coroutine it started, on this thread (their
-//!    stacks may hold `!Send` values), so their destructors run and joiners
-//!    get a cancellation error. Each is marked cancelled first: `park` and
-//!    `yield_now` then return at once instead of suspending.
+//! 3. It cancels every coroutine it started, on this thread (their stacks
+//!    may hold `!Send` values): it marks each cancelled and resumes it, and
+//!    the coroutine unwinds from its next weft call so its destructors run
+//!    and its joiner gets a cancellation error (`park.rs` has the protocol).
 //! 4. It drops its queues; fresh tasks are dropped unrun, which also reports
 //!    a cancellation to their joiners.
 //! 5. `Runtime::drop` joins the threads, then drains the injector.
@@ -41,7 +43,7 @@ use super::context::{self, enter_worker};
 use super::park::Unparker;
 use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
 use crate::coroutine::{Body, Coro, Suspend, Task, EMPTY, PARKED};
-use crate::io::Driver;
+use crate::io::{Driver, Poller};
 use crate::stack::{Budget, Segment, StackPool};
 use crate::time::Timers;
 
@@ -148,6 +150,11 @@ impl Local {
         &self.shared.workers[self.index]
     }
 
+    /// This worker's poller.
+    pub(crate) fn poller(&self) -> &Arc<Poller> {
+        &self.remote().poller
+    }
+
     fn next_task(&self) -> Option<Arc<Task>> {
         loop {
             let tick = self.tick.get();
@@ -172,6 +179,9 @@ impl Local {
             if let Some(t) = self.fresh.pop() {
                 return Some(t);
             }
+            if self.driver.borrow_mut().poll(Some(Duration::ZERO)) > 0 {
+                continue;
+            }
             if let Some(t) = self.search() {
                 return Some(t);
             }
@@ -189,6 +199,7 @@ impl Local {
         }
         self.drain_inbox();
         self.fire_timers();
+        self.driver.borrow_mut().poll(Some(Duration::ZERO));
         if let Some(t) = self.fresh.pop() {
             self.ready.borrow_mut().push_back(t);
         } else if let Steal::Success(t) = self.shared.injector.steal() {
@@ -417,22 +428,31 @@ impl Local {
 
     /// Shutdown steps 3 and 4.
     fn shutdown(&self) {
-        loop {
-            let started: Vec<Arc<Task>> = self.tasks.borrow_mut().drain().collect();
-            if started.is_empty() {
-                break;
-            }
-            for task in started {
-                // SAFETY: the task is bound to us and not running (we are
-                // between coroutines), so we hold its body.
-                let body = unsafe { task.body() };
-                if let Body::Running(mut coro) = std::mem::replace(body, Body::Done) {
-                    task.cancel();
-                    context::set_task(Some(&task));
-                    coro.force_unwind();
-                    context::set_task(None);
-                    self.pool.borrow_mut().put(coro.into_stack());
-                    self.give_slot();
+        let started: Vec<Arc<Task>> = self.tasks.borrow_mut().drain().collect();
+        for task in started {
+            // SAFETY: the task is bound to us and not running (we are
+            // between coroutines), so we hold its body.
+            let body = unsafe { task.body() };
+            let Body::Running(coro) = body else { continue };
+            task.cancel();
+            context::set_task(Some(&task));
+            let result = coro.resume(());
+            context::set_task(None);
+            match result {
+                CoroutineResult::Return(()) => {
+                    if let Body::Running(coro) = std::mem::replace(body, Body::Done) {
+                        self.pool.borrow_mut().put(coro.into_stack());
+                        self.give_slot();
+                    }
+                }
+                CoroutineResult::Yield(_) => {
+                    // It ignored its cancellation (`park.rs`, step 5).
+                    eprintln!(
+                        "weft: coroutine {} kept running after its runtime shut down; \
+                         it is abandoned and its stack is leaked",
+                        task.id()
+                    );
+                    std::mem::forget(std::mem::replace(body, Body::Done));
                 }
             }
         }

@@ -4,4 +4,5 @@ mod sleep;
 mod timers;
 
 pub use sleep::sleep;
+pub(crate) use sleep::sleep_parked;
 pub(crate) use timers::Timers;

@@ -21,23 +21,29 @@ pub fn sleep(dur: Duration) {
         std::thread::sleep(dur);
         return;
     }
-    if dur.is_zero() {
-        return;
+    if !park::checkpoint() {
+        sleep_parked(dur);
+        park::checkpoint();
     }
-    match Instant::now().checked_add(dur) {
-        Some(deadline) => {
-            while Instant::now() < deadline {
-                if park::cancelled() {
-                    return;
-                }
-                park::park_deadline(deadline);
-            }
+}
+
+/// `sleep` for a coroutine, without cancellation unwinds (the sleep hooks
+/// use it). Returns early, with false, if the coroutine is cancelled.
+pub(crate) fn sleep_parked(dur: Duration) -> bool {
+    if dur.is_zero() {
+        return true;
+    }
+    let deadline = Instant::now().checked_add(dur);
+    loop {
+        if let Some(task) = crate::runtime::current_task().filter(|t| t.is_cancelled()) {
+            park::note_cancelled_call(task);
+            return false;
         }
-        // Too far to represent: sleep until the runtime shuts down.
-        None => {
-            while !park::cancelled() {
-                park::park();
-            }
+        match deadline {
+            Some(d) if Instant::now() >= d => return true,
+            Some(d) => park::park_deadline(d),
+            // Too far to represent: until cancelled.
+            None => park::park(),
         }
     }
 }

@@ -26,3 +26,5 @@ pub fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
 pub fn is_child() -> bool {
     std::env::var_os("WEFT_TEST_CHILD").is_some()
 }
+
+pub mod net;

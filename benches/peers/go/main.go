@@ -1,9 +1,14 @@
 // Go peer for weft's comparison harness: one workload per run, selected by
 // os.Args[1]; prints one "RESULT <name> <value> <unit>" line on stdout.
+// "echo-server PORT" (a goroutine per connection) and "http-server PORT"
+// (net/http) instead serve on 127.0.0.1 until killed; the load generator or
+// wrk measures them.
 package main
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -117,18 +122,69 @@ func benchSleepRSS() {
 	fmt.Printf("RESULT sleep_rss %.1f bytes/task\n", float64(after-before)/sleepers)
 }
 
-func main() {
-	if len(os.Args) != 2 {
-		fail("usage: go-peer spawn|yield|sleep_rss")
+// echoBuf is the read buffer of one echo connection, as in the other peers.
+const echoBuf = 1024
+
+// listen binds 127.0.0.1:port with two Ps, like the 2-worker Rust servers.
+// The runtime already raises the open-file soft limit to the hard limit.
+func listen(port string) net.Listener {
+	runtime.GOMAXPROCS(2)
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		fail("listen: %v", err)
 	}
-	switch os.Args[1] {
-	case "spawn":
+	return ln
+}
+
+func echo(conn net.Conn) {
+	defer conn.Close()
+	buf := make([]byte, echoBuf)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := conn.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func serveEcho(port string) {
+	ln := listen(port)
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "go-peer: accept: %v\n", err)
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		go echo(conn) // Go sets TCP_NODELAY on accepted connections
+	}
+}
+
+func serveHTTP(port string) {
+	ln := listen(port)
+	hello := []byte("Hello, world!")
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(hello)
+	})
+	fail("http: %v", http.Serve(ln, handler))
+}
+
+func main() {
+	switch {
+	case len(os.Args) == 2 && os.Args[1] == "spawn":
 		benchSpawn()
-	case "yield":
+	case len(os.Args) == 2 && os.Args[1] == "yield":
 		benchYield()
-	case "sleep_rss":
+	case len(os.Args) == 2 && os.Args[1] == "sleep_rss":
 		benchSleepRSS()
+	case len(os.Args) == 3 && os.Args[1] == "echo-server":
+		serveEcho(os.Args[2])
+	case len(os.Args) == 3 && os.Args[1] == "http-server":
+		serveHTTP(os.Args[2])
 	default:
-		fail("unknown workload %q", os.Args[1])
+		fail("usage: go-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT")
 	}
 }

@@ -1,5 +1,8 @@
 //! tokio peer for weft's comparison harness: one workload per run, selected
 //! by argv[1]; prints one `RESULT <name> <value> <unit>` line on stdout.
+//! `echo-server PORT` (a task per connection) and `http-server PORT` (hyper
+//! 1.x, HTTP/1.1 keep-alive) instead serve on 127.0.0.1 until killed; the
+//! load generator or wrk measures them.
 
 use std::process::exit;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -152,12 +155,100 @@ fn bench_sleep_rss() {
     println!("RESULT sleep_rss {per_task:.1} bytes/task");
 }
 
+/// Read buffer of one echo connection, as in the weft, threads and Go peers.
+const ECHO_BUF: usize = 1024;
+
+/// Raises the soft open-file limit to the hard limit (idle_rss holds 10,000
+/// sockets).
+fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Binds 127.0.0.1:`port` on a 2-worker runtime and hands every accepted
+/// connection to `conn`, spawned as its own task. The accept loop itself is
+/// a task too, so all the work runs on the two workers.
+fn serve<F, Fut>(port: u16, conn: F) -> !
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    raise_nofile_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(format!("runtime: {e}")));
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap_or_else(|e| fail(format!("bind: {e}")));
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(conn(stream));
+                    }
+                    Err(e) => {
+                        eprintln!("tokio-peer: accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|e| fail(format!("accept loop: {e}")))
+    })
+}
+
+async fn echo(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; ECHO_BUF];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn hello(
+    _req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
+    Ok(hyper::Response::new(http_body_util::Full::new(
+        bytes::Bytes::from_static(b"Hello, world!"),
+    )))
+}
+
+async fn http(stream: tokio::net::TcpStream) {
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, hyper::service::service_fn(hello))
+        .await;
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("spawn") if args.len() == 2 => bench_spawn(),
-        Some("yield") if args.len() == 2 => bench_yield(),
-        Some("sleep_rss") if args.len() == 2 => bench_sleep_rss(),
-        _ => fail("usage: tokio-peer spawn|yield|sleep_rss".into()),
+    let port = || -> u16 {
+        args[2].parse().unwrap_or_else(|_| fail(format!("bad port {:?}", args[2])))
+    };
+    match (args.get(1).map(String::as_str), args.len()) {
+        (Some("spawn"), 2) => bench_spawn(),
+        (Some("yield"), 2) => bench_yield(),
+        (Some("sleep_rss"), 2) => bench_sleep_rss(),
+        (Some("echo-server"), 3) => serve(port(), echo),
+        (Some("http-server"), 3) => serve(port(), http),
+        _ => fail("usage: tokio-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into()),
     }
 }

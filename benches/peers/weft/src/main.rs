@@ -1,6 +1,14 @@
 //! weft side of the peer comparison: one workload per run, selected by
 //! argv[1]; prints one `RESULT <name> <value> <unit>` line on stdout.
+//! `echo-server PORT` and `http-server PORT` instead serve on 127.0.0.1
+//! until killed, one `weft::go` coroutine per connection running plain
+//! blocking `std::net` code (../common/blocking.rs, shared with the threads
+//! peer); the load generator or wrk measures them.
 
+#[path = "../../common/blocking.rs"]
+mod blocking;
+
+use std::net::TcpStream;
 use std::process::exit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -141,12 +149,31 @@ fn bench_sleep_rss() {
     println!("RESULT sleep_rss {per_task:.1} bytes/task");
 }
 
+/// Serves 127.0.0.1:`port` on a 2-worker runtime: the accept loop and each
+/// connection run in coroutines, so every `accept`, `read` and `write` is a
+/// plain blocking `std::net` call made from inside weft.
+fn serve(port: u16, handler: fn(TcpStream)) -> ! {
+    blocking::raise_nofile_limit();
+    let listener = blocking::listen(port).unwrap_or_else(|e| fail(format!("bind: {e}")));
+    runtime(2).run(move || {
+        blocking::serve(listener, |stream| {
+            weft::go(move || handler(stream));
+        })
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("spawn") if args.len() == 2 => bench_spawn(),
-        Some("yield") if args.len() == 2 => bench_yield(),
-        Some("sleep_rss") if args.len() == 2 => bench_sleep_rss(),
-        _ => fail("usage: weft-peer spawn|yield|sleep_rss".into()),
+    match (args.get(1).map(String::as_str), args.len()) {
+        (Some("spawn"), 2) => bench_spawn(),
+        (Some("yield"), 2) => bench_yield(),
+        (Some("sleep_rss"), 2) => bench_sleep_rss(),
+        (Some("echo-server"), 3) => serve(port(&args), blocking::echo),
+        (Some("http-server"), 3) => serve(port(&args), blocking::http),
+        _ => fail("usage: weft-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into()),
     }
+}
+
+fn port(args: &[String]) -> u16 {
+    blocking::port_arg(args).unwrap_or_else(|| fail(format!("bad port {:?}", args[2])))
 }

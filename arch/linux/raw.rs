@@ -1,0 +1,111 @@
+//! The real functions behind weft's hooks.
+//!
+//! weft defines `recv`, `close`, `fcntl`, ... with libc's names, and the
+//! executable's definitions win over libc's. So inside weft, calling
+//! `libc::recv` would call weft's hook again. Every function here reaches the
+//! kernel directly with `syscall(2)` instead (or, for the one that is not a
+//! system call, `getaddrinfo`, looks up libc's own definition with
+//! `dlsym(RTLD_NEXT)`). They return what the libc function would: the result,
+//! or -1 with `errno` set.
+//!
+//! # Safety
+//!
+//! All functions here are thin system-call wrappers: the caller promises
+//! what the corresponding libc function requires of its arguments (valid
+//! buffers of the given lengths, valid pointers to structs).
+
+#![allow(clippy::missing_safety_doc)]
+
+use libc::{c_int, c_long, c_void, size_t, sockaddr, socklen_t, ssize_t};
+
+macro_rules! raw {
+    ($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $nr:expr) => {
+        #[inline]
+        pub(crate) unsafe fn $name($($arg: $ty),*) -> $ret {
+            // SAFETY: the caller upholds the system call's contract (module docs).
+            unsafe { libc::syscall($nr, $($arg as c_long),*) as $ret }
+        }
+    };
+}
+
+raw!(read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t = libc::SYS_read);
+raw!(write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t = libc::SYS_write);
+raw!(readv(fd: c_int, iov: *const libc::iovec, cnt: c_int) -> ssize_t = libc::SYS_readv);
+raw!(writev(fd: c_int, iov: *const libc::iovec, cnt: c_int) -> ssize_t = libc::SYS_writev);
+raw!(recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> ssize_t = libc::SYS_recvfrom);
+raw!(sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t = libc::SYS_sendto);
+raw!(recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t = libc::SYS_recvmsg);
+raw!(sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t = libc::SYS_sendmsg);
+raw!(accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int = libc::SYS_accept4);
+raw!(connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int = libc::SYS_connect);
+raw!(socket(domain: c_int, ty: c_int, proto: c_int) -> c_int = libc::SYS_socket);
+raw!(socketpair(domain: c_int, ty: c_int, proto: c_int, sv: *mut c_int) -> c_int = libc::SYS_socketpair);
+raw!(shutdown(fd: c_int, how: c_int) -> c_int = libc::SYS_shutdown);
+raw!(close(fd: c_int) -> c_int = libc::SYS_close);
+raw!(fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int = libc::SYS_fcntl);
+raw!(ioctl(fd: c_int, req: libc::c_ulong, arg: usize) -> c_int = libc::SYS_ioctl);
+raw!(setsockopt(fd: c_int, level: c_int, name: c_int, val: *const c_void, len: socklen_t) -> c_int = libc::SYS_setsockopt);
+raw!(getsockopt(fd: c_int, level: c_int, name: c_int, val: *mut c_void, len: *mut socklen_t) -> c_int = libc::SYS_getsockopt);
+raw!(dup(fd: c_int) -> c_int = libc::SYS_dup);
+raw!(dup3(old: c_int, new: c_int, flags: c_int) -> c_int = libc::SYS_dup3);
+raw!(ppoll(fds: *mut libc::pollfd, n: libc::nfds_t, ts: *const libc::timespec, mask: *const c_void, masklen: size_t) -> c_int = libc::SYS_ppoll);
+raw!(clock_nanosleep(clock: libc::clockid_t, flags: c_int, req: *const libc::timespec, rem: *mut libc::timespec) -> c_int = libc::SYS_clock_nanosleep);
+
+/// `poll(2)` through `ppoll`, which every Linux target has.
+pub(crate) unsafe fn poll(fds: *mut libc::pollfd, n: libc::nfds_t, timeout_ms: c_int) -> c_int {
+    if timeout_ms < 0 {
+        // SAFETY: the caller's contract; a null timeout waits forever.
+        return unsafe { ppoll(fds, n, std::ptr::null(), std::ptr::null(), 0) };
+    }
+    let ts = libc::timespec {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_nsec: ((timeout_ms % 1000) as c_long) * 1_000_000,
+    };
+    // SAFETY: the caller's contract; `ts` lives across the call.
+    unsafe { ppoll(fds, n, &ts, std::ptr::null(), 0) }
+}
+
+/// `dup2(2)`: `dup3` refuses equal descriptors, `dup2` returns the fd if it
+/// is open.
+pub(crate) unsafe fn dup2(old: c_int, new: c_int) -> c_int {
+    if old == new {
+        // SAFETY: F_GETFD only inspects the descriptor.
+        return if unsafe { fcntl(old, libc::F_GETFD, 0) } == -1 {
+            -1
+        } else {
+            new
+        };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { dup3(old, new, 0) }
+}
+
+type GetAddrInfo = unsafe extern "C" fn(
+    *const libc::c_char,
+    *const libc::c_char,
+    *const libc::addrinfo,
+    *mut *mut libc::addrinfo,
+) -> c_int;
+
+/// libc's own `getaddrinfo` (not a system call: looked up once).
+pub(crate) unsafe fn getaddrinfo(
+    node: *const libc::c_char,
+    service: *const libc::c_char,
+    hints: *const libc::addrinfo,
+    res: *mut *mut libc::addrinfo,
+) -> c_int {
+    use std::sync::OnceLock;
+    static REAL: OnceLock<usize> = OnceLock::new();
+    let f = *REAL.get_or_init(|| {
+        // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT finds the next
+        // definition after the executable's, which is libc's.
+        unsafe { libc::dlsym(libc::RTLD_NEXT, c"getaddrinfo".as_ptr()) as usize }
+    });
+    if f == 0 {
+        return libc::EAI_SYSTEM;
+    }
+    // SAFETY: `f` is libc's getaddrinfo, which has this signature.
+    let f: GetAddrInfo = unsafe { std::mem::transmute::<usize, GetAddrInfo>(f) };
+    // SAFETY: the caller's contract.
+    unsafe { f(node, service, hints, res) }
+}

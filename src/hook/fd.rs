@@ -1,0 +1,153 @@
+//! `close`, the `dup` family, `fcntl` and `ioctl`.
+
+use libc::{c_int, c_ulong};
+
+use crate::io::fd_table::{self, KNOWN, SOCKET, USER_NB, WEFT_NB};
+use crate::io::{fd_freed, forget};
+use crate::sys::raw;
+
+/// `close(2)`. Coroutines parked on the fd are woken at once and fail with
+/// `EBADF`; its poller registrations are dropped before the fd is closed.
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    forget(fd);
+    // SAFETY: close(2) takes no pointers.
+    let rc = unsafe { raw::close(fd) };
+    fd_freed();
+    rc
+}
+
+/// Gives `new` the record of `old` (they share one open file description,
+/// and so its `O_NONBLOCK`).
+fn copy_record(old: c_int, new: c_int) {
+    let Some(from) = fd_table::get(old) else {
+        return;
+    };
+    let flags = from.state().flags;
+    if flags & KNOWN == 0 {
+        return;
+    }
+    let Some(to) = fd_table::get_or_alloc(new) else {
+        return;
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    to.recv_timeout
+        .store(from.recv_timeout.load(Relaxed), Relaxed);
+    to.send_timeout
+        .store(from.send_timeout.load(Relaxed), Relaxed);
+    to.set_flags(flags);
+}
+
+/// `dup(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    // SAFETY: dup(2) takes no pointers.
+    let new = unsafe { raw::dup(fd) };
+    if new >= 0 {
+        forget(new);
+        copy_record(fd, new);
+    }
+    new
+}
+
+/// `dup2(2)`: closes `new` first if it is open, like the kernel.
+#[no_mangle]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if old != new {
+        forget(new);
+    }
+    // SAFETY: dup2 takes no pointers.
+    let rc = unsafe { raw::dup2(old, new) };
+    if rc >= 0 && old != new {
+        copy_record(old, new);
+        fd_freed();
+    }
+    rc
+}
+
+/// `dup3(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if old != new {
+        forget(new);
+    }
+    // SAFETY: dup3 takes no pointers.
+    let rc = unsafe { raw::dup3(old, new, flags) };
+    if rc >= 0 {
+        copy_record(old, new);
+        fd_freed();
+    }
+    rc
+}
+
+/// `fcntl(2)`. On a socket weft made non-blocking, `F_GETFL` reports the
+/// user's view of `O_NONBLOCK`, and `F_SETFL` records the user's choice
+/// while keeping the socket non-blocking underneath. The variadic argument
+/// arrives as a `usize` (see `sys.rs`).
+#[no_mangle]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
+    let slot = fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET);
+    match (cmd, slot) {
+        (libc::F_GETFL, Some(slot)) => {
+            // SAFETY: F_GETFL takes no pointer.
+            let fl = unsafe { raw::fcntl(fd, cmd, arg) };
+            if fl != -1 && !slot.state().has(USER_NB) {
+                return fl & !libc::O_NONBLOCK;
+            }
+            fl
+        }
+        (libc::F_SETFL, Some(slot)) => {
+            let user_nb = arg as c_int & libc::O_NONBLOCK != 0;
+            let state = slot.state();
+            let weft_owned = state.has(WEFT_NB) || state.has(USER_NB);
+            let real = if weft_owned {
+                arg as c_int | libc::O_NONBLOCK
+            } else {
+                arg as c_int
+            };
+            // SAFETY: F_SETFL takes an int.
+            let rc = unsafe { raw::fcntl(fd, cmd, real as usize) };
+            if rc == 0 && weft_owned {
+                let flags = state.flags & !(USER_NB | WEFT_NB);
+                slot.set_flags(flags | if user_nb { USER_NB } else { WEFT_NB });
+            }
+            rc
+        }
+        (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC, _) => {
+            // SAFETY: F_DUPFD takes an int.
+            let new = unsafe { raw::fcntl(fd, cmd, arg) };
+            if new >= 0 {
+                forget(new);
+                copy_record(fd, new);
+            }
+            new
+        }
+        // SAFETY: the caller's contract for this fcntl command.
+        _ => unsafe { raw::fcntl(fd, cmd, arg) },
+    }
+}
+
+/// `ioctl(2)`. `FIONBIO` on a socket weft made non-blocking records the
+/// user's choice and keeps the socket non-blocking underneath.
+#[no_mangle]
+pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: usize) -> c_int {
+    if request == libc::FIONBIO as c_ulong && arg != 0 {
+        if let Some(slot) = fd_table::get(fd).filter(|s| {
+            let st = s.state();
+            st.flags & (KNOWN | SOCKET) == KNOWN | SOCKET && (st.has(WEFT_NB) || st.has(USER_NB))
+        }) {
+            // SAFETY: FIONBIO's argument points at an int.
+            let on = unsafe { *(arg as *const c_int) } != 0;
+            let one: c_int = 1;
+            // SAFETY: FIONBIO with a pointer to a live int.
+            let rc = unsafe { raw::ioctl(fd, request, &one as *const c_int as usize) };
+            if rc == 0 {
+                let flags = slot.state().flags & !(USER_NB | WEFT_NB);
+                slot.set_flags(flags | if on { USER_NB } else { WEFT_NB });
+            }
+            return rc;
+        }
+    }
+    // SAFETY: the caller's contract for this ioctl request.
+    unsafe { raw::ioctl(fd, request, arg) }
+}

@@ -1,0 +1,79 @@
+//! The interposed libc functions.
+//!
+//! Each function here has the name and C signature of a libc function
+//! (`#[no_mangle] extern "C"`). The executable's definition wins over
+//! libc's, so std, blocking crates and C libraries loaded by the program
+//! call these instead (a C library linked at build time binds to them
+//! automatically; one loaded with `dlopen` needs the executable to export
+//! them: link with `-C link-arg=-Wl,--export-dynamic`).
+//!
+//! The rules every hook follows:
+//!
+//! - **Outside a coroutine** it behaves exactly as libc, byte for byte and
+//!   errno for errno. The one difference it hides: on a socket weft made
+//!   non-blocking, a call that would block blocks the thread in `poll(2)`.
+//! - **Inside a coroutine**, a call that would block on a socket parks the
+//!   coroutine on its worker's poller (see `io/mod.rs`); timeouts
+//!   (`SO_RCVTIMEO`, `SO_SNDTIMEO`, the `poll` timeout) and the user's own
+//!   `O_NONBLOCK` behave as the kernel's. Other fds (files, pipes, ttys)
+//!   pass straight through.
+//! - weft's own I/O (the poller's eventfd, the runtime's threads) reaches
+//!   the kernel through `sys::raw`, never through a hook.
+//!
+//! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
+//! `sleep.rs`, `dns.rs`.
+
+#![allow(unreachable_pub, clippy::missing_safety_doc)]
+
+mod dns;
+mod fd;
+mod poll;
+mod rw;
+mod sleep;
+mod socket;
+
+/// Every hook, referenced from the runtime so the linker keeps them in any
+/// program that uses weft.
+#[used]
+static HOOKS: Hooks = Hooks([
+    socket::socket as *const (),
+    socket::socketpair as *const (),
+    socket::accept as *const (),
+    socket::accept4 as *const (),
+    socket::connect as *const (),
+    socket::shutdown as *const (),
+    socket::setsockopt as *const (),
+    rw::read as *const (),
+    rw::readv as *const (),
+    rw::recv as *const (),
+    rw::recvfrom as *const (),
+    rw::recvmsg as *const (),
+    rw::write as *const (),
+    rw::writev as *const (),
+    rw::send as *const (),
+    rw::sendto as *const (),
+    rw::sendmsg as *const (),
+    poll::poll as *const (),
+    fd::close as *const (),
+    fd::dup as *const (),
+    fd::dup2 as *const (),
+    fd::dup3 as *const (),
+    fd::fcntl as *const (),
+    fd::ioctl as *const (),
+    sleep::nanosleep as *const (),
+    sleep::clock_nanosleep as *const (),
+    sleep::usleep as *const (),
+    sleep::sleep as *const (),
+    dns::getaddrinfo as *const (),
+]);
+
+/// The hooks' addresses.
+struct Hooks(#[allow(dead_code)] [*const (); 29]);
+
+// SAFETY: function addresses, never written or dereferenced.
+unsafe impl Sync for Hooks {}
+
+/// Keeps the hooks linked; called when a runtime starts.
+pub(crate) fn link() {
+    std::hint::black_box(&HOOKS);
+}

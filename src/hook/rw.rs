@@ -1,0 +1,131 @@
+//! `read`, `write` and the socket send/receive family.
+
+use libc::{c_int, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+
+use crate::io::{blocking_io, Direction};
+use crate::sys::raw;
+
+/// `read(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    // SAFETY: the caller's contract for read(2).
+    blocking_io(fd, Direction::Read, || unsafe { raw::read(fd, buf, count) })
+}
+
+/// `readv(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
+    // SAFETY: the caller's contract for readv(2).
+    blocking_io(fd, Direction::Read, || unsafe {
+        raw::readv(fd, iov, iovcnt)
+    })
+}
+
+/// `recv(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
+    // SAFETY: the caller's contract for recv(2).
+    unsafe {
+        recvfrom(
+            fd,
+            buf,
+            len,
+            flags,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+/// `recvfrom(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    // SAFETY: the caller's contract for recvfrom(2).
+    let call = || unsafe { raw::recvfrom(fd, buf, len, flags, addr, addrlen) };
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return call();
+    }
+    blocking_io(fd, Direction::Read, call)
+}
+
+/// `recvmsg(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    // SAFETY: the caller's contract for recvmsg(2).
+    let call = || unsafe { raw::recvmsg(fd, msg, flags) };
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return call();
+    }
+    blocking_io(fd, Direction::Read, call)
+}
+
+/// `write(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
+    // SAFETY: the caller's contract for write(2); `done <= count`.
+    crate::io::blocking_write(fd, count, |done| unsafe {
+        raw::write(fd, buf.cast::<u8>().add(done).cast(), count - done)
+    })
+}
+
+/// `writev(2)`. A partial write is returned as such (the caller's iovecs are
+/// not rewritten).
+#[no_mangle]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
+    // SAFETY: the caller's contract for writev(2).
+    blocking_io(fd, Direction::Write, || unsafe {
+        raw::writev(fd, iov, iovcnt)
+    })
+}
+
+/// `send(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+    // SAFETY: the caller's contract for send(2).
+    unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) }
+}
+
+/// `sendto(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    addrlen: socklen_t,
+) -> ssize_t {
+    if flags & libc::MSG_DONTWAIT != 0 {
+        // SAFETY: the caller's contract for sendto(2).
+        return unsafe { raw::sendto(fd, buf, len, flags, addr, addrlen) };
+    }
+    // SAFETY: the caller's contract for sendto(2); `done <= len`.
+    crate::io::blocking_write(fd, len, |done| unsafe {
+        raw::sendto(
+            fd,
+            buf.cast::<u8>().add(done).cast(),
+            len - done,
+            flags,
+            addr,
+            addrlen,
+        )
+    })
+}
+
+/// `sendmsg(2)`. A partial write is returned as such.
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    // SAFETY: the caller's contract for sendmsg(2).
+    let call = || unsafe { raw::sendmsg(fd, msg, flags) };
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return call();
+    }
+    blocking_io(fd, Direction::Write, call)
+}

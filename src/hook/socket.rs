@@ -1,0 +1,252 @@
+//! Creating, accepting, connecting and configuring sockets.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use libc::{c_int, c_void, sockaddr, socklen_t};
+
+use crate::io::fd_table::{self, KNOWN, SOCKET};
+use crate::io::{block_thread, blocking_io, classify, register_new, wait_any, Direction, Wait};
+use crate::runtime::current_task;
+use crate::sys::{self, raw};
+
+/// `socket(2)`. In a coroutine the socket is created non-blocking (the
+/// user's `SOCK_NONBLOCK` is remembered and honoured).
+#[no_mangle]
+pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    if current_task().is_none() {
+        // SAFETY: socket(2) takes no pointers.
+        let fd = unsafe { raw::socket(domain, ty, protocol) };
+        if fd >= 0 {
+            crate::io::forget(fd); // a stale record of an earlier file
+        }
+        return fd;
+    }
+    // SAFETY: as above.
+    let fd = unsafe { raw::socket(domain, ty | libc::SOCK_NONBLOCK, protocol) };
+    if fd >= 0 {
+        register_new(fd, ty & libc::SOCK_NONBLOCK != 0);
+    }
+    fd
+}
+
+/// `socketpair(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn socketpair(
+    domain: c_int,
+    ty: c_int,
+    protocol: c_int,
+    sv: *mut c_int,
+) -> c_int {
+    let in_coroutine = current_task().is_some();
+    let real_ty = if in_coroutine {
+        ty | libc::SOCK_NONBLOCK
+    } else {
+        ty
+    };
+    // SAFETY: the caller passes room for two fds.
+    let rc = unsafe { raw::socketpair(domain, real_ty, protocol, sv) };
+    if rc == 0 {
+        // SAFETY: socketpair succeeded, so both slots hold fds.
+        let fds = unsafe { [*sv, *sv.add(1)] };
+        for fd in fds {
+            if in_coroutine {
+                register_new(fd, ty & libc::SOCK_NONBLOCK != 0);
+            } else {
+                crate::io::forget(fd);
+            }
+        }
+    }
+    rc
+}
+
+/// `accept(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    // SAFETY: the caller's contract for accept(2).
+    unsafe { accept4(fd, addr, len, 0) }
+}
+
+/// `accept4(2)`. In a coroutine the new socket is non-blocking (the user's
+/// `SOCK_NONBLOCK` is remembered). `EMFILE` and `ENFILE` are returned as
+/// libc would, but only after waiting (up to 100 ms) for some fd to be
+/// closed, so a retrying accept loop does not spin.
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    let in_coroutine = current_task().is_some();
+    let real_flags = if in_coroutine {
+        flags | libc::SOCK_NONBLOCK
+    } else {
+        flags
+    };
+    // SAFETY: the caller's contract for accept4(2).
+    let call = || unsafe { raw::accept4(fd, addr, len, real_flags) };
+    let mut new = blocking_io(fd, Direction::Read, call);
+    if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
+        let e = sys::errno();
+        crate::io::wait_for_free_fd(Duration::from_millis(100));
+        new = blocking_io(fd, Direction::Read, call);
+        if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
+            sys::set_errno(e);
+        }
+    }
+    if new >= 0 {
+        if in_coroutine {
+            register_new(new, flags & libc::SOCK_NONBLOCK != 0);
+        } else {
+            crate::io::forget(new);
+        }
+    }
+    new
+}
+
+/// `connect(2)`. On a socket that should block, `EINPROGRESS` becomes a
+/// wait for the connection (bounded by `SO_SNDTIMEO`, after which
+/// `EINPROGRESS` is returned, as the kernel does), then its result.
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    // SAFETY: the caller's contract for connect(2).
+    let rc = unsafe { raw::connect(fd, addr, len) };
+    if rc == 0 || !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
+        return rc;
+    }
+    let in_coroutine = current_task().is_some();
+    let slot = if in_coroutine {
+        classify(fd)
+    } else {
+        fd_table::get(fd)
+    };
+    let Some(slot) = slot.filter(|s| s.state().is_managed()) else {
+        return rc;
+    };
+    let generation = slot.state().generation;
+    let timeout = slot.send_timeout.load(Ordering::Relaxed);
+    let deadline = (timeout != 0)
+        .then(|| Instant::now().checked_add(Duration::from_nanos(timeout)))
+        .flatten();
+    let mut errno = sys::errno();
+    loop {
+        let outcome = if in_coroutine {
+            wait_any(&[(fd, Direction::Write)], deadline)
+        } else {
+            block_thread(fd, Direction::Write, deadline)
+        };
+        match outcome {
+            Wait::TimedOut => {
+                sys::set_errno(libc::EINPROGRESS);
+                return -1;
+            }
+            Wait::Closed => {
+                sys::set_errno(libc::EBADF);
+                return -1;
+            }
+            Wait::Cancelled => {
+                sys::set_errno(libc::ECANCELED);
+                return -1;
+            }
+            Wait::Ready if errno == libc::EAGAIN => {
+                // A Unix socket whose listener's backlog was full: try again.
+                // SAFETY: as above.
+                let rc = unsafe { raw::connect(fd, addr, len) };
+                if rc == 0 || !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
+                    return rc;
+                }
+                errno = sys::errno();
+            }
+            Wait::Ready => {
+                let mut err: c_int = 0;
+                let mut len = std::mem::size_of::<c_int>() as socklen_t;
+                // SAFETY: SO_ERROR writes one int.
+                let rc = unsafe {
+                    raw::getsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_ERROR,
+                        (&mut err as *mut c_int).cast(),
+                        &mut len,
+                    )
+                };
+                if rc == -1 {
+                    return -1;
+                }
+                if slot.state().generation != generation {
+                    sys::set_errno(libc::EBADF);
+                    return -1;
+                }
+                return match err {
+                    0 => {
+                        // Writable with no error can also mean "still in
+                        // progress" after a spurious wake: check.
+                        if is_connected(fd) {
+                            0
+                        } else {
+                            continue;
+                        }
+                    }
+                    e => {
+                        sys::set_errno(e);
+                        -1
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// Whether `fd` has a peer (its connection completed).
+fn is_connected(fd: c_int) -> bool {
+    // SAFETY: a zeroed sockaddr_storage is a valid out-buffer.
+    let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
+    // SAFETY: getpeername writes at most `len` bytes. Not a hooked function.
+    unsafe {
+        libc::getpeername(
+            fd,
+            (&mut sa as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        ) == 0
+    }
+}
+
+/// `shutdown(2)`: passed through; waiters see the resulting hang-up.
+#[no_mangle]
+pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
+    // SAFETY: shutdown(2) takes no pointers.
+    unsafe { raw::shutdown(fd, how) }
+}
+
+/// `setsockopt(2)`: `SO_RCVTIMEO` and `SO_SNDTIMEO` are recorded for the
+/// hooks' own waits, and set on the socket too.
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    // SAFETY: the caller's contract for setsockopt(2).
+    let rc = unsafe { raw::setsockopt(fd, level, name, value, len) };
+    if rc == 0 && level == libc::SOL_SOCKET && matches!(name, libc::SO_RCVTIMEO | libc::SO_SNDTIMEO)
+    {
+        if let Some(slot) =
+            fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET)
+        {
+            // SAFETY: the kernel accepted `value` as a timeval of `len` bytes.
+            let tv = unsafe { *(value as *const libc::timeval) };
+            let ns = tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
+            let field = if name == libc::SO_RCVTIMEO {
+                &slot.recv_timeout
+            } else {
+                &slot.send_timeout
+            };
+            field.store(ns, Ordering::Relaxed);
+        }
+    }
+    rc
+}

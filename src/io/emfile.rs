@@ -1,0 +1,38 @@
+//! Waiting for a file descriptor to be freed.
+//!
+//! An accept loop that hits `EMFILE` retries at once, and would spin at
+//! 100% CPU until some connection closes. `accept4` therefore waits here, up
+//! to a bound, for the next `close` before it reports the error.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::runtime::park::{self, Unparker};
+
+/// Whoever waits for an fd to be freed. Pushed by `wait_for_free_fd`, taken
+/// by `fd_freed`.
+static WAITERS: Mutex<Vec<Unparker>> = Mutex::new(Vec::new());
+/// Whether `WAITERS` may be non-empty: keeps `close` from locking.
+static ANY: AtomicBool = AtomicBool::new(false);
+
+/// Parks the caller until some fd is closed, or `max` passes.
+pub(crate) fn wait_for_free_fd(max: Duration) {
+    let deadline = Instant::now() + max;
+    WAITERS.lock().unwrap().push(park::current());
+    ANY.store(true, Ordering::SeqCst);
+    park::park_deadline(deadline);
+    // Spurious or timed out: the entry may still be there; leave it, it is
+    // dropped at the next close (an extra unpark is harmless).
+}
+
+/// Called by `close`: wakes everyone waiting for an fd.
+#[inline]
+pub(crate) fn fd_freed() {
+    if ANY.load(Ordering::Relaxed) && ANY.swap(false, Ordering::SeqCst) {
+        let waiters = std::mem::take(&mut *WAITERS.lock().unwrap());
+        for w in waiters {
+            w.unpark();
+        }
+    }
+}

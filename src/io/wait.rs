@@ -1,0 +1,327 @@
+//! Waiting for an fd: parking a coroutine on its worker's poller, or
+//! blocking a plain thread in `poll(2)`; and the loop every blocking hook
+//! runs (`blocking_io`).
+
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::fd_table::{self, Slot, KNOWN, SOCKET, USER_NB, WEFT_NB};
+use super::{Direction, Poller};
+use crate::runtime::park::{self, Unparker};
+use crate::runtime::{current_task, current_worker};
+use crate::sys::{self, raw, FdKind};
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Maybe ready: try the call again.
+    Ready,
+    /// The deadline passed.
+    TimedOut,
+    /// The fd was closed meanwhile.
+    Closed,
+    /// The coroutine is being cancelled by its runtime's shutdown.
+    Cancelled,
+}
+
+/// A libc-style return value: -1 means failure with `errno` set.
+pub(crate) trait Ret: Copy {
+    const FAIL: Self;
+    fn failed(self) -> bool;
+}
+
+impl Ret for isize {
+    const FAIL: isize = -1;
+    fn failed(self) -> bool {
+        self == -1
+    }
+}
+
+impl Ret for i32 {
+    const FAIL: i32 = -1;
+    fn failed(self) -> bool {
+        self == -1
+    }
+}
+
+/// The slot of `fd`, classifying the fd on first use in a coroutine (step 1
+/// of the module protocol). `None` for an fd weft cannot track.
+pub(crate) fn classify(fd: RawFd) -> Option<&'static Slot> {
+    let slot = fd_table::get_or_alloc(fd)?;
+    if slot.state().has(KNOWN) {
+        return Some(slot);
+    }
+    // Inherited stdio is shared with other processes: never touch it.
+    if fd <= 2 {
+        slot.set_flags(KNOWN);
+        return Some(slot);
+    }
+    match sys::fd_kind(fd) {
+        FdKind::Socket => {
+            // SAFETY: F_GETFL on an open fd only reads its flags.
+            let fl = unsafe { raw::fcntl(fd, libc::F_GETFL, 0) };
+            if fl == -1 {
+                return Some(slot);
+            }
+            let flags = if fl & libc::O_NONBLOCK != 0 {
+                KNOWN | SOCKET | USER_NB
+            } else {
+                // SAFETY: F_SETFL with the fd's own flags plus O_NONBLOCK.
+                if unsafe { raw::fcntl(fd, libc::F_SETFL, (fl | libc::O_NONBLOCK) as usize) } == -1
+                {
+                    return Some(slot);
+                }
+                KNOWN | SOCKET | WEFT_NB
+            };
+            slot.recv_timeout
+                .store(socket_timeout(fd, libc::SO_RCVTIMEO), Ordering::Relaxed);
+            slot.send_timeout
+                .store(socket_timeout(fd, libc::SO_SNDTIMEO), Ordering::Relaxed);
+            slot.set_flags(flags);
+        }
+        FdKind::Other => slot.set_flags(KNOWN),
+        FdKind::Invalid => {}
+    }
+    Some(slot)
+}
+
+/// The kernel's `SO_RCVTIMEO` or `SO_SNDTIMEO` of `fd`, in nanoseconds.
+fn socket_timeout(fd: RawFd, opt: libc::c_int) -> u64 {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `tv`.
+    let rc = unsafe {
+        raw::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    if rc == -1 {
+        return 0;
+    }
+    tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000
+}
+
+/// Records a socket a hook just created in a coroutine with `SOCK_NONBLOCK`
+/// forced on (`socket`, `accept4`, `socketpair`).
+pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool) {
+    let Some(slot) = fd_table::get_or_alloc(fd) else {
+        return;
+    };
+    if slot.state().flags != 0 {
+        forget_slot(slot, fd);
+    }
+    slot.set_flags(KNOWN | SOCKET | if user_nonblocking { USER_NB } else { WEFT_NB });
+}
+
+/// Forgets `fd` before it is closed or replaced: a new generation, and every
+/// poller registration dropped with its waiters woken (they see `Closed`).
+pub(crate) fn forget(fd: RawFd) {
+    if let Some(slot) = fd_table::get(fd) {
+        if slot.state().flags != 0 {
+            forget_slot(slot, fd);
+        }
+    }
+}
+
+fn forget_slot(slot: &Slot, fd: RawFd) {
+    slot.reset();
+    let registrations = std::mem::take(&mut *slot.registrations.lock().unwrap());
+    for (poller, key) in registrations {
+        poller.forget(fd, key);
+    }
+}
+
+/// Runs `op`, a non-blocking attempt of a blocking call on `fd`, until it
+/// stops failing with `EAGAIN`, parking the coroutine (or blocking the
+/// thread) in between, with the socket's timeout for `dir`.
+///
+/// Fds weft does not manage (not sockets, the user's own non-blocking ones,
+/// and on plain threads any fd weft never touched) run `op` once, unchanged.
+#[inline]
+pub(crate) fn blocking_io<R: Ret>(fd: RawFd, dir: Direction, mut op: impl FnMut() -> R) -> R {
+    let in_coroutine = current_task().is_some();
+    let slot = if in_coroutine {
+        classify(fd)
+    } else {
+        fd_table::get(fd)
+    };
+    let Some(slot) = slot else { return op() };
+    let state = slot.state();
+    if !state.is_managed() {
+        return op();
+    }
+    let mut deadline = None;
+    let timeout = match dir {
+        Direction::Read => &slot.recv_timeout,
+        Direction::Write => &slot.send_timeout,
+    }
+    .load(Ordering::Relaxed);
+    loop {
+        let r = op();
+        if !r.failed() || sys::errno() != libc::EAGAIN {
+            return r;
+        }
+        if timeout != 0 && deadline.is_none() {
+            deadline = Instant::now().checked_add(Duration::from_nanos(timeout));
+        }
+        let outcome = if in_coroutine {
+            wait_any(&[(fd, dir)], deadline)
+        } else {
+            block_thread(fd, dir, deadline)
+        };
+        match outcome {
+            Wait::Ready => {}
+            Wait::TimedOut => {
+                sys::set_errno(libc::EAGAIN);
+                return R::FAIL;
+            }
+            Wait::Closed => {
+                sys::set_errno(libc::EBADF);
+                return R::FAIL;
+            }
+            Wait::Cancelled => {
+                sys::set_errno(libc::ECANCELED);
+                return R::FAIL;
+            }
+        }
+    }
+}
+
+/// A blocking write of `len` bytes: `op(done)` writes from offset `done`.
+/// On a socket weft manages it keeps writing (waiting whenever the socket is
+/// full) until all is sent, a timeout passes or an error occurs, and returns
+/// what was sent, as a blocking `send` on a stream socket does. Elsewhere it
+/// is `op(0)`.
+pub(crate) fn blocking_write(fd: RawFd, len: usize, mut op: impl FnMut(usize) -> isize) -> isize {
+    let slot = if current_task().is_some() {
+        classify(fd)
+    } else {
+        fd_table::get(fd)
+    };
+    if !slot.is_some_and(|s| s.state().is_managed()) {
+        return op(0);
+    }
+    let mut done = 0;
+    loop {
+        let r = blocking_io(fd, Direction::Write, || op(done));
+        if r.failed() {
+            return if done > 0 { done as isize } else { -1 };
+        }
+        done += r as usize;
+        if done >= len || r == 0 {
+            return done as isize;
+        }
+    }
+}
+
+/// Blocks a plain thread until `fd` is ready for `dir` or `deadline`.
+pub(crate) fn block_thread(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
+    let events = match dir {
+        Direction::Read => libc::POLLIN,
+        Direction::Write => libc::POLLOUT,
+    };
+    loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Wait::TimedOut;
+                }
+                left.as_millis().clamp(1, i32::MAX as u128) as i32
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { raw::poll(&mut pfd, 1, timeout_ms) };
+        if n > 0 {
+            return if pfd.revents & libc::POLLNVAL != 0 {
+                Wait::Closed
+            } else {
+                Wait::Ready
+            };
+        }
+        if n == -1 && sys::errno() != libc::EINTR {
+            return Wait::Ready; // let the call itself report the error
+        }
+    }
+}
+
+/// Parks the current coroutine until one of `fds` may be ready for its
+/// direction, `deadline` passes, or one is closed (steps 3-5 of the module
+/// protocol). An fd epoll refuses (regular files) counts as ready, as
+/// `poll(2)` reports such files; if it is the only one, the thread blocks in
+/// `poll(2)` instead.
+pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Wait {
+    let worker = current_worker().expect("wait_any outside a worker");
+    let task = park::current_arc().expect("wait_any outside a coroutine");
+    if task.is_cancelled() {
+        park::note_cancelled_call(&task);
+        return Wait::Cancelled;
+    }
+    let poller = worker.poller();
+    let mut joined: Vec<(&'static Slot, usize, u32, Direction)> = Vec::with_capacity(fds.len());
+    let mut outcome = None;
+    for &(fd, dir) in fds {
+        let Some(slot) = fd_table::get_or_alloc(fd) else {
+            outcome = Some(Wait::Ready);
+            break;
+        };
+        let generation = slot.state().generation;
+        let Some(key) = registration(slot, poller, fd, generation) else {
+            if fds.len() == 1 {
+                return block_thread(fd, dir, deadline);
+            }
+            outcome = Some(Wait::Ready);
+            break;
+        };
+        if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
+            outcome = Some(Wait::Closed);
+            break;
+        }
+        joined.push((slot, key, generation, dir));
+    }
+    let mut outcome = outcome.unwrap_or_else(|| {
+        match deadline {
+            Some(d) => park::park_deadline(d),
+            None => park::park(),
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            Wait::TimedOut
+        } else {
+            Wait::Ready
+        }
+    });
+    for &(slot, key, generation, dir) in &joined {
+        poller.remove_waiter(key, generation, dir, &task);
+        if slot.state().generation != generation {
+            outcome = Wait::Closed;
+        }
+    }
+    outcome
+}
+
+/// This worker's key for `fd`, registering it on first use. `None` if epoll
+/// refuses the fd.
+fn registration(slot: &Slot, poller: &Arc<Poller>, fd: RawFd, generation: u32) -> Option<usize> {
+    let mut regs = slot.registrations.lock().unwrap();
+    if let Some(&(_, key)) = regs.iter().find(|(p, _)| Arc::ptr_eq(p, poller)) {
+        return Some(key);
+    }
+    let key = poller.register(fd, generation).ok()?;
+    regs.push((poller.clone(), key));
+    Some(key)
+}

@@ -1,0 +1,120 @@
+//! The blocking pool: OS threads for work that would block a worker.
+//!
+//! `spawn_blocking(f)` queues `f` here and returns a `JoinHandle`; joining it
+//! from a coroutine parks the coroutine, so a worker never waits for the
+//! blocking call. Threads are started on demand up to `MAX_THREADS` and exit
+//! after `IDLE_TIMEOUT` without work, so an idle process holds none. The
+//! hooks use it for `getaddrinfo`, whose resolver weft cannot intercept.
+//!
+//! One pool serves the process: blocking work is not tied to a runtime.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::coroutine::{Coroutine, JobCell, JoinHandle, Task};
+
+/// Most threads the pool runs at once; more work waits in the queue.
+const MAX_THREADS: usize = 512;
+
+/// How long an idle pool thread waits for work before it exits.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct State {
+    queue: VecDeque<Arc<Task>>,
+    threads: usize,
+    idle: usize,
+}
+
+struct Pool {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+static POOL: Pool = Pool {
+    state: Mutex::new(State {
+        queue: VecDeque::new(),
+        threads: 0,
+        idle: 0,
+    }),
+    work: Condvar::new(),
+};
+
+/// Runs `f` on the blocking pool and returns a handle to join it.
+///
+/// Use it for work that blocks in a way weft does not intercept (file I/O,
+/// a `std::sync::Mutex` held for long, CPU-heavy work, a C library call).
+/// Joining the handle from a coroutine parks the coroutine; from a plain
+/// thread it blocks the thread. The handle's [`coroutine`](JoinHandle::coroutine)
+/// names the blocking task.
+///
+/// # Panics
+///
+/// If the global runtime cannot start, or no pool thread can be started
+/// while none is running.
+///
+/// ```
+/// let h = weft::go(|| {
+///     let size = weft::spawn_blocking(|| std::fs::read("Cargo.toml").map(|b| b.len()));
+///     size.join().unwrap().unwrap()
+/// });
+/// assert!(h.join().unwrap() > 0);
+/// ```
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = match super::current_or_global() {
+        Ok(shared) => shared,
+        Err(e) => panic!("{e}"),
+    };
+    let task = Arc::new(Task::new(shared.clone(), None, JobCell::new(f)));
+    let handle = JoinHandle::new(Coroutine::new(task.clone()));
+    submit(task);
+    handle
+}
+
+fn submit(task: Arc<Task>) {
+    let mut state = POOL.state.lock().unwrap();
+    state.queue.push_back(task);
+    if state.idle > 0 {
+        POOL.work.notify_one();
+        return;
+    }
+    if state.threads >= MAX_THREADS {
+        return; // a running thread takes it when it is done
+    }
+    let started = thread::Builder::new()
+        .name("weft-blocking".into())
+        .spawn(pool_thread);
+    match started {
+        Ok(_) => state.threads += 1,
+        Err(e) if state.threads == 0 => {
+            panic!("weft: cannot start a blocking-pool thread: {e}")
+        }
+        Err(_) => {} // the running threads will get to it
+    }
+}
+
+fn pool_thread() {
+    let mut state = POOL.state.lock().unwrap();
+    loop {
+        if let Some(task) = state.queue.pop_front() {
+            drop(state);
+            task.job.run();
+            drop(task);
+            state = POOL.state.lock().unwrap();
+            continue;
+        }
+        state.idle += 1;
+        let (next, timeout) = POOL.work.wait_timeout(state, IDLE_TIMEOUT).unwrap();
+        state = next;
+        state.idle -= 1;
+        if timeout.timed_out() && state.queue.is_empty() {
+            state.threads -= 1;
+            return;
+        }
+    }
+}
