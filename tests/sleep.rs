@@ -79,3 +79,79 @@ fn zero_and_huge_durations() {
     drop(rt);
     assert!(h.join().is_err(), "cancelled by the shutdown");
 }
+
+#[test]
+fn std_thread_sleep_in_ten_thousand_coroutines_takes_about_one_sleep() {
+    let rt = weft::Runtime::builder().workers(2).build().unwrap();
+    let start = Instant::now();
+    let hs: Vec<_> = (0..10_000)
+        .map(|_| rt.spawn(|| std::thread::sleep(Duration::from_millis(200))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let wall = start.elapsed();
+    assert!(wall >= Duration::from_millis(200));
+    assert!(
+        wall < Duration::from_millis(2000),
+        "10k std::thread::sleep calls took {wall:?}"
+    );
+}
+
+#[test]
+fn libc_sleep_family_parks_coroutines() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let start = Instant::now();
+    let hs: Vec<_> = (0..50)
+        .map(|i| {
+            rt.spawn(move || {
+                // SAFETY: plain libc calls with valid arguments.
+                unsafe {
+                    match i % 3 {
+                        0 => {
+                            libc::usleep(100_000);
+                        }
+                        1 => {
+                            let ts = libc::timespec {
+                                tv_sec: 0,
+                                tv_nsec: 100_000_000,
+                            };
+                            assert_eq!(libc::nanosleep(&ts, std::ptr::null_mut()), 0);
+                        }
+                        _ => {
+                            let ts = libc::timespec {
+                                tv_sec: 0,
+                                tv_nsec: 100_000_000,
+                            };
+                            let rc = libc::clock_nanosleep(
+                                libc::CLOCK_MONOTONIC,
+                                0,
+                                &ts,
+                                std::ptr::null_mut(),
+                            );
+                            assert_eq!(rc, 0);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let wall = start.elapsed();
+    // 50 sleeps of 100 ms on one worker: serial would be 5 s.
+    assert!(wall < Duration::from_millis(1500), "{wall:?}");
+    // Invalid arguments fail as libc's do.
+    let rc = weft::go(|| {
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 2_000_000_000,
+        };
+        // SAFETY: a valid pointer to an invalid timespec.
+        unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut()) }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(rc, libc::EINVAL);
+}

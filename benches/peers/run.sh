@@ -157,9 +157,10 @@ run_network() {
         echo1|echo1000) out=$(timeout "$limit" "$loadgen" "$w" "$port" 2>"$tmp/client.log") || rc=$? ;;
         idle_rss) out=$(timeout "$limit" "$loadgen" idle_rss "$port" "$server_pid" 2>"$tmp/client.log") || rc=$? ;;
         http)
-            # First check that the server answers correctly and keeps the
-            # connection alive; wrk itself does not look at the replies.
-            timeout 30 "$loadgen" http-check "$port" 2>"$tmp/check.log" || rc=$?
+            # First check that the server answers correctly and serves all
+            # 256 connections at once, keeping them alive: wrk itself looks
+            # at no reply and ignores connections that never get one.
+            timeout 30 "$loadgen" http-check "$port" --conns 256 2>"$tmp/check.log" || rc=$?
             if [ $rc -ne 0 ]; then
                 why="http-check: $(tail -n 1 "$tmp/check.log")"
                 [ $rc -eq 124 ] && why="http-check timed out"

@@ -2,10 +2,10 @@
 //!
 //! Each function here has the name and C signature of a libc function
 //! (`#[no_mangle] extern "C"`). The executable's definition wins over
-//! libc's, so std, blocking crates and C libraries loaded by the program
-//! call these instead (a C library linked at build time binds to them
-//! automatically; one loaded with `dlopen` needs the executable to export
-//! them: link with `-C link-arg=-Wl,--export-dynamic`).
+//! libc's: std and blocking crates call these at static link time, and since
+//! the linker exports an executable's definition of a symbol that a shared
+//! library in the link (libc) also defines, C libraries, including ones
+//! loaded later with `dlopen`, bind to them at run time too.
 //!
 //! The rules every hook follows:
 //!

@@ -111,7 +111,9 @@ fn find_head_end(bytes: &[u8]) -> Option<usize> {
 /// Whether the client asked to close after this request: HTTP/1.0 (we
 /// never announce keep-alive) or a `Connection: close` header.
 fn wants_close(head: &[u8]) -> bool {
-    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     if lines.next().is_some_and(|l| l.ends_with(b"HTTP/1.0")) {
         return true;
     }
@@ -120,7 +122,9 @@ fn wants_close(head: &[u8]) -> bool {
             return false;
         };
         line[..colon].eq_ignore_ascii_case(b"connection")
-            && line[colon + 1..].trim_ascii().eq_ignore_ascii_case(b"close")
+            && line[colon + 1..]
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"close")
     })
 }
 

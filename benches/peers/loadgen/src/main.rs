@@ -10,6 +10,7 @@
 //! loadgen echo1000 PORT         1000 connections, 1 s warm-up + 5 s measured
 //! loadgen idle_rss PORT PID     10k idle connections, server RSS growth per conn
 //! loadgen http-check PORT       two keep-alive GETs must each get "Hello, world!"
+//!                               (`--conns N`: on N connections open at once)
 //! ```
 //! Options (after the positional arguments): `--conns N`, `--secs S`,
 //! `--warmup S`, `--threads N` (tokio workers of the client, default 2).
@@ -46,10 +47,17 @@ struct Opts {
 }
 
 fn parse_opts(rest: &[String], conns: usize) -> Opts {
-    let mut o = Opts { conns, secs: 5.0, warmup: 1.0, threads: 2 };
+    let mut o = Opts {
+        conns,
+        secs: 5.0,
+        warmup: 1.0,
+        threads: 2,
+    };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
-        let val = it.next().unwrap_or_else(|| fail(format!("{flag} wants a value")));
+        let val = it
+            .next()
+            .unwrap_or_else(|| fail(format!("{flag} wants a value")));
         let bad = || -> ! { fail(format!("bad value {val:?} for {flag}")) };
         match flag.as_str() {
             "--conns" => o.conns = val.parse().unwrap_or_else(|_| bad()),
@@ -105,13 +113,20 @@ fn echo1(port: u16) {
     const WARMUP: u64 = 10_000;
     const ROUNDS: u64 = 100_000;
     let mut s = TcpStream::connect(addr(port)).unwrap_or_else(|e| fail(format!("connect: {e}")));
-    s.set_nodelay(true).unwrap_or_else(|e| fail(format!("nodelay: {e}")));
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap_or_else(|e| fail(format!("timeout: {e}")));
+    s.set_nodelay(true)
+        .unwrap_or_else(|e| fail(format!("nodelay: {e}")));
+    s.set_read_timeout(Some(IO_TIMEOUT))
+        .unwrap_or_else(|e| fail(format!("timeout: {e}")));
     let (mut msg, mut back) = ([0u8; MSG], [0u8; MSG]);
     let mut round = |seq: u64| {
         fill_msg(&mut msg, 0, seq);
-        s.write_all(&msg).unwrap_or_else(|e| fail(format!("echo1: write {seq}: {e}")));
-        s.read_exact(&mut back).unwrap_or_else(|e| fail(format!("echo1: read {seq}: {e}")));
+        s.write_all(&msg)
+            .unwrap_or_else(|e| fail(format!("echo1: write {seq}: {e}")));
+        s.read_exact(&mut back).unwrap_or_else(|e| {
+            fail(format!(
+                "echo1: reply {seq}: {e} (read timeout {IO_TIMEOUT:?})"
+            ))
+        });
         if back != msg {
             fail(format!("echo1: reply {seq} differs from what was sent"));
         }
@@ -132,7 +147,12 @@ fn echo1(port: u16) {
 /// Opens `n` connections, at most CONNECT_BATCH at a time; with `probe`,
 /// each makes one echo round trip (sequence `probe_seq`) once connected.
 /// Returns them in order, or fails the run after `limit`.
-async fn open_all(port: u16, n: usize, probe: Option<u64>, limit: Duration) -> Vec<tokio::net::TcpStream> {
+async fn open_all(
+    port: u16,
+    n: usize,
+    probe: Option<u64>,
+    limit: Duration,
+) -> Vec<tokio::net::TcpStream> {
     let open = async {
         let mut slots: Vec<Option<tokio::net::TcpStream>> = (0..n).map(|_| None).collect();
         let mut set = JoinSet::new();
@@ -153,14 +173,23 @@ async fn open_all(port: u16, n: usize, probe: Option<u64>, limit: Duration) -> V
                 });
                 next += 1;
             }
-            let Some(joined) = set.join_next().await else { break };
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
             let (id, res) = joined.unwrap_or_else(|e| fail(format!("connect task: {e}")));
             slots[id] = Some(res.unwrap_or_else(|e| fail(format!("connection {id}: {e}"))));
         }
-        slots.into_iter().map(|s| s.expect("every connection opened")).collect()
+        slots
+            .into_iter()
+            .map(|s| s.expect("every connection opened"))
+            .collect()
     };
     tokio::time::timeout(limit, open).await.unwrap_or_else(|_| {
-        let what = if probe.is_some() { "open and echo once on" } else { "open" };
+        let what = if probe.is_some() {
+            "open and echo once on"
+        } else {
+            "open"
+        };
         fail(format!("could not {what} {n} connections within {limit:?}"))
     })
 }
@@ -172,7 +201,10 @@ async fn round_trip(s: &mut tokio::net::TcpStream, id: usize, seq: u64) -> io::R
     s.write_all(&msg).await?;
     s.read_exact(&mut back).await?;
     if back != msg {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("reply {seq} differs from what was sent")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("reply {seq} differs from what was sent"),
+        ));
     }
     Ok(())
 }
@@ -182,7 +214,8 @@ fn echo1000(port: u16, o: &Opts) {
     let rt = runtime(o.threads);
     let rps = rt.block_on(async {
         let streams = open_all(port, o.conns, None, Duration::from_secs(20)).await;
-        let counts: Arc<Vec<AtomicU64>> = Arc::new((0..o.conns).map(|_| AtomicU64::new(0)).collect());
+        let counts: Arc<Vec<AtomicU64>> =
+            Arc::new((0..o.conns).map(|_| AtomicU64::new(0)).collect());
         let stop = Arc::new(AtomicBool::new(false));
         let error: Arc<Mutex<Option<String>>> = Arc::default();
         for (id, mut s) in streams.into_iter().enumerate() {
@@ -192,7 +225,10 @@ fn echo1000(port: u16, o: &Opts) {
                 while !stop.load(Ordering::Relaxed) {
                     if let Err(e) = round_trip(&mut s, id, seq).await {
                         if !stop.load(Ordering::Relaxed) {
-                            error.lock().unwrap().get_or_insert(format!("connection {id}: {e}"));
+                            error
+                                .lock()
+                                .unwrap()
+                                .get_or_insert(format!("connection {id}: {e}"));
                         }
                         return;
                     }
@@ -201,7 +237,12 @@ fn echo1000(port: u16, o: &Opts) {
                 }
             });
         }
-        let snapshot = || counts.iter().map(|c| c.load(Ordering::Relaxed)).collect::<Vec<_>>();
+        let snapshot = || {
+            counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .collect::<Vec<_>>()
+        };
         tokio::time::sleep(Duration::from_secs_f64(o.warmup)).await;
         let (before, t0) = (snapshot(), Instant::now());
         tokio::time::sleep(Duration::from_secs_f64(o.secs)).await;
@@ -243,7 +284,7 @@ fn vm_rss(pid: u32) -> u64 {
 fn idle_rss(port: u16, pid: u32, o: &Opts) {
     raise_nofile_limit();
     let rt = runtime(o.threads);
-    let limit = Duration::from_secs(60);
+    let limit = Duration::from_secs(30);
     let (before, after) = rt.block_on(async {
         // A few connections first, so one-off costs of the first accepts
         // (lazy runtime state, buffers) are not charged to the 10k.
@@ -260,28 +301,58 @@ fn idle_rss(port: u16, pid: u32, o: &Opts) {
         drop(held);
         (before, after)
     });
-    eprintln!("loadgen: server {pid} VmRSS before {before}, with {} idle connections {after}", o.conns);
+    eprintln!(
+        "loadgen: server {pid} VmRSS before {before}, with {} idle connections {after}",
+        o.conns
+    );
     let per_conn = (after as f64 - before as f64) / o.conns as f64;
     println!("RESULT idle_rss {per_conn:.0} bytes/conn");
 }
 
 // ----------------------------------------------------------- http-check
 
-/// Sends two GETs on one connection and checks both replies: status 200, a
-/// Content-Length body of exactly "Hello, world!", connection kept open.
-fn http_check(port: u16) {
-    let mut s = TcpStream::connect(addr(port)).unwrap_or_else(|e| fail(format!("connect: {e}")));
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap_or_else(|e| fail(format!("timeout: {e}")));
-    let req = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
-    let mut pending: Vec<u8> = Vec::new();
-    for n in 1..=2 {
-        s.write_all(req.as_bytes()).unwrap_or_else(|e| fail(format!("request {n}: write: {e}")));
-        let body = read_response(&mut s, &mut pending).unwrap_or_else(|e| fail(format!("request {n}: {e}")));
-        if body != b"Hello, world!" {
-            fail(format!("request {n}: body {:?}", String::from_utf8_lossy(&body)));
-        }
-    }
-    eprintln!("loadgen: http-check passed");
+/// Opens `conns` connections and keeps them all open while each sends two
+/// GETs and checks both replies: status 200, a Content-Length body of
+/// exactly "Hello, world!", connection kept alive. wrk does not check
+/// replies, and it does not notice connections that never get one, so this
+/// runs first: a server that cannot serve all of wrk's connections at once
+/// fails here instead of posting a number from a few of them.
+fn http_check(port: u16, conns: usize) {
+    let all_open = Arc::new(std::sync::Barrier::new(conns));
+    let threads: Vec<_> = (0..conns)
+        .map(|id| {
+            let all_open = all_open.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr(port))
+                    .unwrap_or_else(|e| fail(format!("connection {id}: connect: {e}")));
+                s.set_read_timeout(Some(IO_TIMEOUT))
+                    .unwrap_or_else(|e| fail(format!("timeout: {e}")));
+                all_open.wait();
+                let req = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+                let mut pending: Vec<u8> = Vec::new();
+                for n in 1..=2 {
+                    let ctx =
+                        |e: String| -> ! { fail(format!("connection {id}, request {n}: {e}")) };
+                    s.write_all(req.as_bytes())
+                        .unwrap_or_else(|e| ctx(format!("write: {e}")));
+                    let body = read_response(&mut s, &mut pending).unwrap_or_else(|e| ctx(e));
+                    if body != b"Hello, world!" {
+                        ctx(format!("body {:?}", String::from_utf8_lossy(&body)));
+                    }
+                }
+                s // keep it open until every connection is done
+            })
+        })
+        .collect();
+    let open: Vec<TcpStream> = threads
+        .into_iter()
+        .map(|t| {
+            t.join()
+                .unwrap_or_else(|_| fail("check thread panicked".into()))
+        })
+        .collect();
+    drop(open);
+    eprintln!("loadgen: http-check passed on {conns} concurrent connections");
 }
 
 fn read_response(s: &mut TcpStream, pending: &mut Vec<u8>) -> Result<Vec<u8>, String> {
@@ -292,6 +363,14 @@ fn read_response(s: &mut TcpStream, pending: &mut Vec<u8>) -> Result<Vec<u8>, St
             Ok(n) => {
                 pending.extend_from_slice(&chunk[..n]);
                 Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(format!("no reply within {IO_TIMEOUT:?}"))
             }
             Err(e) => Err(format!("read: {e}")),
         }
@@ -310,10 +389,16 @@ fn read_response(s: &mut TcpStream, pending: &mut Vec<u8>) -> Result<Vec<u8>, St
     }
     let mut len = None;
     for line in lines {
-        let (name, value) = line.split_once(':').ok_or(format!("header line {line:?}"))?;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or(format!("header line {line:?}"))?;
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            len = Some(value.parse::<usize>().map_err(|_| format!("Content-Length {value:?}"))?);
+            len = Some(
+                value
+                    .parse::<usize>()
+                    .map_err(|_| format!("Content-Length {value:?}"))?,
+            );
         } else if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
             return Err("server asked to close the connection".into());
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -337,14 +422,20 @@ fn main() {
     let usage = || -> ! {
         fail("usage: loadgen echo1|echo1000|http-check PORT [opts] | loadgen idle_rss PORT PID [opts]".into())
     };
-    let (Some(cmd), Some(port)) = (args.get(1), args.get(2)) else { usage() };
-    let port: u16 = port.parse().unwrap_or_else(|_| fail(format!("bad port {port:?}")));
+    let (Some(cmd), Some(port)) = (args.get(1), args.get(2)) else {
+        usage()
+    };
+    let port: u16 = port
+        .parse()
+        .unwrap_or_else(|_| fail(format!("bad port {port:?}")));
     match cmd.as_str() {
         "echo1" if args.len() == 3 => echo1(port),
         "echo1000" => echo1000(port, &parse_opts(&args[3..], 1000)),
-        "http-check" if args.len() == 3 => http_check(port),
+        "http-check" => http_check(port, parse_opts(&args[3..], 1).conns),
         "idle_rss" if args.len() >= 4 => {
-            let pid = args[3].parse().unwrap_or_else(|_| fail(format!("bad pid {:?}", args[3])));
+            let pid = args[3]
+                .parse()
+                .unwrap_or_else(|_| fail(format!("bad pid {:?}", args[3])));
             idle_rss(port, pid, &parse_opts(&args[4..], 10_000))
         }
         _ => usage(),

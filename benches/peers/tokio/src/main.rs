@@ -241,7 +241,9 @@ async fn http(stream: tokio::net::TcpStream) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let port = || -> u16 {
-        args[2].parse().unwrap_or_else(|_| fail(format!("bad port {:?}", args[2])))
+        args[2]
+            .parse()
+            .unwrap_or_else(|_| fail(format!("bad port {:?}", args[2])))
     };
     match (args.get(1).map(String::as_str), args.len()) {
         (Some("spawn"), 2) => bench_spawn(),
@@ -249,6 +251,8 @@ fn main() {
         (Some("sleep_rss"), 2) => bench_sleep_rss(),
         (Some("echo-server"), 3) => serve(port(), echo),
         (Some("http-server"), 3) => serve(port(), http),
-        _ => fail("usage: tokio-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into()),
+        _ => {
+            fail("usage: tokio-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into())
+        }
     }
 }

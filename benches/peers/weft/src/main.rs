@@ -58,7 +58,10 @@ fn spawn_join(n: usize) -> Duration {
 }
 
 fn bench_spawn() {
-    let workers = std::env::var("SPAWN_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let workers = std::env::var("SPAWN_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let elapsed = runtime(workers).run(|| {
         spawn_join(SPAWN_WARMUP);
         spawn_join(SPAWN_TASKS)
@@ -170,7 +173,9 @@ fn main() {
         (Some("sleep_rss"), 2) => bench_sleep_rss(),
         (Some("echo-server"), 3) => serve(port(&args), blocking::echo),
         (Some("http-server"), 3) => serve(port(&args), blocking::http),
-        _ => fail("usage: weft-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into()),
+        _ => {
+            fail("usage: weft-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into())
+        }
     }
 }
 
