@@ -130,6 +130,7 @@ impl RuntimeBuilder {
             workers: remotes.into_boxed_slice(),
             injector: Injector::new(),
             searching: AtomicUsize::new(0),
+            sleeping: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
         });
 

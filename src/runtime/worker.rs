@@ -7,9 +7,9 @@
 //! 3. the inbox (bound tasks woken from other threads), drained into 2;
 //! 4. due timers, whose wake-ups land in 1-2;
 //! 5. the worker's own FIFO of fresh tasks;
-//! 6. a non-blocking look at the poller (I/O readiness wakes land in 1-2);
-//! 7. search: the injector, then the other workers' fresh FIFOs;
-//! 8. sleep in the poller until the next timer, readiness or a wake-up.
+//! 6. search: the injector, then the other workers' fresh FIFOs (spinning
+//!    briefly, and glancing at the poller, while other workers are awake);
+//! 7. sleep in the poller until the next timer, I/O readiness or a wake-up.
 //!
 //! Ready work (bound to this worker, unmovable) goes before fresh work (which
 //! an idle peer can take). Every 61st pick (Go's number) also drains the
@@ -50,9 +50,11 @@ use crate::time::Timers;
 /// Picks between fairness checks.
 const FAIRNESS_INTERVAL: u32 = 61;
 
-/// Steal attempts before an idle worker sleeps, and the pause between two.
+/// Steal attempts before an idle worker sleeps, the pause between two, and
+/// how often the spin looks at the poller.
 const SPIN_ROUNDS: u32 = 64;
 const SPIN_PAUSES: u32 = 32;
+const SPIN_POLL: u32 = 16;
 
 /// Stack-budget slots a worker takes from the process-wide budget at once.
 const SLOT_BATCH: usize = 16;
@@ -179,17 +181,25 @@ impl Local {
             if let Some(t) = self.fresh.pop() {
                 return Some(t);
             }
-            if self.driver.borrow_mut().poll(Some(Duration::ZERO)) > 0 {
-                continue;
-            }
             if let Some(t) = self.search() {
                 return Some(t);
+            }
+            if self.has_local_work() {
+                continue;
             }
             self.sleep();
             if self.shared.is_shut_down() {
                 return None;
             }
         }
+    }
+
+    /// Whether something runnable is queued on this worker itself.
+    fn has_local_work(&self) -> bool {
+        let next = self.next.take();
+        let any = next.is_some();
+        self.next.set(next);
+        any || !self.ready.borrow().is_empty() || !self.remote().inbox.is_empty()
     }
 
     /// The every-61st-pick fairness round.
@@ -277,20 +287,34 @@ impl Local {
 
     /// Step 6: the injector, then the peers, while counted as searching.
     ///
-    /// A worker that finds nothing keeps looking for a few microseconds
+    /// While another worker is awake (so fresh work may appear), a worker
+    /// that finds nothing keeps looking for a few microseconds
     /// (`SPIN_ROUNDS`) before it goes to sleep, as Go's idle Ps do: while it
     /// is counted as searching, spawners do not pay an eventfd write to wake
     /// it, which in a spawn-heavy loop would otherwise happen every few
-    /// coroutines. The spin ends early when bound work for this worker
-    /// arrives in its inbox.
+    /// coroutines. At most half the awake workers spin. The spin ends early
+    /// when work for this worker arrives: in its inbox, or as I/O readiness
+    /// (the poller is checked every `SPIN_POLL` rounds). With every other
+    /// worker asleep nothing can produce fresh work but I/O and timers, so
+    /// the worker goes straight to its poller instead of burning a core the
+    /// rest of the machine may need.
     fn search(&self) -> Option<Arc<Task>> {
         if !self.searching.replace(true) {
             self.shared.searching.fetch_add(1, Ordering::SeqCst);
         }
+        let awake = self.shared.workers.len() - self.shared.sleeping.load(Ordering::Relaxed);
+        let spin = awake > 1 && 2 * self.shared.searching.load(Ordering::Relaxed) <= awake;
+        let rounds = if spin { SPIN_ROUNDS } else { 1 };
         let mut found = None;
-        for _ in 0..SPIN_ROUNDS {
+        for round in 1..=rounds {
             found = self.steal();
-            if found.is_some() || !self.remote().inbox.is_empty() || self.shared.is_shut_down() {
+            if found.is_some() || round == rounds {
+                break;
+            }
+            if !self.remote().inbox.is_empty() || self.shared.is_shut_down() {
+                break;
+            }
+            if round % SPIN_POLL == 0 && self.driver.borrow_mut().poll(Some(Duration::ZERO)) > 0 {
                 break;
             }
             for _ in 0..SPIN_PAUSES {
@@ -331,6 +355,7 @@ impl Local {
     /// Step 7, with the re-check that makes wake-ups race-free.
     fn sleep(&self) {
         let remote = self.remote();
+        self.shared.sleeping.fetch_add(1, Ordering::Relaxed);
         remote.state.store(SLEEPING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if remote.inbox.is_empty() && !self.shared.has_fresh_work() && !self.shared.is_shut_down() {
@@ -345,6 +370,7 @@ impl Local {
             }
             self.driver.borrow_mut().poll(timeout);
         }
+        self.shared.sleeping.fetch_sub(1, Ordering::Relaxed);
         self.retry_starved();
         if remote.state.swap(RUNNING, Ordering::AcqRel) == WOKEN {
             // Whoever woke us counted us as searching.
