@@ -475,3 +475,50 @@ fn raw_fd_round_trip_keeps_working() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn recv_with_waitall_fills_the_buffer_as_blocking_recv_does() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let got = rt.run(move || {
+        let c = TcpStream::connect(addr).unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        let writer = weft::go(move || {
+            for part in [b"abc", b"def", b"ghi"] {
+                s.write_all(part).unwrap();
+                weft::sleep(Duration::from_millis(20));
+            }
+            s
+        });
+        let mut buf = [0u8; 9];
+        // SAFETY: a valid buffer of 9 bytes.
+        let n = unsafe { libc::recv(c.as_raw_fd(), buf.as_mut_ptr().cast(), 9, libc::MSG_WAITALL) };
+        drop(writer.join().unwrap());
+        (n, buf)
+    });
+    assert_eq!(got.0, 9);
+    assert_eq!(&got.1, b"abcdefghi");
+}
+
+#[test]
+fn eof_right_after_a_short_read_is_seen() {
+    // The reply and the FIN arrive together: the read that takes the reply
+    // is short, and the next must still see EOF (not wait for another edge).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let (first, second) = rt.run(move || {
+        let mut c = TcpStream::connect(addr).unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        weft::go(move || {
+            weft::sleep(Duration::from_millis(20));
+            s.write_all(b"bye").unwrap();
+        });
+        let mut buf = [0u8; 64];
+        let first = c.read(&mut buf).unwrap();
+        let second = c.read(&mut buf).unwrap();
+        (first, second)
+    });
+    assert_eq!((first, second), (3, 0));
+}

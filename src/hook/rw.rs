@@ -9,14 +9,16 @@ use crate::sys::raw;
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
     // SAFETY: the caller's contract for read(2).
-    blocking_io(fd, Direction::Read, || unsafe { raw::read(fd, buf, count) })
+    blocking_io(fd, Direction::Read, count, || unsafe {
+        raw::read(fd, buf, count)
+    })
 }
 
 /// `readv(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
     // SAFETY: the caller's contract for readv(2).
-    blocking_io(fd, Direction::Read, || unsafe {
+    blocking_io(fd, Direction::Read, 0, || unsafe {
         raw::readv(fd, iov, iovcnt)
     })
 }
@@ -52,7 +54,27 @@ pub unsafe extern "C" fn recvfrom(
     if flags & libc::MSG_DONTWAIT != 0 {
         return call();
     }
-    blocking_io(fd, Direction::Read, call)
+    if flags & libc::MSG_WAITALL != 0 && {
+        if crate::runtime::current_task().is_some() {
+            crate::io::classify(fd);
+        }
+        crate::io::is_stream(fd)
+    } {
+        // SAFETY: as above; `done <= len`.
+        return crate::io::blocking_all(fd, Direction::Read, len, |done| unsafe {
+            raw::recvfrom(
+                fd,
+                buf.cast::<u8>().add(done).cast(),
+                len - done,
+                flags,
+                addr,
+                addrlen,
+            )
+        });
+    }
+    // A peek leaves the data in place: it says nothing about draining.
+    let want = if flags & libc::MSG_PEEK != 0 { 0 } else { len };
+    blocking_io(fd, Direction::Read, want, call)
 }
 
 /// `recvmsg(2)`.
@@ -63,14 +85,14 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
     if flags & libc::MSG_DONTWAIT != 0 {
         return call();
     }
-    blocking_io(fd, Direction::Read, call)
+    blocking_io(fd, Direction::Read, 0, call)
 }
 
 /// `write(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
     // SAFETY: the caller's contract for write(2); `done <= count`.
-    crate::io::blocking_write(fd, count, |done| unsafe {
+    crate::io::blocking_all(fd, Direction::Write, count, |done| unsafe {
         raw::write(fd, buf.cast::<u8>().add(done).cast(), count - done)
     })
 }
@@ -80,7 +102,7 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
     // SAFETY: the caller's contract for writev(2).
-    blocking_io(fd, Direction::Write, || unsafe {
+    blocking_io(fd, Direction::Write, 0, || unsafe {
         raw::writev(fd, iov, iovcnt)
     })
 }
@@ -107,7 +129,7 @@ pub unsafe extern "C" fn sendto(
         return unsafe { raw::sendto(fd, buf, len, flags, addr, addrlen) };
     }
     // SAFETY: the caller's contract for sendto(2); `done <= len`.
-    crate::io::blocking_write(fd, len, |done| unsafe {
+    crate::io::blocking_all(fd, Direction::Write, len, |done| unsafe {
         raw::sendto(
             fd,
             buf.cast::<u8>().add(done).cast(),
@@ -127,5 +149,5 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
     if flags & libc::MSG_DONTWAIT != 0 {
         return call();
     }
-    blocking_io(fd, Direction::Write, call)
+    blocking_io(fd, Direction::Write, 0, call)
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use libc::{c_int, c_void, sockaddr, socklen_t};
 
 use crate::io::fd_table::{self, KNOWN, SOCKET};
-use crate::io::{block_thread, blocking_io, classify, register_new, wait_any, Direction, Wait};
+use crate::io::{
+    block_thread, blocking_io, classify, is_stream, register_new, wait_any, Direction, Wait,
+};
 use crate::runtime::current_task;
 use crate::sys::{self, raw};
 
@@ -25,9 +27,14 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
     // SAFETY: as above.
     let fd = unsafe { raw::socket(domain, ty | libc::SOCK_NONBLOCK, protocol) };
     if fd >= 0 {
-        register_new(fd, ty & libc::SOCK_NONBLOCK != 0);
+        register_new(fd, ty & libc::SOCK_NONBLOCK != 0, is_stream_type(ty));
     }
     fd
+}
+
+/// Whether a `socket(2)` type argument asks for a stream socket.
+fn is_stream_type(ty: c_int) -> bool {
+    ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) == libc::SOCK_STREAM
 }
 
 /// `socketpair(2)`.
@@ -51,7 +58,7 @@ pub unsafe extern "C" fn socketpair(
         let fds = unsafe { [*sv, *sv.add(1)] };
         for fd in fds {
             if in_coroutine {
-                register_new(fd, ty & libc::SOCK_NONBLOCK != 0);
+                register_new(fd, ty & libc::SOCK_NONBLOCK != 0, is_stream_type(ty));
             } else {
                 crate::io::forget(fd);
             }
@@ -86,18 +93,18 @@ pub unsafe extern "C" fn accept4(
     };
     // SAFETY: the caller's contract for accept4(2).
     let call = || unsafe { raw::accept4(fd, addr, len, real_flags) };
-    let mut new = blocking_io(fd, Direction::Read, call);
+    let mut new = blocking_io(fd, Direction::Read, 0, call);
     if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
         let e = sys::errno();
         crate::io::wait_for_free_fd(Duration::from_millis(100));
-        new = blocking_io(fd, Direction::Read, call);
+        new = blocking_io(fd, Direction::Read, 0, call);
         if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
             sys::set_errno(e);
         }
     }
     if new >= 0 {
         if in_coroutine {
-            register_new(new, flags & libc::SOCK_NONBLOCK != 0);
+            register_new(new, flags & libc::SOCK_NONBLOCK != 0, is_stream(fd));
         } else {
             crate::io::forget(new);
         }

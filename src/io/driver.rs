@@ -28,6 +28,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use slab::Slab;
 
+use super::readiness::Event;
+use super::Readiness;
 use crate::coroutine::Task;
 use crate::runtime::park::Unparker;
 
@@ -142,8 +144,8 @@ impl Poller {
         }
     }
 
-    /// Wakes the waiters an event is for.
-    fn dispatch(&self, events: &Events, woken: &mut Vec<Unparker>) {
+    /// Records readiness and wakes the waiters an event is for.
+    fn dispatch(&self, events: &Events, readiness: &Readiness, woken: &mut Vec<Unparker>) {
         let mut waiters = self.waiters.lock().unwrap();
         for event in events.iter() {
             if event.token() == WAKER {
@@ -154,10 +156,19 @@ impl Poller {
                 continue; // stale: the fd was closed after this event was fetched
             };
             let failed = event.is_error();
-            if failed || event.is_readable() || event.is_read_closed() {
+            let ev = Event {
+                read: event.is_readable(),
+                write: event.is_writable(),
+                read_closed: failed || event.is_read_closed(),
+                write_closed: failed || event.is_write_closed(),
+            };
+            readiness.mark(key, generation, ev);
+            let read = ev.read || ev.read_closed;
+            let write = ev.write || ev.write_closed;
+            if read {
                 woken.append(&mut entry.readers);
             }
-            if failed || event.is_writable() || event.is_write_closed() {
+            if write {
                 woken.append(&mut entry.writers);
             }
         }
@@ -193,7 +204,7 @@ impl Driver {
     /// Waits for readiness or a wake-up, at most `timeout` (`None`: no
     /// limit; zero: just look), and unparks the coroutines that were
     /// waiting for what became ready. Returns how many it unparked.
-    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> usize {
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>, readiness: &Readiness) -> usize {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
@@ -202,7 +213,8 @@ impl Driver {
         if self.events.is_empty() {
             return 0;
         }
-        self.poller.dispatch(&self.events, &mut self.woken);
+        self.poller
+            .dispatch(&self.events, readiness, &mut self.woken);
         let n = self.woken.len();
         for w in self.woken.drain(..) {
             w.unpark();

@@ -19,6 +19,7 @@
 //! | `SOCKET`  | a socket: weft may park on it                                  |
 //! | `WEFT_NB` | weft set `O_NONBLOCK` on it; the user did not ask for it       |
 //! | `USER_NB` | the user asked for `O_NONBLOCK` (`fcntl`, `FIONBIO`, `SOCK_NONBLOCK`) |
+//! | `STREAM`  | a `SOCK_STREAM` socket: a short read means it was drained |
 //!
 //! Written by the hooks (`socket`, `accept4`, `fcntl`, `ioctl`, `close`,
 //! `dup*`, first use in a coroutine); read by every hook.
@@ -32,6 +33,7 @@ pub(crate) const KNOWN: u32 = 1;
 pub(crate) const SOCKET: u32 = 2;
 pub(crate) const WEFT_NB: u32 = 4;
 pub(crate) const USER_NB: u32 = 8;
+pub(crate) const STREAM: u32 = 16;
 
 const CHUNK_BITS: usize = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;

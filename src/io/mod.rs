@@ -5,7 +5,9 @@
 //! 1. The hook looks fd up in the fd table. The first time a coroutine
 //!    touches a socket, weft records whether the user made it non-blocking
 //!    and, if not, sets `O_NONBLOCK` itself (`WEFT_NB`).
-//! 2. It tries the call. Data there: done, at the cost of the system call.
+//! 2. It tries the call, unless this worker's poller knows the socket is
+//!    still empty (`readiness.rs`). Data there: done, at the cost of the
+//!    system call.
 //! 3. `EAGAIN` on a socket the user expects to block: the coroutine
 //!    registers fd with W's poller (once per fd and worker), adds itself to
 //!    the fd's readers and parks, with a deadline if the socket has
@@ -21,10 +23,13 @@
 mod driver;
 mod emfile;
 pub(crate) mod fd_table;
+mod readiness;
 mod wait;
 
 pub(crate) use driver::{Direction, Driver, Poller};
 pub(crate) use emfile::{fd_freed, wait_for_free_fd};
+pub(crate) use readiness::Readiness;
 pub(crate) use wait::{
-    block_thread, blocking_io, blocking_write, classify, forget, register_new, wait_any, Wait,
+    block_thread, blocking_all, blocking_io, classify, forget, is_stream, register_new, wait_any,
+    Wait,
 };

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::fd_table::{self, Slot, KNOWN, SOCKET, USER_NB, WEFT_NB};
-use super::{Direction, Poller};
+use super::fd_table::{self, Slot, KNOWN, SOCKET, STREAM, USER_NB, WEFT_NB};
+use super::Direction;
 use crate::runtime::park::{self, Unparker};
 use crate::runtime::{current_task, current_worker};
 use crate::sys::{self, raw, FdKind};
@@ -30,6 +30,8 @@ pub(crate) enum Wait {
 pub(crate) trait Ret: Copy {
     const FAIL: Self;
     fn failed(self) -> bool;
+    /// The byte count of a successful transfer.
+    fn amount(self) -> usize;
 }
 
 impl Ret for isize {
@@ -37,12 +39,18 @@ impl Ret for isize {
     fn failed(self) -> bool {
         self == -1
     }
+    fn amount(self) -> usize {
+        self.max(0) as usize
+    }
 }
 
 impl Ret for i32 {
     const FAIL: i32 = -1;
     fn failed(self) -> bool {
         self == -1
+    }
+    fn amount(self) -> usize {
+        self.max(0) as usize
     }
 }
 
@@ -65,16 +73,23 @@ pub(crate) fn classify(fd: RawFd) -> Option<&'static Slot> {
             if fl == -1 {
                 return Some(slot);
             }
-            let flags = if fl & libc::O_NONBLOCK != 0 {
-                KNOWN | SOCKET | USER_NB
+            let stream = if socket_type(fd) == libc::SOCK_STREAM {
+                STREAM
             } else {
-                // SAFETY: F_SETFL with the fd's own flags plus O_NONBLOCK.
-                if unsafe { raw::fcntl(fd, libc::F_SETFL, (fl | libc::O_NONBLOCK) as usize) } == -1
-                {
-                    return Some(slot);
-                }
-                KNOWN | SOCKET | WEFT_NB
+                0
             };
+            let flags = stream
+                | if fl & libc::O_NONBLOCK != 0 {
+                    KNOWN | SOCKET | USER_NB
+                } else {
+                    // SAFETY: F_SETFL with the fd's own flags plus O_NONBLOCK.
+                    if unsafe { raw::fcntl(fd, libc::F_SETFL, (fl | libc::O_NONBLOCK) as usize) }
+                        == -1
+                    {
+                        return Some(slot);
+                    }
+                    KNOWN | SOCKET | WEFT_NB
+                };
             slot.recv_timeout
                 .store(socket_timeout(fd, libc::SO_RCVTIMEO), Ordering::Relaxed);
             slot.send_timeout
@@ -85,6 +100,23 @@ pub(crate) fn classify(fd: RawFd) -> Option<&'static Slot> {
         FdKind::Invalid => {}
     }
     Some(slot)
+}
+
+/// `SO_TYPE` of a socket.
+fn socket_type(fd: RawFd) -> libc::c_int {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_TYPE writes one int.
+    unsafe {
+        raw::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    ty
 }
 
 /// The kernel's `SO_RCVTIMEO` or `SO_SNDTIMEO` of `fd`, in nanoseconds.
@@ -112,14 +144,20 @@ fn socket_timeout(fd: RawFd, opt: libc::c_int) -> u64 {
 
 /// Records a socket a hook just created in a coroutine with `SOCK_NONBLOCK`
 /// forced on (`socket`, `accept4`, `socketpair`).
-pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool) {
+pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool, stream: bool) {
     let Some(slot) = fd_table::get_or_alloc(fd) else {
         return;
     };
     if slot.state().flags != 0 {
         forget_slot(slot, fd);
     }
-    slot.set_flags(KNOWN | SOCKET | if user_nonblocking { USER_NB } else { WEFT_NB });
+    let nb = if user_nonblocking { USER_NB } else { WEFT_NB };
+    slot.set_flags(KNOWN | SOCKET | nb | if stream { STREAM } else { 0 });
+}
+
+/// Whether `fd` is known to be a stream socket.
+pub(crate) fn is_stream(fd: RawFd) -> bool {
+    fd_table::get(fd).is_some_and(|s| s.state().has(STREAM))
 }
 
 /// Forgets `fd` before it is closed or replaced: a new generation, and every
@@ -142,14 +180,22 @@ fn forget_slot(slot: &Slot, fd: RawFd) {
 
 /// Runs `op`, a non-blocking attempt of a blocking call on `fd`, until it
 /// stops failing with `EAGAIN`, parking the coroutine (or blocking the
-/// thread) in between, with the socket's timeout for `dir`.
+/// thread) in between, with the socket's timeout for `dir`. `want` is the
+/// byte count asked for (0 if unknown): on a stream socket, a transfer
+/// shorter than that shows the socket drained (or full), and the next call
+/// on this worker parks without trying (`readiness.rs`).
 ///
 /// Fds weft does not manage (not sockets, the user's own non-blocking ones,
 /// and on plain threads any fd weft never touched) run `op` once, unchanged.
 #[inline]
-pub(crate) fn blocking_io<R: Ret>(fd: RawFd, dir: Direction, mut op: impl FnMut() -> R) -> R {
-    let in_coroutine = current_task().is_some();
-    let slot = if in_coroutine {
+pub(crate) fn blocking_io<R: Ret>(
+    fd: RawFd,
+    dir: Direction,
+    want: usize,
+    mut op: impl FnMut() -> R,
+) -> R {
+    let worker = current_worker().filter(|_| current_task().is_some());
+    let slot = if worker.is_some() {
         classify(fd)
     } else {
         fd_table::get(fd)
@@ -159,6 +205,8 @@ pub(crate) fn blocking_io<R: Ret>(fd: RawFd, dir: Direction, mut op: impl FnMut(
     if !state.is_managed() {
         return op();
     }
+    let generation = state.generation;
+    let infer = want > 0 && state.has(STREAM);
     let mut deadline = None;
     let timeout = match dir {
         Direction::Read => &slot.recv_timeout,
@@ -166,14 +214,32 @@ pub(crate) fn blocking_io<R: Ret>(fd: RawFd, dir: Direction, mut op: impl FnMut(
     }
     .load(Ordering::Relaxed);
     loop {
-        let r = op();
-        if !r.failed() || sys::errno() != libc::EAGAIN {
-            return r;
+        let key = worker.and_then(|w| w.cached_registration(fd, generation));
+        let readiness = worker.zip(key).map(|(w, key)| (w.readiness(), key));
+        // Known empty (or full) on this worker: wait for the edge first.
+        let known_empty = readiness.is_some_and(|(r, key)| !r.is_ready(key, generation, dir));
+        if !known_empty {
+            let r = op();
+            if !r.failed() {
+                if infer && r.amount() < want {
+                    // Short: the socket is drained (or full) for now.
+                    if let Some((readiness, key)) = readiness {
+                        readiness.clear(key, generation, dir);
+                    }
+                }
+                return r;
+            }
+            if sys::errno() != libc::EAGAIN {
+                return r;
+            }
+            if let Some((readiness, key)) = readiness {
+                readiness.clear(key, generation, dir);
+            }
         }
         if timeout != 0 && deadline.is_none() {
             deadline = Instant::now().checked_add(Duration::from_nanos(timeout));
         }
-        let outcome = if in_coroutine {
+        let outcome = if worker.is_some() {
             wait_any(&[(fd, dir)], deadline)
         } else {
             block_thread(fd, dir, deadline)
@@ -196,12 +262,18 @@ pub(crate) fn blocking_io<R: Ret>(fd: RawFd, dir: Direction, mut op: impl FnMut(
     }
 }
 
-/// A blocking write of `len` bytes: `op(done)` writes from offset `done`.
-/// On a socket weft manages it keeps writing (waiting whenever the socket is
-/// full) until all is sent, a timeout passes or an error occurs, and returns
-/// what was sent, as a blocking `send` on a stream socket does. Elsewhere it
-/// is `op(0)`.
-pub(crate) fn blocking_write(fd: RawFd, len: usize, mut op: impl FnMut(usize) -> isize) -> isize {
+/// A transfer of `len` bytes that a blocking call would complete in one go
+/// (a `send` on a stream socket, a `recv` with `MSG_WAITALL`): `op(done)`
+/// moves bytes from offset `done`. On a socket weft manages it keeps going
+/// (waiting whenever the socket is full or empty) until all is done, the
+/// peer closes, a timeout passes or an error occurs, and returns the count,
+/// as the kernel's blocking call does. Elsewhere it is `op(0)`.
+pub(crate) fn blocking_all(
+    fd: RawFd,
+    dir: Direction,
+    len: usize,
+    mut op: impl FnMut(usize) -> isize,
+) -> isize {
     let slot = if current_task().is_some() {
         classify(fd)
     } else {
@@ -212,7 +284,7 @@ pub(crate) fn blocking_write(fd: RawFd, len: usize, mut op: impl FnMut(usize) ->
     }
     let mut done = 0;
     loop {
-        let r = blocking_io(fd, Direction::Write, || op(done));
+        let r = blocking_io(fd, dir, len - done, || op(done));
         if r.failed() {
             return if done > 0 { done as isize } else { -1 };
         }
@@ -266,6 +338,9 @@ pub(crate) fn block_thread(fd: RawFd, dir: Direction, deadline: Option<Instant>)
 /// `poll(2)` reports such files; if it is the only one, the thread blocks in
 /// `poll(2)` instead.
 pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Wait {
+    if let [(fd, dir)] = *fds {
+        return wait_one(fd, dir, deadline);
+    }
     let worker = current_worker().expect("wait_any outside a worker");
     let task = park::current_arc().expect("wait_any outside a coroutine");
     if task.is_cancelled() {
@@ -281,7 +356,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
             break;
         };
         let generation = slot.state().generation;
-        let Some(key) = registration(slot, poller, fd, generation) else {
+        let Some(key) = registration(slot, fd, generation) else {
             if fds.len() == 1 {
                 return block_thread(fd, dir, deadline);
             }
@@ -314,14 +389,63 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
     outcome
 }
 
-/// This worker's key for `fd`, registering it on first use. `None` if epoll
-/// refuses the fd.
-fn registration(slot: &Slot, poller: &Arc<Poller>, fd: RawFd, generation: u32) -> Option<usize> {
-    let mut regs = slot.registrations.lock().unwrap();
-    if let Some(&(_, key)) = regs.iter().find(|(p, _)| Arc::ptr_eq(p, poller)) {
+/// `wait_any` for one fd, the common case: no allocation, no lock but the
+/// poller's.
+fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
+    let worker = current_worker().expect("wait_one outside a worker");
+    let task = park::current_arc().expect("wait_one outside a coroutine");
+    if task.is_cancelled() {
+        park::note_cancelled_call(&task);
+        return Wait::Cancelled;
+    }
+    let Some(slot) = fd_table::get_or_alloc(fd) else {
+        return Wait::Ready;
+    };
+    let generation = slot.state().generation;
+    let Some(key) = registration(slot, fd, generation) else {
+        return block_thread(fd, dir, deadline);
+    };
+    let poller = worker.poller();
+    if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
+        return Wait::Closed;
+    }
+    match deadline {
+        Some(d) => park::park_deadline(d),
+        None => park::park(),
+    }
+    poller.remove_waiter(key, generation, dir, &task);
+    if slot.state().generation != generation {
+        Wait::Closed
+    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+        Wait::TimedOut
+    } else {
+        Wait::Ready
+    }
+}
+
+/// This worker's key for `fd` in its poller, registering it on first use.
+/// `None` if epoll refuses the fd.
+///
+/// The worker caches its keys by fd and generation, so waiting again on an
+/// fd takes no lock; the slot's list (locked only here, on first use, and by
+/// `close`) tells `close` on any thread which pollers to clean up.
+pub(crate) fn registration(slot: &Slot, fd: RawFd, generation: u32) -> Option<usize> {
+    let worker = current_worker()?;
+    if let Some(key) = worker.cached_registration(fd, generation) {
         return Some(key);
     }
-    let key = poller.register(fd, generation).ok()?;
-    regs.push((poller.clone(), key));
+    let poller = worker.poller();
+    let key = {
+        let mut regs = slot.registrations.lock().unwrap();
+        match regs.iter().find(|(p, _)| Arc::ptr_eq(p, poller)) {
+            Some(&(_, key)) => key,
+            None => {
+                let key = poller.register(fd, generation).ok()?;
+                regs.push((poller.clone(), key));
+                key
+            }
+        }
+    };
+    worker.cache_registration(fd, generation, key);
     Some(key)
 }

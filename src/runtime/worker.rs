@@ -31,6 +31,7 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
+use std::os::fd::RawFd;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ use super::context::{self, enter_worker};
 use super::park::Unparker;
 use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
 use crate::coroutine::{Body, Coro, Suspend, Task, EMPTY, PARKED};
-use crate::io::{Driver, Poller};
+use crate::io::{Driver, Poller, Readiness};
 use crate::stack::{Budget, Segment, StackPool};
 use crate::time::Timers;
 
@@ -55,6 +56,9 @@ const FAIRNESS_INTERVAL: u32 = 61;
 const SPIN_ROUNDS: u32 = 64;
 const SPIN_PAUSES: u32 = 32;
 const SPIN_POLL: u32 = 16;
+
+/// An empty entry of `Local::registrations`.
+const NO_REGISTRATION: u64 = u64::MAX;
 
 /// Stack-budget slots a worker takes from the process-wide budget at once.
 const SLOT_BATCH: usize = 16;
@@ -83,6 +87,11 @@ pub(crate) struct Local {
     tick: Cell<u32>,
     /// This worker is counted in `Shared::searching`.
     searching: Cell<bool>,
+    /// Poller keys by fd: `key << 32 | generation`, or `NO_REGISTRATION`.
+    /// Only this worker's coroutines touch it.
+    registrations: RefCell<Vec<u64>>,
+    /// What the poller last reported per key (`io/readiness.rs`).
+    readiness: Readiness,
     /// Stack-budget slots this worker holds beyond those of its running
     /// coroutines (see `take_slot`).
     slots: Cell<usize>,
@@ -113,6 +122,8 @@ impl Local {
             tasks: RefCell::new(Slab::with_capacity(256)),
             tick: Cell::new(0),
             searching: Cell::new(false),
+            registrations: RefCell::new(Vec::new()),
+            readiness: Readiness::default(),
             slots: Cell::new(0),
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
@@ -155,6 +166,29 @@ impl Local {
     /// This worker's poller.
     pub(crate) fn poller(&self) -> &Arc<Poller> {
         &self.remote().poller
+    }
+
+    /// The poller key this worker registered `fd` under, if it did so for
+    /// this generation of the fd.
+    pub(crate) fn cached_registration(&self, fd: RawFd, generation: u32) -> Option<usize> {
+        let entry = *self.registrations.borrow().get(usize::try_from(fd).ok()?)?;
+        (entry != NO_REGISTRATION && entry as u32 == generation).then_some((entry >> 32) as usize)
+    }
+
+    /// Remembers the poller key of `fd` for this generation.
+    pub(crate) fn cache_registration(&self, fd: RawFd, generation: u32, key: usize) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        let mut regs = self.registrations.borrow_mut();
+        if regs.len() <= fd {
+            regs.resize(fd + 1, NO_REGISTRATION);
+        }
+        regs[fd] = ((key as u64) << 32) | generation as u64;
+        self.readiness.reset(key, generation);
+    }
+
+    /// What this worker's poller last said about its registrations.
+    pub(crate) fn readiness(&self) -> &Readiness {
+        &self.readiness
     }
 
     fn next_task(&self) -> Option<Arc<Task>> {
@@ -209,7 +243,9 @@ impl Local {
         }
         self.drain_inbox();
         self.fire_timers();
-        self.driver.borrow_mut().poll(Some(Duration::ZERO));
+        self.driver
+            .borrow_mut()
+            .poll(Some(Duration::ZERO), &self.readiness);
         if let Some(t) = self.fresh.pop() {
             self.ready.borrow_mut().push_back(t);
         } else if let Steal::Success(t) = self.shared.injector.steal() {
@@ -314,7 +350,13 @@ impl Local {
             if !self.remote().inbox.is_empty() || self.shared.is_shut_down() {
                 break;
             }
-            if round % SPIN_POLL == 0 && self.driver.borrow_mut().poll(Some(Duration::ZERO)) > 0 {
+            if round % SPIN_POLL == 0
+                && self
+                    .driver
+                    .borrow_mut()
+                    .poll(Some(Duration::ZERO), &self.readiness)
+                    > 0
+            {
                 break;
             }
             for _ in 0..SPIN_PAUSES {
@@ -368,7 +410,7 @@ impl Local {
             if !self.starved.borrow().is_empty() {
                 timeout = Some(timeout.map_or(STARVED_RETRY, |t| t.min(STARVED_RETRY)));
             }
-            self.driver.borrow_mut().poll(timeout);
+            self.driver.borrow_mut().poll(timeout, &self.readiness);
         }
         self.shared.sleeping.fetch_sub(1, Ordering::Relaxed);
         self.retry_starved();
