@@ -39,6 +39,46 @@
 //! assert!(start.elapsed() < Duration::from_secs(5));
 //! ```
 //!
+//! ## Blocking I/O
+//!
+//! Inside a coroutine, ordinary blocking socket code parks the coroutine
+//! instead of the worker thread: `std::net` (`TcpListener`, `TcpStream`,
+//! `UdpSocket`), `std::os::unix::net`, name resolution in
+//! `TcpStream::connect("host:port")`, timeouts, `std::thread::sleep`, and
+//! blocking crates or C libraries built on them. weft defines the libc
+//! functions these reach (`recv`, `send`, `accept4`, `connect`, `poll`,
+//! `close`, `nanosleep`, `getaddrinfo`, ...), so no code changes and no
+//! weft-specific types are needed. Outside coroutines every call behaves
+//! exactly as libc's.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! let server = weft::go(move || {
+//!     let (mut conn, _) = listener.accept().unwrap(); // parks, not blocks
+//!     let mut buf = [0u8; 5];
+//!     conn.read_exact(&mut buf).unwrap();
+//!     conn.write_all(&buf).unwrap();
+//! });
+//! let reply = weft::go(move || {
+//!     let mut c = TcpStream::connect(addr).unwrap();
+//!     c.write_all(b"hello").unwrap();
+//!     let mut buf = [0u8; 5];
+//!     c.read_exact(&mut buf).unwrap();
+//!     buf
+//! });
+//! assert_eq!(&reply.join().unwrap(), b"hello");
+//! server.join().unwrap();
+//! ```
+//!
+//! What is not intercepted: regular file I/O (files are always "ready";
+//! use [`spawn_blocking`] for slow disks), `std::sync` locks and channels
+//! (futex-based: they block the worker), and CPU loops. Those block the
+//! worker thread and the coroutines queued on it.
+//!
 //! ## Runtime configuration and embedding
 //!
 //! The global runtime starts lazily with `WEFT_WORKERS` workers (default:
@@ -75,6 +115,13 @@
 //! - A coroutine that blocks in a call weft does not intercept (a
 //!   `std::sync::Mutex`, file I/O, a long CPU loop) blocks its worker thread
 //!   and the coroutines queued on it.
+//! - weft sets `O_NONBLOCK` on the sockets its coroutines use (never on
+//!   inherited stdio or files) and hides it from the program (`fcntl`
+//!   reports the program's own view). A socket handed to another process
+//!   shares that flag with it.
+//! - When a runtime shuts down, I/O calls of its parked coroutines fail
+//!   with `ECANCELED` (`ErrorKind::Other`); weft's own blocking calls unwind
+//!   so that destructors run.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(
