@@ -214,11 +214,18 @@ pub fn in_coroutine() -> bool {
 pub fn yield_now() {
     match current_task() {
         Some(task) if !task.is_cancelled() => task.suspend(coroutine::Suspend::Yield),
-        Some(_) => {
-            park::checkpoint();
-        }
+        Some(_) => yield_cancelled(),
         None => std::thread::yield_now(),
     }
+}
+
+/// `yield_now` in a coroutine its runtime is cancelling: kept out of line so
+/// `yield_now` stays small enough to inline (its switch then sits in the
+/// caller's loop, where return prediction survives it).
+#[cold]
+#[inline(never)]
+fn yield_cancelled() {
+    park::checkpoint();
 }
 
 /// Runs `f` as a coroutine on the global runtime and blocks until it returns;

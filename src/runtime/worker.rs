@@ -13,9 +13,9 @@
 //!
 //! Ready work (bound to this worker, unmovable) goes before fresh work (which
 //! an idle peer can take). Every 61st pick (Go's number) also drains the
-//! inbox, fires timers, polls for I/O without blocking, moves `next` to the
-//! back of the queue and takes one fresh task, so no source starves behind
-//! a busy one.
+//! inbox, fires timers, polls for I/O without blocking (at most every
+//! 200 µs: it is a system call), moves `next` to the back of the queue and
+//! takes one fresh task, so no source starves behind a busy one.
 //!
 //! # Shutdown
 //!
@@ -51,6 +51,9 @@ use crate::time::Timers;
 /// Picks between fairness checks.
 const FAIRNESS_INTERVAL: u32 = 61;
 
+/// How often a worker that never runs out of work polls for I/O.
+const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(200);
+
 /// Steal attempts before an idle worker sleeps, the pause between two, and
 /// how often the spin looks at the poller.
 const SPIN_ROUNDS: u32 = 64;
@@ -83,6 +86,8 @@ pub(crate) struct Local {
     /// Every task started here and not finished: keeps parked tasks alive and
     /// lets shutdown unwind them.
     tasks: RefCell<Slab<Arc<Task>>>,
+    /// When a fairness round last polled for I/O.
+    last_busy_poll: Cell<Instant>,
     /// Picks left before the next fairness round (and shutdown check).
     tick: Cell<u32>,
     /// This worker is counted in `Shared::searching`.
@@ -120,6 +125,7 @@ impl Local {
             driver: RefCell::new(driver),
             pool: RefCell::new(pool),
             tasks: RefCell::new(Slab::with_capacity(256)),
+            last_busy_poll: Cell::new(Instant::now()),
             tick: Cell::new(0),
             searching: Cell::new(false),
             registrations: RefCell::new(Vec::new()),
@@ -243,9 +249,16 @@ impl Local {
         }
         self.drain_inbox();
         self.fire_timers();
-        self.driver
-            .borrow_mut()
-            .poll(Some(Duration::ZERO), &self.readiness);
+        // A busy worker still looks at its poller, but a system call every
+        // 61 picks would cost more than the picks: at most every
+        // `BUSY_POLL_INTERVAL`.
+        let now = Instant::now();
+        if now.duration_since(self.last_busy_poll.get()) >= BUSY_POLL_INTERVAL {
+            self.last_busy_poll.set(now);
+            self.driver
+                .borrow_mut()
+                .poll(Some(Duration::ZERO), &self.readiness);
+        }
         if let Some(t) = self.fresh.pop() {
             self.ready.borrow_mut().push_back(t);
         } else if let Steal::Success(t) = self.shared.injector.steal() {
