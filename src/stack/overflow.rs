@@ -251,6 +251,8 @@ fn report(seg: &Segment, task: Option<&Task>) {
         "help: give it a bigger stack with weft::Builder::stack_size or WEFT_STACK_SIZE, \
          or grow it around deep recursion with weft::grow"
     );
-    // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len` bytes.
-    unsafe { libc::write(2, buf.bytes.as_ptr().cast(), buf.len) };
+    // SAFETY: the raw write(2) system call is async-signal-safe (weft's own
+    // `write` hook is not: it may allocate); the buffer is valid for `len`
+    // bytes.
+    unsafe { sys::raw::write(2, buf.bytes.as_ptr().cast(), buf.len) };
 }
