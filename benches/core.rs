@@ -97,11 +97,91 @@ fn spawn_join(c: &mut Criterion) {
     g.finish();
 }
 
+/// What a hook adds to a system call that does not block: `recv` of one
+/// byte that is already there, through libc's symbol (weft's hook) versus
+/// the raw system call, on a plain thread and inside a coroutine.
+fn hook_overhead(c: &mut Criterion) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    // One round: put a byte in, take it out. Only the `recv` differs.
+    fn round(tx: i32, rx: i32, hooked: bool) {
+        let byte = [7u8];
+        let mut got = [0u8];
+        // SAFETY: raw send of one byte from a live buffer.
+        unsafe {
+            libc::syscall(
+                libc::SYS_sendto,
+                tx,
+                byte.as_ptr(),
+                1usize,
+                0,
+                0usize,
+                0usize,
+            )
+        };
+        let n = if hooked {
+            // SAFETY: a one-byte buffer.
+            unsafe { libc::recv(rx, got.as_mut_ptr().cast(), 1, 0) }
+        } else {
+            // SAFETY: as above, through the raw system call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_recvfrom,
+                    rx,
+                    got.as_mut_ptr(),
+                    1usize,
+                    0,
+                    0usize,
+                    0usize,
+                ) as isize
+            }
+        };
+        assert_eq!(n, 1);
+    }
+    let mut g = c.benchmark_group("recv_1_byte_ready");
+    for hooked in [false, true] {
+        let name = if hooked {
+            "plain_thread_hook"
+        } else {
+            "plain_thread_raw_syscall"
+        };
+        let (a, b) = UnixStream::pair().unwrap();
+        g.bench_function(name, |bch| {
+            bch.iter(|| round(a.as_raw_fd(), b.as_raw_fd(), hooked))
+        });
+    }
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    for hooked in [false, true] {
+        let name = if hooked {
+            "coroutine_hook"
+        } else {
+            "coroutine_raw_syscall"
+        };
+        g.bench_function(name, |bch| {
+            bch.iter_custom(|iters| {
+                rt.run(move || {
+                    let (a, b) = UnixStream::pair().unwrap();
+                    let (tx, rx) = (a.as_raw_fd(), b.as_raw_fd());
+                    round(tx, rx, hooked); // classify the fds first
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        round(tx, rx, hooked);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     raw_switch,
     raw_two_coroutines,
     yield_ping_pong,
-    spawn_join
+    spawn_join,
+    hook_overhead
 );
 criterion_main!(benches);
