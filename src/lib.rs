@@ -213,15 +213,20 @@ pub fn in_coroutine() -> bool {
 #[inline]
 pub fn yield_now() {
     match current_task() {
-        Some(task) if !task.is_cancelled() => task.suspend(coroutine::Suspend::Yield),
-        Some(_) => yield_cancelled(),
+        Some(task) => {
+            task.suspend(coroutine::Suspend::Yield);
+            if task.is_cancelled() {
+                yield_cancelled();
+            }
+        }
         None => std::thread::yield_now(),
     }
 }
 
-/// `yield_now` in a coroutine its runtime is cancelling: kept out of line so
-/// `yield_now` stays small enough to inline (its switch then sits in the
-/// caller's loop, where return prediction survives it).
+/// `yield_now` resumed in a coroutine its runtime is cancelling: kept out of
+/// line, and checked after the switch rather than before it, so `yield_now`
+/// stays small enough to inline (its switch then sits in the caller's loop,
+/// where return prediction survives it).
 #[cold]
 #[inline(never)]
 fn yield_cancelled() {

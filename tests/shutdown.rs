@@ -103,3 +103,52 @@ fn a_coroutine_waiting_in_drop_during_shutdown_does_not_hang() {
     wait_for(&started, 1);
     drop(rt); // returns: the join inside the destructor does not park
 }
+
+#[test]
+fn a_coroutine_that_ignores_its_cancellation_does_not_hang_the_drop() {
+    use std::io::Read;
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let (s, e) = (started.clone(), errors.clone());
+    rt.spawn(move || {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        s.store(1, Ordering::SeqCst);
+        // Retries every failure forever: the runtime must give up on it.
+        loop {
+            if c.read(&mut [0u8; 8]).is_err() {
+                e.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    wait_for(&started, 1);
+    let t = Instant::now();
+    drop(rt);
+    assert!(t.elapsed() < Duration::from_secs(10), "drop returned");
+    assert!(
+        errors.load(Ordering::SeqCst) > 0,
+        "its reads failed with ECANCELED"
+    );
+    drop(listener);
+}
+
+#[test]
+fn a_coroutine_parked_in_yield_now_is_unwound() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let (d, s) = (dropped.clone(), started.clone());
+    let h = rt.spawn(move || {
+        let _guard = CountDrop(d);
+        s.store(1, Ordering::SeqCst);
+        loop {
+            weft::yield_now();
+        }
+    });
+    wait_for(&started, 1);
+    drop(rt);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert!(h.join().is_err());
+}

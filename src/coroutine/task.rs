@@ -32,6 +32,9 @@ pub(crate) enum Suspend {
     Yield,
     /// `park`: run me again once unparked (see `Task::state`).
     Park,
+    /// A cancelled coroutine that ignored its cancellation too often: do
+    /// not run me again (`runtime/park.rs`, cancellation step 5).
+    Abandon,
 }
 
 /// The corosensei coroutine a started task runs on.

@@ -39,7 +39,8 @@
 //! C-ABI frames (`recv` called by std or by a C library) that must not be
 //! unwound through. So cancellation takes one ordinary resume:
 //!
-//! 1. The worker marks the task cancelled and resumes it.
+//! 1. The worker marks the task cancelled and resumes it, again after each
+//!    time it yields, until it returns.
 //! 2. From now on `park` returns at once. A hook that was waiting returns
 //!    `ECANCELED` to its caller, like any failed system call, without
 //!    unwinding; the error travels up as the caller's own error handling
@@ -53,9 +54,9 @@
 //!    at once.
 //! 4. The coroutine returns; the worker reclaims its stack.
 //! 5. A coroutine that keeps calling weft after `GIVE_UP` cancellations
-//!    (a loop that ignores every error) suspends for good: the worker leaves
-//!    it unfinished, leaks its stack and says so on stderr, rather than hang
-//!    the shutdown.
+//!    (a loop that ignores every error) suspends for good
+//!    (`Suspend::Abandon`): the worker leaves it unfinished, leaks its stack
+//!    and says so on stderr, rather than hang the shutdown.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -149,7 +150,7 @@ fn cancelled_checkpoint(task: &Task) -> bool {
 /// (step 5). Returns true once it would give up.
 pub(crate) fn note_cancelled_call(task: &Task) -> bool {
     if task.note_cancelled_call() > GIVE_UP {
-        task.suspend(Suspend::Park); // the worker does not resume it again
+        task.suspend(Suspend::Abandon); // the worker does not resume it again
         return true;
     }
     false

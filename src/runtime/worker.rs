@@ -451,6 +451,7 @@ impl Local {
         context::set_task(None);
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
+            CoroutineResult::Yield(Suspend::Abandon) => {} // only while shutting down
             CoroutineResult::Yield(Suspend::Park) => {
                 // Park protocol step 3.
                 if task
@@ -516,9 +517,18 @@ impl Local {
             let body = unsafe { task.body() };
             let Body::Running(coro) = body else { continue };
             task.cancel();
-            context::set_task(Some(&task));
-            let result = coro.resume(());
-            context::set_task(None);
+            // Resume it until it returns: a `yield_now` it was parked in,
+            // or calls on its way out, suspends it again and unwinds (or
+            // counts towards abandoning it) when resumed.
+            let result = loop {
+                context::set_task(Some(&task));
+                let result = coro.resume(());
+                context::set_task(None);
+                match result {
+                    CoroutineResult::Yield(Suspend::Yield | Suspend::Park) => continue,
+                    result => break result,
+                }
+            };
             match result {
                 CoroutineResult::Return(()) => {
                     if let Body::Running(coro) = std::mem::replace(body, Body::Done) {
