@@ -156,9 +156,11 @@ fn the_users_nonblocking_flag_gives_would_block_at_once() {
     assert_eq!(r.0, ErrorKind::WouldBlock);
     assert!(r.1 < Duration::from_millis(50));
     // And F_GETFL reports the user's view.
+    // SAFETY: F_GETFL on an open fd.
     let fl = unsafe { libc::fcntl(r.2.as_raw_fd(), libc::F_GETFL) };
     assert!(fl & libc::O_NONBLOCK != 0);
     r.2.set_nonblocking(false).unwrap();
+    // SAFETY: as above.
     let fl = unsafe { libc::fcntl(r.2.as_raw_fd(), libc::F_GETFL) };
     assert_eq!(
         fl & libc::O_NONBLOCK,
