@@ -78,6 +78,9 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     cancelled: Cell<bool>,
     /// Calls into weft since the task was cancelled (`park.rs`, step 5).
     cancelled_calls: Cell<u32>,
+    /// Handed on once by an overloaded worker (`worker.rs`, placement);
+    /// the next worker starts it whatever its load. Written by its holder.
+    offloaded: Cell<bool>,
     /// Index of the worker this task is bound to, or `UNBOUND`. Written once,
     /// by the worker that first resumes the task; read by remote unparkers.
     worker: AtomicU32,
@@ -109,7 +112,7 @@ pub(crate) struct Options {
 }
 
 // SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`,
-// `cancelled`, `cancelled_calls`) follow the ownership rule above: one thread at a time touches
+// `cancelled`, `cancelled_calls`, `offloaded`) follow the ownership rule above: one thread at a time touches
 // them, and the hand-over between threads (a fresh task moving through a
 // queue, a bound task being woken) goes through the queues' or the park
 // token's release/acquire edges. A started coroutine's stack, which may hold
@@ -128,6 +131,7 @@ impl<J> Task<J> {
             state: AtomicU8::new(EMPTY),
             cancelled: Cell::new(false),
             cancelled_calls: Cell::new(0),
+            offloaded: Cell::new(false),
             worker: AtomicU32::new(UNBOUND as u32),
             key: Cell::new(0),
             body: UnsafeCell::new(Body::Fresh),
@@ -180,6 +184,11 @@ impl<J: ?Sized> Task<J> {
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.get()
+    }
+
+    /// Marks a fresh task as handed on; returns whether it already was.
+    pub(crate) fn offload(&self) -> bool {
+        self.offloaded.replace(true)
     }
 
     /// Counts a call into weft after cancellation; returns the count.

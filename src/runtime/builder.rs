@@ -122,6 +122,7 @@ impl RuntimeBuilder {
                 waker,
                 poller,
                 state: AtomicU8::new(RUNNING),
+                bound: AtomicUsize::new(0),
             });
             locals.push((deque, driver));
         }

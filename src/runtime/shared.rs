@@ -70,6 +70,9 @@ pub(crate) struct Remote {
     /// `RUNNING`, `SLEEPING` or `WOKEN`: the worker stores `SLEEPING` before
     /// it sleeps and `RUNNING` after; wakers CAS it out of `SLEEPING`.
     pub(crate) state: AtomicU8,
+    /// Coroutines started on this worker and not finished. Written by the
+    /// worker; read by the others to place fresh coroutines.
+    pub(crate) bound: AtomicUsize,
 }
 
 /// Everything a runtime's threads share.

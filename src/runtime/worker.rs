@@ -17,6 +17,17 @@
 //! 200 µs: it is a system call), moves `next` to the back of the queue and
 //! takes one fresh task, so no source starves behind a busy one.
 //!
+//! # Placement
+//!
+//! A started coroutine never moves (DESIGN.md, decision 2), so where it
+//! starts decides the balance for its whole life. A server's accept loop
+//! spawns every connection on its own worker, which would run most of them
+//! itself before an idle peer gets to steal. So a worker about to start a
+//! fresh coroutine while holding `BALANCE_SLACK` more started coroutines
+//! than the least loaded worker hands it to the injector instead (and wakes
+//! a searcher); the next worker to take it starts it, whatever its load, so
+//! a coroutine is handed on at most once.
+//!
 //! # Shutdown
 //!
 //! 1. `Runtime::drop` sets `shutdown` and wakes every worker.
@@ -62,6 +73,10 @@ const SPIN_POLL: u32 = 16;
 
 /// An empty entry of `Local::registrations`.
 const NO_REGISTRATION: u64 = u64::MAX;
+
+/// How many more started coroutines than the least loaded worker a worker
+/// may hold before it hands fresh ones on.
+const BALANCE_SLACK: usize = 16;
 
 /// Stack-budget slots a worker takes from the process-wide budget at once.
 const SLOT_BATCH: usize = 16;
@@ -469,6 +484,12 @@ impl Local {
     /// First resume: a budget slot, a stack from the pool, the coroutine on
     /// it, and the binding to this worker. False if it cannot start now.
     fn start(&self, task: &Arc<Task>, body: &mut Body) -> bool {
+        if self.overloaded() && !task.offload() {
+            // Placement: leave it to a less loaded worker (once).
+            self.shared.injector.push(task.clone());
+            self.shared.notify_searcher();
+            return false;
+        }
         if !self.take_slot() {
             self.starved.borrow_mut().push_back(task.clone());
             return false;
@@ -493,7 +514,12 @@ impl Local {
             task.set_yielder(yielder);
             task.job.run();
         });
-        let key = self.tasks.borrow_mut().insert(task.clone());
+        let key = {
+            let mut tasks = self.tasks.borrow_mut();
+            let key = tasks.insert(task.clone());
+            self.remote().bound.store(tasks.len(), Ordering::Relaxed);
+            key
+        };
         task.bind(self.index, segment, key);
         *body = Body::Running(coro);
         true
@@ -504,8 +530,26 @@ impl Local {
             self.pool.borrow_mut().put(coro.into_stack());
             self.give_slot();
         }
-        self.tasks.borrow_mut().remove(task.key());
+        {
+            let mut tasks = self.tasks.borrow_mut();
+            tasks.remove(task.key());
+            self.remote().bound.store(tasks.len(), Ordering::Relaxed);
+        }
         self.retry_starved();
+    }
+
+    /// Whether this worker holds `BALANCE_SLACK` more started coroutines
+    /// than the least loaded other worker (see "Placement" above).
+    fn overloaded(&self) -> bool {
+        let mine = self.tasks.borrow().len();
+        if mine < BALANCE_SLACK {
+            return false;
+        }
+        let least = (0..self.shared.workers.len())
+            .filter(|&i| i != self.index)
+            .map(|i| self.shared.workers[i].bound.load(Ordering::Relaxed))
+            .min();
+        least.is_some_and(|least| mine > least + BALANCE_SLACK)
     }
 
     /// Shutdown steps 3 and 4.
