@@ -83,11 +83,17 @@ impl<T> Packet<T> {
                 .compare_exchange(0, WAITER, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
+                // A cancelled coroutine stops here, also when the result
+                // arrived while it was parked: shutdown resumes it to end it.
+                let stop = || park::cancelled() && (!checkpoints || park::checkpoint());
                 while !self.is_complete() {
-                    if park::cancelled() && (!checkpoints || park::checkpoint()) {
+                    if stop() {
                         return Err(cancelled());
                     }
                     park::park();
+                    if stop() {
+                        return Err(cancelled());
+                    }
                 }
             }
         }
