@@ -7,7 +7,7 @@ use libc::{c_int, c_void, sockaddr, socklen_t};
 
 use crate::io::fd_table::{self, KNOWN, SOCKET};
 use crate::io::{
-    block_thread, blocking_io, classify, is_stream, register_new, wait_any, Direction, Wait,
+    block_thread, blocking_io, is_stream, managed, register_new, wait_any, Direction, Wait,
 };
 use crate::runtime::current_task;
 use crate::sys::{self, raw};
@@ -123,12 +123,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         return rc;
     }
     let in_coroutine = current_task().is_some();
-    let slot = if in_coroutine {
-        classify(fd)
-    } else {
-        fd_table::get(fd)
-    };
-    let Some(slot) = slot.filter(|s| s.state().is_managed()) else {
+    let Some(slot) = managed(fd) else {
         return rc;
     };
     let generation = slot.state().generation;

@@ -30,6 +30,6 @@ pub(crate) use driver::{Direction, Driver, Poller};
 pub(crate) use emfile::{fd_freed, wait_for_free_fd};
 pub(crate) use readiness::Readiness;
 pub(crate) use wait::{
-    block_thread, blocking_all, blocking_io, classify, forget, is_stream, register_new, wait_any,
-    Wait,
+    block_thread, blocking_all, blocking_io, classify, forget, is_stream, managed, register_new,
+    wait_any, Wait,
 };

@@ -194,17 +194,35 @@ pub(crate) fn blocking_io<R: Ret>(
     want: usize,
     mut op: impl FnMut() -> R,
 ) -> R {
-    let worker = current_worker().filter(|_| current_task().is_some());
-    let slot = if worker.is_some() {
+    match managed(fd) {
+        Some(slot) => retry(slot, fd, dir, want, op),
+        None => op(),
+    }
+}
+
+/// The slot of `fd` if weft manages it: a socket weft made non-blocking
+/// behind the user's back, on which calls must block or park. Classifies
+/// the fd on first use in a coroutine; on a plain thread only looks.
+#[inline]
+pub(crate) fn managed(fd: RawFd) -> Option<&'static Slot> {
+    let slot = if current_task().is_some() {
         classify(fd)
     } else {
         fd_table::get(fd)
     };
-    let Some(slot) = slot else { return op() };
+    slot.filter(|s| s.state().is_managed())
+}
+
+/// The loop of `blocking_io` on a managed socket.
+fn retry<R: Ret>(
+    slot: &Slot,
+    fd: RawFd,
+    dir: Direction,
+    want: usize,
+    mut op: impl FnMut() -> R,
+) -> R {
+    let worker = current_worker().filter(|_| current_task().is_some());
     let state = slot.state();
-    if !state.is_managed() {
-        return op();
-    }
     let generation = state.generation;
     let infer = want > 0 && state.has(STREAM);
     let mut deadline = None;
@@ -274,17 +292,12 @@ pub(crate) fn blocking_all(
     len: usize,
     mut op: impl FnMut(usize) -> isize,
 ) -> isize {
-    let slot = if current_task().is_some() {
-        classify(fd)
-    } else {
-        fd_table::get(fd)
-    };
-    if !slot.is_some_and(|s| s.state().is_managed()) {
+    let Some(slot) = managed(fd) else {
         return op(0);
-    }
+    };
     let mut done = 0;
     loop {
-        let r = blocking_io(fd, dir, len - done, || op(done));
+        let r = retry(slot, fd, dir, len - done, || op(done));
         if r.failed() {
             return if done > 0 { done as isize } else { -1 };
         }
@@ -357,9 +370,6 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
         };
         let generation = slot.state().generation;
         let Some(key) = registration(slot, fd, generation) else {
-            if fds.len() == 1 {
-                return block_thread(fd, dir, deadline);
-            }
             outcome = Some(Wait::Ready);
             break;
         };
@@ -369,17 +379,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
         }
         joined.push((slot, key, generation, dir));
     }
-    let mut outcome = outcome.unwrap_or_else(|| {
-        match deadline {
-            Some(d) => park::park_deadline(d),
-            None => park::park(),
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            Wait::TimedOut
-        } else {
-            Wait::Ready
-        }
-    });
+    let mut outcome = outcome.unwrap_or_else(|| park_until(deadline));
     for &(slot, key, generation, dir) in &joined {
         poller.remove_waiter(key, generation, dir, &task);
         if slot.state().generation != generation {
@@ -409,14 +409,22 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
         return Wait::Closed;
     }
+    let outcome = park_until(deadline);
+    poller.remove_waiter(key, generation, dir, &task);
+    if slot.state().generation != generation {
+        Wait::Closed
+    } else {
+        outcome
+    }
+}
+
+/// Parks until unparked or `deadline`; `TimedOut` if the deadline passed.
+fn park_until(deadline: Option<Instant>) -> Wait {
     match deadline {
         Some(d) => park::park_deadline(d),
         None => park::park(),
     }
-    poller.remove_waiter(key, generation, dir, &task);
-    if slot.state().generation != generation {
-        Wait::Closed
-    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
         Wait::TimedOut
     } else {
         Wait::Ready
