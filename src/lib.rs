@@ -131,12 +131,15 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+pub mod channel;
 mod coroutine;
 mod hook;
 mod io;
+mod loom;
 mod panic;
 mod runtime;
 mod stack;
+pub mod sync;
 mod sys;
 mod time;
 

@@ -97,6 +97,24 @@ fn unpark_task(task: Arc<Task>) {
     }
 }
 
+/// Step 4 for a task the caller borrows rather than owns: an `Arc` is
+/// taken only when the task was parked and must be scheduled. The borrow
+/// must last the whole call (the caller keeps the task from finishing).
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn unpark_ref(task: &Task) {
+    use crate::coroutine::{NOTIFIED, PARKED};
+    if task.state().swap(NOTIFIED, Ordering::AcqRel) == PARKED {
+        // SAFETY: every task lives in an `Arc` (made by `Builder::spawn`),
+        // and the caller's borrow keeps its count above zero while we add
+        // one for the run queue.
+        let owned = unsafe {
+            Arc::increment_strong_count(task);
+            Arc::from_raw(task)
+        };
+        task.shared.schedule_bound(owned);
+    }
+}
+
 /// An `Unparker` for the caller.
 pub(crate) fn current() -> Unparker {
     match current_arc() {

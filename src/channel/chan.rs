@@ -1,0 +1,234 @@
+//! The channel core: one queue and two wait lists under one lock, for every
+//! capacity (0 is a rendezvous, `usize::MAX` stands for unbounded).
+//!
+//! Invariants, under the lock:
+//! - receivers wait only while the queue is empty, and senders only while
+//!   it is full (always, for a rendezvous channel);
+//! - so a sender first hands its message straight to a waiting receiver, and
+//!   a receiver that takes a message lets the oldest waiting sender's message
+//!   into the queue (or, for a rendezvous, takes it directly).
+//!
+//! Waiting follows `sync/queue.rs`: a waiting sender's packet is an
+//! `Option<T>` holding its message, which a receiver takes; a waiting
+//! receiver's packet is an empty `Option<T>`, which a sender fills.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::loom::{AtomicUsize, Lock, LockGuard};
+use crate::sync::queue::{Context, Outcome, WaitList};
+
+pub(crate) struct Chan<T> {
+    state: Lock<State<T>>,
+    /// `usize::MAX` for an unbounded channel.
+    cap: usize,
+    /// Live `Sender`s and `Receiver`s; the last of either disconnects.
+    pub(crate) senders: AtomicUsize,
+    pub(crate) receivers: AtomicUsize,
+}
+
+pub(crate) struct State<T> {
+    queue: VecDeque<T>,
+    disconnected: bool,
+    /// Waiting senders; packets are `*mut Option<T>` holding the message.
+    senders: WaitList,
+    /// Waiting receivers; packets are `*mut Option<T>`, empty.
+    receivers: WaitList,
+}
+
+impl<T> Chan<T> {
+    pub(crate) fn new(cap: usize) -> Chan<T> {
+        Chan {
+            state: Lock::new(State {
+                queue: VecDeque::new(),
+                disconnected: false,
+                senders: WaitList::new(),
+                receivers: WaitList::new(),
+            }),
+            cap,
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> LockGuard<'_, State<T>> {
+        self.state.lock()
+    }
+
+    /// `None` for unbounded.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        (self.cap != usize::MAX).then_some(self.cap)
+    }
+
+    /// Sends without waiting, under the lock.
+    pub(crate) fn start_send(&self, st: &mut State<T>, msg: T) -> Result<(), TrySendError<T>> {
+        if st.disconnected {
+            return Err(TrySendError::Disconnected(msg));
+        }
+        if let Some(claim) = st.receivers.claim() {
+            // SAFETY: a receiver's packet is its empty `Option<T>` slot,
+            // valid until the claim completes (queue protocol, step 4).
+            unsafe { claim.packet().cast::<Option<T>>().write(Some(msg)) };
+            claim.complete();
+            return Ok(());
+        }
+        if st.queue.len() < self.cap {
+            st.queue.push_back(msg);
+            return Ok(());
+        }
+        Err(TrySendError::Full(msg))
+    }
+
+    /// Receives without waiting, under the lock.
+    pub(crate) fn start_recv(&self, st: &mut State<T>) -> Result<T, TryRecvError> {
+        if let Some(msg) = st.queue.pop_front() {
+            if let Some(claim) = st.senders.claim() {
+                st.queue.push_back(take_packet(claim.packet()));
+                claim.complete();
+            }
+            return Ok(msg);
+        }
+        if let Some(claim) = st.senders.claim() {
+            let msg = take_packet(claim.packet());
+            claim.complete();
+            return Ok(msg);
+        }
+        if st.disconnected {
+            Err(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// Whether a send would complete now (or fail as disconnected), for a
+    /// `select!` registered as `cx`.
+    pub(crate) fn send_ready(&self, st: &State<T>, cx: &Context) -> bool {
+        st.disconnected || st.queue.len() < self.cap || st.receivers.has_waiter_besides(cx)
+    }
+
+    /// Whether a receive would complete now (or fail as disconnected).
+    pub(crate) fn recv_ready(&self, st: &State<T>, cx: &Context) -> bool {
+        st.disconnected || !st.queue.is_empty() || st.senders.has_waiter_besides(cx)
+    }
+
+    /// Registers a waiting sender; `slot` holds its message.
+    pub(crate) fn register_send(st: &mut State<T>, cx: &Context, op: usize, slot: *mut Option<T>) {
+        st.senders.register(cx, op, slot.cast());
+    }
+
+    /// Registers a waiting receiver; `slot` is empty.
+    pub(crate) fn register_recv(st: &mut State<T>, cx: &Context, op: usize, slot: *mut Option<T>) {
+        st.receivers.register(cx, op, slot.cast());
+    }
+
+    pub(crate) fn unregister(&self, cx: &Context) {
+        let mut st = self.lock();
+        st.senders.unregister(cx);
+        st.receivers.unregister(cx);
+    }
+
+    /// Sends, waiting until `deadline` (`None`: for ever) for room or a
+    /// receiver.
+    pub(crate) fn send(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut st = self.lock();
+        let msg = match self.start_send(&mut st, msg) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(msg)) => {
+                return Err(SendTimeoutError::Disconnected(msg))
+            }
+            Err(TrySendError::Full(msg)) => msg,
+        };
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(SendTimeoutError::Timeout(msg));
+        }
+        let mut slot = Some(msg);
+        let cx = Context::new();
+        Chan::register_send(&mut st, &cx, 0, &mut slot);
+        drop(st);
+        match cx.wait(deadline) {
+            Outcome::Selected(sel) if !sel.disconnected => Ok(()),
+            Outcome::Selected(_) => Err(SendTimeoutError::Disconnected(unwrap_slot(slot))),
+            outcome => {
+                self.unregister(&cx);
+                let msg = unwrap_slot(slot);
+                if matches!(outcome, Outcome::Cancelled) {
+                    crate::loom::checkpoint();
+                    // Unwinding already: fail the send.
+                    return Err(SendTimeoutError::Disconnected(msg));
+                }
+                Err(SendTimeoutError::Timeout(msg))
+            }
+        }
+    }
+
+    /// Receives, waiting until `deadline` (`None`: for ever).
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut st = self.lock();
+        match self.start_recv(&mut st) {
+            Ok(msg) => return Ok(msg),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let mut slot: Option<T> = None;
+        let cx = Context::new();
+        Chan::register_recv(&mut st, &cx, 0, &mut slot);
+        drop(st);
+        match cx.wait(deadline) {
+            Outcome::Selected(sel) if !sel.disconnected => Ok(unwrap_slot(slot)),
+            Outcome::Selected(_) => Err(RecvTimeoutError::Disconnected),
+            outcome => {
+                self.unregister(&cx);
+                if matches!(outcome, Outcome::Cancelled) {
+                    crate::loom::checkpoint();
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+                Err(RecvTimeoutError::Timeout)
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Disconnects the channel and completes every waiter as disconnected.
+    /// `drop_messages` (the last receiver left) also drops the queued
+    /// messages, outside the lock: their destructors may use the channel.
+    pub(crate) fn disconnect(&self, drop_messages: bool) {
+        let mut st = self.lock();
+        st.disconnected = true;
+        while let Some(claim) = st.receivers.claim() {
+            claim.disconnect();
+        }
+        while let Some(claim) = st.senders.claim() {
+            claim.disconnect();
+        }
+        let queue = if drop_messages {
+            std::mem::take(&mut st.queue)
+        } else {
+            VecDeque::new()
+        };
+        drop(st);
+        drop(queue);
+    }
+}
+
+/// Takes the message out of a waiting sender's packet.
+fn take_packet<T>(packet: *mut ()) -> T {
+    // SAFETY: a sender's packet is its `Option<T>` holding the message,
+    // valid while its entry is claimed (queue protocol, step 4).
+    let msg = unsafe { (*packet.cast::<Option<T>>()).take() };
+    msg.expect("a waiting sender holds its message")
+}
+
+fn unwrap_slot<T>(slot: Option<T>) -> T {
+    slot.expect("the wait protocol left the message in place")
+}

@@ -1,0 +1,454 @@
+//! Multi-producer multi-consumer channels, with crossbeam-channel's API.
+//!
+//! A blocking operation parks the calling coroutine (its worker runs others
+//! meanwhile) or, on a plain thread, blocks the thread; one channel can
+//! connect coroutines and threads at once. Switching from crossbeam-channel
+//! is a change of import: [`bounded`], [`unbounded`], cloneable [`Sender`]s
+//! and [`Receiver`]s, the same errors, and [`select!`](crate::select!).
+//!
+//! ```
+//! use weft::channel::bounded;
+//!
+//! let (tx, rx) = bounded(0); // a rendezvous: each send meets a receive
+//! let producer = weft::go(move || {
+//!     for i in 0..10 {
+//!         tx.send(i).unwrap();
+//!     }
+//! }); // `tx` is dropped here, which disconnects the channel
+//! let sum: i32 = rx.iter().sum();
+//! assert_eq!(sum, 45);
+//! producer.join().unwrap();
+//! ```
+//!
+//! Disconnection: when every `Sender` is gone, receivers get the messages
+//! still queued and then [`RecvError`]; when every `Receiver` is gone,
+//! sends fail at once with the message handed back, and queued messages
+//! are dropped.
+//!
+//! A waiting operation is queued in its channel (oldest first) and is
+//! completed by the partner that arrives: a sender hands its message
+//! straight to a waiting receiver. How waiting works is described in
+//! `src/sync/queue.rs`.
+
+mod chan;
+mod error;
+#[doc(hidden)]
+pub mod select;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+
+use crate::loom::Ordering;
+use chan::Chan;
+
+/// A channel of capacity `cap`. `bounded(0)` is a rendezvous channel: a send
+/// waits for a receive and the message passes directly between them.
+///
+/// ```
+/// let (tx, rx) = weft::channel::bounded(2);
+/// tx.send(1).unwrap();
+/// tx.send(2).unwrap();
+/// assert!(tx.try_send(3).is_err()); // full
+/// assert_eq!(rx.recv(), Ok(1));
+/// ```
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    // `usize::MAX` means unbounded inside; no bounded queue gets that far.
+    channel(Chan::new(cap.min(usize::MAX - 1)))
+}
+
+/// A channel without a capacity limit: sends never wait.
+///
+/// ```
+/// let (tx, rx) = weft::channel::unbounded();
+/// for i in 0..1000 {
+///     tx.send(i).unwrap();
+/// }
+/// assert_eq!(rx.len(), 1000);
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    channel(Chan::new(usize::MAX))
+}
+
+fn channel<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(chan);
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// The sending side of a channel. Clone it for more producers.
+///
+/// ```
+/// let (tx, rx) = weft::channel::unbounded();
+/// let handles: Vec<_> = (0..4)
+///     .map(|i| {
+///         let tx = tx.clone();
+///         weft::go(move || tx.send(i).unwrap())
+///     })
+///     .collect();
+/// drop(tx);
+/// let mut got: Vec<i32> = rx.iter().collect();
+/// got.sort();
+/// assert_eq!(got, [0, 1, 2, 3]);
+/// # for h in handles { h.join().unwrap(); }
+/// ```
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving side of a channel. Clone it for more consumers; each
+/// message goes to one of them.
+///
+/// ```
+/// let (tx, rx) = weft::channel::bounded(1);
+/// weft::go(move || tx.send("hi").unwrap());
+/// assert_eq!(rx.recv(), Ok("hi"));
+/// ```
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `msg`, waiting for room (or, on a rendezvous channel, for a
+    /// receiver). Fails, handing `msg` back, once every receiver is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = weft::channel::bounded(0);
+    /// let h = weft::go(move || rx.recv().unwrap());
+    /// tx.send(5).unwrap(); // waits until the coroutine receives
+    /// assert_eq!(h.join().unwrap(), 5);
+    /// ```
+    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.chan
+            .send(msg, None)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Sends `msg` if that needs no waiting.
+    ///
+    /// ```
+    /// let (tx, _rx) = weft::channel::bounded(1);
+    /// assert!(tx.try_send(1).is_ok());
+    /// assert!(tx.try_send(2).unwrap_err().is_full());
+    /// ```
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let mut st = self.chan.lock();
+        self.chan.start_send(&mut st, msg)
+    }
+
+    /// Sends `msg`, waiting at most `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = weft::channel::bounded(0);
+    /// let err = tx.send_timeout(1, Duration::from_millis(5)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// ```
+    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send(msg, Instant::now().checked_add(timeout))
+    }
+
+    /// Sends `msg`, waiting until `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = weft::channel::bounded(1);
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// tx.send_deadline(1, deadline).unwrap();
+    /// assert!(tx.send_deadline(2, deadline).unwrap_err().is_timeout());
+    /// # drop(rx);
+    /// ```
+    pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send(msg, Some(deadline))
+    }
+
+    /// Whether no message is queued.
+    ///
+    /// ```
+    /// let (tx, _rx) = weft::channel::unbounded::<()>();
+    /// assert!(tx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.chan.len() == 0
+    }
+
+    /// Whether the queue is full (always, for a rendezvous channel).
+    ///
+    /// ```
+    /// let (tx, _rx) = weft::channel::bounded(1);
+    /// tx.send(()).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.capacity() == Some(self.chan.len())
+    }
+
+    /// The number of queued messages.
+    ///
+    /// ```
+    /// let (tx, _rx) = weft::channel::unbounded();
+    /// tx.send(1).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// The capacity: `Some(cap)` for [`bounded`], `None` for [`unbounded`].
+    ///
+    /// ```
+    /// assert_eq!(weft::channel::bounded::<u8>(3).0.capacity(), Some(3));
+    /// assert_eq!(weft::channel::unbounded::<u8>().0.capacity(), None);
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.capacity()
+    }
+
+    /// Whether `self` and `other` send into the same channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = weft::channel::unbounded::<()>();
+    /// assert!(tx.same_channel(&tx.clone()));
+    /// ```
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives a message, waiting for one. Fails once the channel is empty
+    /// and every sender is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = weft::channel::unbounded();
+    /// weft::go(move || tx.send(3).unwrap());
+    /// assert_eq!(rx.recv(), Ok(3));
+    /// assert!(rx.recv().is_err()); // the sender finished and was dropped
+    /// ```
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.chan.recv(None).map_err(|_| RecvError)
+    }
+
+    /// Receives a message if one is ready.
+    ///
+    /// ```
+    /// let (tx, rx) = weft::channel::unbounded();
+    /// assert!(rx.try_recv().unwrap_err().is_empty());
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut st = self.chan.lock();
+        self.chan.start_recv(&mut st)
+    }
+
+    /// Receives a message, waiting at most `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (_tx, rx) = weft::channel::unbounded::<u8>();
+    /// assert!(rx.recv_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.chan.recv(Instant::now().checked_add(timeout))
+    }
+
+    /// Receives a message, waiting until `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = weft::channel::unbounded();
+    /// tx.send(1).unwrap();
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert_eq!(rx.recv_deadline(deadline), Ok(1));
+    /// assert!(rx.recv_deadline(deadline).unwrap_err().is_timeout());
+    /// ```
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.chan.recv(Some(deadline))
+    }
+
+    /// A blocking iterator: it ends when the channel is empty and every
+    /// sender is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = weft::channel::unbounded();
+    /// weft::go(move || (0..3).for_each(|i| tx.send(i).unwrap()));
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [0, 1, 2]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over the messages ready now; it never waits.
+    ///
+    /// ```
+    /// let (tx, rx) = weft::channel::unbounded();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Whether no message is queued.
+    ///
+    /// ```
+    /// let (_tx, rx) = weft::channel::unbounded::<()>();
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.chan.len() == 0
+    }
+
+    /// Whether the queue is full (always, for a rendezvous channel).
+    ///
+    /// ```
+    /// let (_tx, rx) = weft::channel::bounded::<()>(0);
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.capacity() == Some(self.chan.len())
+    }
+
+    /// The number of queued messages.
+    ///
+    /// ```
+    /// let (tx, rx) = weft::channel::bounded(4);
+    /// tx.send(()).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// The capacity: `Some(cap)` for [`bounded`], `None` for [`unbounded`].
+    ///
+    /// ```
+    /// assert_eq!(weft::channel::bounded::<u8>(0).1.capacity(), Some(0));
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.capacity()
+    }
+
+    /// Whether `self` and `other` receive from the same channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = weft::channel::unbounded::<()>();
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// ```
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.receivers.fetch_add(1, Ordering::Relaxed);
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.disconnect(false);
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.disconnect(true);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Sender { .. }")
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Receiver { .. }")
+    }
+}
+
+/// The iterator of [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// The iterator of [`Receiver::try_iter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// The iterator of `Receiver::into_iter`: blocking, owning the receiver.
+///
+/// ```
+/// let (tx, rx) = weft::channel::unbounded();
+/// tx.send(1).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.into_iter().collect::<Vec<_>>(), [1]);
+/// ```
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}

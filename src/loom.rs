@@ -1,0 +1,257 @@
+//! The concurrency primitives under weft's channels and locks, imported from
+//! one place so that the same code runs on std and weft's runtime normally
+//! and on [loom](https://docs.rs/loom) under `RUSTFLAGS="--cfg loom"`, where
+//! every interleaving of a small model is explored (`src/sync/models.rs`).
+//!
+//! - `AtomicUsize`, `Ordering`: std's or loom's.
+//! - `Lock<T>`: a short-critical-section lock. Normally a spin lock with
+//!   backoff (a critical section here is a few list operations and never
+//!   parks or calls user code); under loom, loom's `Mutex`.
+//! - `Parker`: the identity of a waiter that can be woken: the current
+//!   coroutine or plain thread normally, a loom thread under loom.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(not(loom))]
+pub(crate) use self::std_impl::{
+    cancelled, checkpoint, park, park_deadline, spin_wait, Lock, LockGuard, Parker,
+};
+
+#[cfg(loom)]
+pub(crate) use self::loom_impl::{
+    cancelled, checkpoint, park, park_deadline, spin_wait, Lock, LockGuard, Parker,
+};
+
+#[cfg(not(loom))]
+mod std_impl {
+    use std::cell::UnsafeCell;
+    use std::ops::{Deref, DerefMut};
+    use std::ptr::NonNull;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::{self, Thread};
+    use std::time::Instant;
+
+    use crossbeam_utils::Backoff;
+
+    use crate::coroutine::Task;
+    use crate::runtime::{current_task, park as rt};
+
+    /// A spin lock for critical sections of a few instructions.
+    pub(crate) struct Lock<T> {
+        locked: AtomicBool,
+        value: UnsafeCell<T>,
+    }
+
+    // SAFETY: the lock hands out `&mut T` to one holder at a time (the
+    // Acquire/Release pair on `locked` orders their accesses), so it is as
+    // thread-safe as a `Mutex<T>`: `Send` and `Sync` when `T: Send`.
+    unsafe impl<T: Send> Send for Lock<T> {}
+    // SAFETY: see above.
+    unsafe impl<T: Send> Sync for Lock<T> {}
+
+    impl<T> Lock<T> {
+        pub(crate) const fn new(value: T) -> Lock<T> {
+            Lock {
+                locked: AtomicBool::new(false),
+                value: UnsafeCell::new(value),
+            }
+        }
+
+        #[inline]
+        pub(crate) fn lock(&self) -> LockGuard<'_, T> {
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                self.lock_contended();
+            }
+            LockGuard { lock: self }
+        }
+
+        #[cold]
+        fn lock_contended(&self) {
+            let backoff = Backoff::new();
+            loop {
+                // Spin on a plain load (no cache-line ping-pong), then
+                // yield the thread: the holder may have been preempted.
+                while self.locked.load(Ordering::Relaxed) {
+                    backoff.snooze();
+                }
+                if self
+                    .locked
+                    .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Holds a [`Lock`]; unlocks on drop.
+    pub(crate) struct LockGuard<'a, T> {
+        lock: &'a Lock<T>,
+    }
+
+    impl<T> Deref for LockGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            // SAFETY: this guard is the lock's only holder.
+            unsafe { &*self.lock.value.get() }
+        }
+    }
+
+    impl<T> DerefMut for LockGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            // SAFETY: this guard is the lock's only holder.
+            unsafe { &mut *self.lock.value.get() }
+        }
+    }
+
+    impl<T> Drop for LockGuard<'_, T> {
+        #[inline]
+        fn drop(&mut self) {
+            self.lock.locked.store(false, Ordering::Release);
+        }
+    }
+
+    /// Wakes one waiter: the coroutine or thread that made it.
+    pub(crate) enum Parker {
+        /// A coroutine, by address: no reference count is taken. A waiter
+        /// stays in its wait until its waker is done with the `Parker`
+        /// (`sync/queue.rs`, step 4), and a waiting task is alive.
+        Task(NonNull<Task>),
+        Thread(Thread),
+    }
+
+    impl Parker {
+        /// The caller's parker.
+        #[inline]
+        pub(crate) fn current() -> Parker {
+            match current_task() {
+                Some(task) => Parker::Task(NonNull::from(task)),
+                None => Parker::Thread(thread::current()),
+            }
+        }
+
+        /// Unparks the waiter.
+        #[inline]
+        pub(crate) fn unpark(&self) {
+            match self {
+                // SAFETY: the task is alive: see the field's comment.
+                Parker::Task(task) => rt::unpark_ref(unsafe { task.as_ref() }),
+                Parker::Thread(t) => t.unpark(),
+            }
+        }
+    }
+
+    /// Parks the caller until unparked, or spuriously.
+    #[inline]
+    pub(crate) fn park() {
+        rt::park()
+    }
+
+    /// Parks the caller until unparked, `deadline`, or spuriously.
+    pub(crate) fn park_deadline(deadline: Instant) {
+        rt::park_deadline(deadline)
+    }
+
+    /// One step of a short wait for another thread's store.
+    #[inline]
+    pub(crate) fn spin_wait(backoff: &Backoff) {
+        backoff.snooze();
+    }
+
+    /// Whether the caller is a coroutine its runtime is cancelling.
+    #[inline]
+    pub(crate) fn cancelled() -> bool {
+        rt::cancelled()
+    }
+
+    /// A cancellation point (`runtime/park.rs`, cancellation step 3):
+    /// unwinds a cancelled coroutine, or returns true if it is unwinding
+    /// already; returns false otherwise.
+    #[inline]
+    pub(crate) fn checkpoint() -> bool {
+        rt::checkpoint()
+    }
+}
+
+#[cfg(loom)]
+mod loom_impl {
+    use std::time::Instant;
+
+    use std::sync::Arc;
+
+    use crossbeam_utils::Backoff;
+    use loom::sync::{Condvar, Mutex};
+    use loom::thread;
+
+    /// loom's `Mutex`, with the spin lock's interface.
+    pub(crate) struct Lock<T>(loom::sync::Mutex<T>);
+
+    pub(crate) type LockGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    impl<T> Lock<T> {
+        pub(crate) fn new(value: T) -> Lock<T> {
+            Lock(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> LockGuard<'_, T> {
+            self.0.lock().unwrap()
+        }
+    }
+
+    /// A park token per loom thread, kept under a loom `Mutex`. (loom's own
+    /// `unpark` would also make runnable a thread that is blocked on a
+    /// mutex, which no real thread does.)
+    #[derive(Clone)]
+    pub(crate) struct Parker(Arc<(Mutex<bool>, Condvar)>);
+
+    loom::thread_local! {
+        static CURRENT: Parker = Parker(Arc::new((Mutex::new(false), Condvar::new())));
+    }
+
+    impl Parker {
+        pub(crate) fn current() -> Parker {
+            CURRENT.with(Parker::clone)
+        }
+
+        pub(crate) fn unpark(&self) {
+            *self.0 .0.lock().unwrap() = true;
+            self.0 .1.notify_one();
+        }
+    }
+
+    pub(crate) fn park() {
+        let me = Parker::current();
+        let mut token = me.0 .0.lock().unwrap();
+        while !*token {
+            token = me.0 .1.wait(token).unwrap();
+        }
+        *token = false;
+    }
+
+    /// loom has no clock: models never time out.
+    pub(crate) fn park_deadline(_: Instant) {
+        park()
+    }
+
+    /// Lets loom schedule the thread being waited for.
+    pub(crate) fn spin_wait(_: &Backoff) {
+        thread::yield_now()
+    }
+
+    /// Models have no runtime to cancel them.
+    pub(crate) fn cancelled() -> bool {
+        false
+    }
+
+    pub(crate) fn checkpoint() -> bool {
+        false
+    }
+}

@@ -1,0 +1,48 @@
+//! Locks and coordination for coroutines and threads alike: Go's `sync`
+//! package, with std's and crossbeam's API shapes.
+//!
+//! Every blocking call here parks the calling coroutine (its worker runs
+//! other coroutines meanwhile) or, on a plain thread, blocks the thread, so
+//! one lock can be shared between both. Use these instead of `std::sync`'s
+//! locks in coroutines: a `std::sync::Mutex` blocks the worker thread, and
+//! one held across a park (I/O, [`sleep`](crate::sleep)) deadlocks when
+//! another coroutine on the same worker waits for it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use weft::sync::{Mutex, WaitGroup};
+//!
+//! let total = Arc::new(Mutex::new(0u64));
+//! let wg = WaitGroup::new();
+//! for i in 1..=100 {
+//!     let (total, wg) = (total.clone(), wg.clone());
+//!     weft::go(move || {
+//!         *total.lock() += i;
+//!         drop(wg);
+//!     });
+//! }
+//! wg.wait();
+//! assert_eq!(*total.lock(), 5050);
+//! ```
+//!
+//! All of them (and the channels) wait through one mechanism, described in
+//! `src/sync/queue.rs`: a waiter queues an entry and parks; whoever frees
+//! the resource hands it to the oldest entry and unparks it.
+
+mod barrier;
+mod condvar;
+mod mutex;
+pub(crate) mod queue;
+mod rwlock;
+mod semaphore;
+mod waitgroup;
+
+#[cfg(all(test, loom))]
+mod models;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use waitgroup::WaitGroup;
