@@ -12,39 +12,60 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use weft::channel::bounded;
 
 /// Round trips between two coroutines over two rendezvous channels; returns
-/// the time for `iters` round trips. `spawn` starts a coroutine.
-fn ping_pong(rt: &weft::Runtime, iters: u64) -> Duration {
-    let (to_b, from_a) = bounded::<u64>(0);
-    let (to_a, from_b) = bounded::<u64>(0);
-    let b = rt.spawn(move || {
-        for v in from_a.iter() {
-            to_a.send(v + 1).unwrap();
+/// the time for `iters` round trips. With `apart`, retries until the two
+/// run on different workers (the echo coroutine keeps its worker busy for a
+/// moment, so an idle worker picks the other up).
+fn ping_pong(rt: &weft::Runtime, iters: u64, apart: bool) -> Duration {
+    for _ in 0..50 {
+        let (to_b, from_a) = bounded::<u64>(0);
+        let (to_a, from_b) = bounded::<u64>(0);
+        let (where_tx, where_rx) = bounded(2);
+        let where_b = where_tx.clone();
+        let b = rt.spawn(move || {
+            let t = Instant::now();
+            while apart && t.elapsed() < Duration::from_millis(2) {
+                std::hint::spin_loop();
+            }
+            where_b.send(thread::current().id()).unwrap();
+            for v in from_a.iter() {
+                to_a.send(v + 1).unwrap();
+            }
+        });
+        let a = rt.spawn(move || {
+            where_tx.send(thread::current().id()).unwrap();
+            // Warm up (and let both start) before the clock runs.
+            for i in 0..100 {
+                to_b.send(i).unwrap();
+                from_b.recv().unwrap();
+            }
+            let start = Instant::now();
+            for i in 0..iters {
+                to_b.send(i).unwrap();
+                black_box(from_b.recv().unwrap());
+            }
+            start.elapsed()
+        });
+        let elapsed = a.join().unwrap();
+        b.join().unwrap();
+        let (x, y) = (where_rx.recv().unwrap(), where_rx.recv().unwrap());
+        if (x != y) == apart {
+            return elapsed;
         }
-    });
-    let a = rt.spawn(move || {
-        // Warm up (and let both start) before the clock runs.
-        for i in 0..100 {
-            to_b.send(i).unwrap();
-            from_b.recv().unwrap();
-        }
-        let start = Instant::now();
-        for i in 0..iters {
-            to_b.send(i).unwrap();
-            black_box(from_b.recv().unwrap());
-        }
-        start.elapsed()
-    });
-    let elapsed = a.join().unwrap();
-    b.join().unwrap();
-    elapsed
+    }
+    panic!("could not place the two coroutines as wanted (apart: {apart})");
 }
 
 fn channel_ping_pong(c: &mut Criterion) {
     let mut g = c.benchmark_group("pingpong_bounded0");
     for workers in [1, 2] {
         let rt = weft::Runtime::builder().workers(workers).build().unwrap();
-        g.bench_function(format!("{workers}_worker"), |b| {
-            b.iter_custom(|iters| ping_pong(&rt, iters))
+        let name = if workers == 1 {
+            "same_worker"
+        } else {
+            "across_workers"
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| ping_pong(&rt, iters, workers > 1))
         });
     }
     // The same between two OS threads, over crossbeam-channel.

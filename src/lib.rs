@@ -76,8 +76,42 @@
 //!
 //! What is not intercepted: regular file I/O (files are always "ready";
 //! use [`spawn_blocking`] for slow disks), `std::sync` locks and channels
-//! (futex-based: they block the worker), and CPU loops. Those block the
-//! worker thread and the coroutines queued on it.
+//! (futex-based: they block the worker; use [`sync`] and [`channel`]
+//! instead), and CPU loops. Those block the worker thread and the
+//! coroutines queued on it.
+//!
+//! ## Channels and sync
+//!
+//! [`channel`] has crossbeam-channel's API ([`channel::bounded`],
+//! [`channel::unbounded`], [`select!`]) and [`sync`] has Go's and std's
+//! coordination types ([`sync::Mutex`], [`sync::RwLock`], [`sync::Condvar`],
+//! [`sync::WaitGroup`], [`sync::Semaphore`], [`sync::Barrier`]). Their
+//! blocking calls park a coroutine and block a plain thread, so coroutines
+//! and threads can share them. Prefer them to `std::sync` in coroutines: a
+//! std lock or channel blocks the whole worker thread.
+//!
+//! ```
+//! use weft::channel::bounded;
+//! use weft::sync::WaitGroup;
+//!
+//! let (jobs, queue) = bounded::<u32>(16);
+//! let (results, collected) = bounded::<u32>(16);
+//! let wg = WaitGroup::new();
+//! for _ in 0..4 {
+//!     let (queue, results, wg) = (queue.clone(), results.clone(), wg.clone());
+//!     weft::go(move || {
+//!         for n in queue {
+//!             results.send(n * n).unwrap();
+//!         }
+//!         drop(wg);
+//!     });
+//! }
+//! drop(results);
+//! weft::go(move || (1..=10).for_each(|n| jobs.send(n).unwrap()));
+//! let sum: u32 = collected.iter().sum();
+//! wg.wait();
+//! assert_eq!(sum, 385);
+//! ```
 //!
 //! ## Runtime configuration and embedding
 //!

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the peers, runs each workload R times with its peers interleaved
 # (weft, go, tokio, weft, ...), and prints a markdown table of medians.
-# Usage: bash benches/peers/run.sh [--runs N] [--only spawn,yield,sleep_rss,echo1,echo1000,http,idle_rss]
+# Usage: bash benches/peers/run.sh [--runs N] [--only spawn,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-all=spawn,yield,sleep_rss,echo1,echo1000,http,idle_rss
+all=spawn,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss
 runs=5
 only=$all
 limit=${PEER_TIMEOUT:-120} # seconds per invocation, so a hang cannot stall the script
@@ -25,6 +25,8 @@ declare -A peers_of=(
     [spawn]="weft go tokio"
     [yield]="weft go tokio"
     [sleep_rss]="weft go tokio"
+    [pingpong1]="weft go tokio threads"
+    [pingpong2]="weft go tokio threads"
     [echo1]="weft threads"
     [echo1000]="weft tokio go"
     [http]="weft tokio go may"
@@ -36,14 +38,7 @@ for w in "${workloads[@]}"; do
 done
 is_network() { case $1 in echo1|echo1000|http|idle_rss) return 0 ;; *) return 1 ;; esac; }
 
-declare -A bin=(
-    [weft]=weft/target/release/weft-peer
-    [go]=go/bin/go-peer
-    [tokio]=tokio/target/release/tokio-peer
-    [threads]=threads/target/release/threads-peer
-    [may]=may/target/release/may-peer
-)
-loadgen=loadgen/target/release/loadgen
+source common/peers.sh # bin, loadgen, build_peers
 
 tmp=$(mktemp -d)
 results=$tmp/results
@@ -73,25 +68,8 @@ for w in "${workloads[@]}"; do
     if is_network "$w" && [[ $needed != *" loadgen "* ]]; then needed+="loadgen "; fi
 done
 
-echo "== building:$needed" >&2
-for p in $needed; do
-    log=$tmp/build-$p.log
-    case $p in
-        go)
-            if ! command -v go >/dev/null; then
-                unavailable[go]="n/a (go missing)"
-                echo "!! go is not installed: the Go peer is skipped (apt-get install -y golang-go)" >&2
-                continue
-            fi
-            build() { (cd go && env -u GOFLAGS go build -o bin/go-peer main.go); } ;;
-        *) build() { (cd "$1" && cargo build --release --quiet --target-dir target); } ;;
-    esac
-    if ! build "$p" >"$log" 2>&1; then
-        unavailable[$p]="n/a (build failed)"
-        echo "!! building $p failed; last lines of its output:" >&2
-        tail -n 15 "$log" | sed 's/^/   /' >&2
-    fi
-done
+# shellcheck disable=SC2086 # one word per peer
+build_peers $needed
 if [ -n "${unavailable[loadgen]:-}" ]; then
     for w in "${workloads[@]}"; do is_network "$w" && skip_workload[$w]="n/a (loadgen build failed)"; done
 fi

@@ -295,6 +295,12 @@ fn random_below(n: usize) -> usize {
 /// select parks the coroutine (or blocks the thread) in one place: no
 /// coroutine or thread is started per arm.
 ///
+/// Every arm's channel expression and every `send` value is evaluated once,
+/// before the select waits, as in Go; the values of the arms that lose are
+/// dropped. (crossbeam-channel evaluates only the winning arm's value: code
+/// that computes a send value with side effects, such as popping it off a
+/// queue, should compute it before the select.)
+///
 /// ```
 /// use std::time::Duration;
 /// use weft::channel::{bounded, unbounded};
@@ -328,7 +334,11 @@ macro_rules! select {
         $crate::select!(@expand [$($arms)*] [$($def)*])
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        recv($r:expr) -> $p:pat => $body:block $(,)? $($rest:tt)*) => {
+        recv($r:expr) -> $p:pat => $body:block , $($rest:tt)*) => {
+        $crate::select!(@parse [$($arms)* (__weft_arm recv ($r) ($p) $body)] [$($def)*] $($rest)*)
+    };
+    (@parse [$($arms:tt)*] [$($def:tt)*]
+        recv($r:expr) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)* (__weft_arm recv ($r) ($p) $body)] [$($def)*] $($rest)*)
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
@@ -336,7 +346,11 @@ macro_rules! select {
         $crate::select!(@parse [$($arms)* (__weft_arm recv ($r) ($p) { $body })] [$($def)*] $($($rest)*)?)
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
-        send($s:expr, $v:expr) -> $p:pat => $body:block $(,)? $($rest:tt)*) => {
+        send($s:expr, $v:expr) -> $p:pat => $body:block , $($rest:tt)*) => {
+        $crate::select!(@parse [$($arms)* (__weft_arm send ($s, $v) ($p) $body)] [$($def)*] $($rest)*)
+    };
+    (@parse [$($arms:tt)*] [$($def:tt)*]
+        send($s:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)* (__weft_arm send ($s, $v) ($p) $body)] [$($def)*] $($rest)*)
     };
     (@parse [$($arms:tt)*] [$($def:tt)*]
@@ -344,7 +358,11 @@ macro_rules! select {
         $crate::select!(@parse [$($arms)* (__weft_arm send ($s, $v) ($p) { $body })] [$($def)*] $($($rest)*)?)
     };
     (@parse [$($arms:tt)*] []
-        default => $body:block $(,)? $($rest:tt)*) => {
+        default => $body:block , $($rest:tt)*) => {
+        $crate::select!(@parse [$($arms)*] [($crate::channel::select::Default::Now) $body] $($rest)*)
+    };
+    (@parse [$($arms:tt)*] []
+        default => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)*] [($crate::channel::select::Default::Now) $body] $($rest)*)
     };
     (@parse [$($arms:tt)*] []
@@ -352,7 +370,12 @@ macro_rules! select {
         $crate::select!(@parse [$($arms)*] [($crate::channel::select::Default::Now) { $body }] $($($rest)*)?)
     };
     (@parse [$($arms:tt)*] []
-        default($t:expr) => $body:block $(,)? $($rest:tt)*) => {
+        default($t:expr) => $body:block , $($rest:tt)*) => {
+        $crate::select!(@parse [$($arms)*]
+            [($crate::channel::select::Default::After($t)) $body] $($rest)*)
+    };
+    (@parse [$($arms:tt)*] []
+        default($t:expr) => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)*]
             [($crate::channel::select::Default::After($t)) $body] $($rest)*)
     };
@@ -372,8 +395,10 @@ macro_rules! select {
     };
 
     // Arm construction.
-    (@arm recv ($r:expr)) => { $crate::channel::select::RecvArm::new(&$r) };
-    (@arm send ($s:expr, $v:expr)) => { $crate::channel::select::SendArm::new(&$s, $v) };
+    (@chan recv ($r:expr)) => { &$r };
+    (@chan send ($s:expr, $v:expr)) => { &$s };
+    (@arm recv $c:ident ($r:expr)) => { $crate::channel::select::RecvArm::new($c) };
+    (@arm send $c:ident ($s:expr, $v:expr)) => { $crate::channel::select::SendArm::new($c, $v) };
 
     // Expansion: build the arms, select, run the winner's body.
     (@expand [$(($a:ident $kind:ident $args:tt ($p:pat) $body:block))*] []) => {
@@ -384,7 +409,10 @@ macro_rules! select {
         $crate::select!(@run [$(($a $kind $args ($p) $body))*] $def $dbody)
     };
     (@run [$(($a:ident $kind:ident $args:tt ($p:pat) $body:block))*] ($def:expr) $dbody:block) => {{
-        $( let $a = $crate::select!(@arm $kind $args); )*
+        $(
+            let $a = $crate::select!(@chan $kind $args);
+            let $a = $crate::select!(@arm $kind $a $args);
+        )*
         let __weft_arms = [$(&$a as &dyn $crate::channel::select::Arm),*];
         let __weft_won = $crate::channel::select::select(&__weft_arms, $def)
             .map(|i| $crate::channel::select::address(__weft_arms[i]));

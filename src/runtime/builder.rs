@@ -131,7 +131,6 @@ impl RuntimeBuilder {
             workers: remotes.into_boxed_slice(),
             injector: Injector::new(),
             searching: AtomicUsize::new(0),
-            sleeping: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
         });
 

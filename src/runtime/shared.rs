@@ -83,10 +83,6 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector<Arc<Task>>,
     /// Workers counted as searching for fresh work (steps 1-3).
     pub(crate) searching: AtomicUsize,
-    /// Workers asleep in their poller (or about to be). Each worker adds
-    /// itself before it sleeps and removes itself after; read to decide
-    /// whether spinning can pay off.
-    pub(crate) sleeping: AtomicUsize,
     /// Set once by `Runtime::drop`; workers exit when they see it.
     pub(crate) shutdown: AtomicBool,
 }

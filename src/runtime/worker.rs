@@ -65,11 +65,14 @@ const FAIRNESS_INTERVAL: u32 = 61;
 /// How often a worker that never runs out of work polls for I/O.
 const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(200);
 
-/// Steal attempts before an idle worker sleeps, the pause between two, and
-/// how often the spin looks at the poller.
-const SPIN_ROUNDS: u32 = 64;
-const SPIN_PAUSES: u32 = 32;
+/// How long an idle worker keeps looking for work before it sleeps (while
+/// another worker is awake), the pause between two looks, how often it
+/// looks at the poller, and how long it may spin even when more than half
+/// the awake workers are spinning (see `search`).
+const SPIN_FOR: Duration = Duration::from_micros(25);
+const SPIN_PAUSES: u32 = 8;
 const SPIN_POLL: u32 = 16;
+const SPIN_GRACE: Duration = Duration::from_micros(2);
 
 /// An empty entry of `Local::registrations`.
 const NO_REGISTRATION: u64 = u64::MAX;
@@ -352,11 +355,13 @@ impl Local {
     /// Step 6: the injector, then the peers, while counted as searching.
     ///
     /// While another worker is awake (so fresh work may appear), a worker
-    /// that finds nothing keeps looking for a few microseconds
-    /// (`SPIN_ROUNDS`) before it goes to sleep, as Go's idle Ps do: while it
-    /// is counted as searching, spawners do not pay an eventfd write to wake
-    /// it, which in a spawn-heavy loop would otherwise happen every few
-    /// coroutines. At most half the awake workers spin. The spin ends early
+    /// that finds nothing keeps looking for a few microseconds (`SPIN_FOR`)
+    /// before it goes to sleep, as Go's idle Ps do: while it is counted as
+    /// searching, spawners do not pay an eventfd write to wake it, which in
+    /// a spawn-heavy loop would otherwise happen every few coroutines, and a
+    /// coroutine woken from another worker (a channel partner, a lock
+    /// hand-over) is picked up from the inbox within a microsecond instead
+    /// of after a sleep and a wake-up. At most half the awake workers spin. The spin ends early
     /// when work for this worker arrives: in its inbox, or as I/O readiness
     /// (the poller is checked every `SPIN_POLL` rounds). With every other
     /// worker asleep nothing can produce fresh work but I/O and timers, so
@@ -366,16 +371,36 @@ impl Local {
         if !self.searching.replace(true) {
             self.shared.searching.fetch_add(1, Ordering::SeqCst);
         }
-        let awake = self.shared.workers.len() - self.shared.sleeping.load(Ordering::Relaxed);
-        let spin = awake > 1 && 2 * self.shared.searching.load(Ordering::Relaxed) <= awake;
-        let rounds = if spin { SPIN_ROUNDS } else { 1 };
         let mut found = None;
-        for round in 1..=rounds {
+        let mut start = None;
+        for round in 1.. {
             found = self.steal();
-            if found.is_some() || round == rounds {
+            if found.is_some() {
                 break;
             }
             if !self.remote().inbox.is_empty() || self.shared.is_shut_down() {
+                break;
+            }
+            // A worker counts as awake from the moment a waker moves it out
+            // of `SLEEPING`, before its poll returns: a remote wake-up (say,
+            // a channel partner on another worker) is then answered by a
+            // spinning worker instead of a second sleep and eventfd write.
+            let awake = self
+                .shared
+                .workers
+                .iter()
+                .filter(|w| w.state.load(Ordering::Relaxed) != SLEEPING)
+                .count();
+            if awake <= 1 {
+                break;
+            }
+            let now = Instant::now();
+            let spun = now - *start.get_or_insert(now);
+            // At most half the awake workers spin; but a worker that is
+            // just leaving its own spin (it found work in its inbox) still
+            // counts, so the limit applies only after a short grace.
+            let crowded = 2 * self.shared.searching.load(Ordering::Relaxed) > awake;
+            if spun >= SPIN_FOR || (crowded && spun >= SPIN_GRACE) {
                 break;
             }
             if round % SPIN_POLL == 0
@@ -425,7 +450,6 @@ impl Local {
     /// Step 7, with the re-check that makes wake-ups race-free.
     fn sleep(&self) {
         let remote = self.remote();
-        self.shared.sleeping.fetch_add(1, Ordering::Relaxed);
         remote.state.store(SLEEPING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if remote.inbox.is_empty() && !self.shared.has_fresh_work() && !self.shared.is_shut_down() {
@@ -440,7 +464,6 @@ impl Local {
             }
             self.driver.borrow_mut().poll(timeout, &self.readiness);
         }
-        self.shared.sleeping.fetch_sub(1, Ordering::Relaxed);
         self.retry_starved();
         if remote.state.swap(RUNNING, Ordering::AcqRel) == WOKEN {
             // Whoever woke us counted us as searching.

@@ -116,6 +116,7 @@ impl Context {
     }
 
     /// Step 2 for a waker.
+    #[inline]
     fn try_claim(&self) -> bool {
         self.state
             .compare_exchange(WAITING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
@@ -154,6 +155,7 @@ impl Context {
 
     /// Step 5: parks until an operation completes, `deadline` passes, or
     /// the coroutine's runtime cancels it.
+    #[inline]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Outcome {
         loop {
             match self.state.load(Ordering::Acquire) {
@@ -207,10 +209,12 @@ impl Claim {
     }
 
     /// Completes it normally.
+    #[inline]
     pub(crate) fn complete(self) {}
 }
 
 impl Drop for Claim {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: a claimed context stays alive until the store below: its
         // owner spins in `wait_selected` while the state is CLAIMED.
@@ -249,6 +253,7 @@ impl WaitList {
 
     /// Step 1: registers operation `op` of `cx`. `cx` and `packet` must
     /// stay valid until the entry is unregistered or claimed.
+    #[inline]
     pub(crate) fn register(&mut self, cx: &Context, op: usize, packet: *mut ()) {
         self.entries.push_back(Entry {
             cx: NonNull::from(cx),
@@ -265,6 +270,7 @@ impl WaitList {
 
     /// Step 2: claims the oldest waiter that still waits, dropping stale
     /// entries on the way.
+    #[inline]
     pub(crate) fn claim(&mut self) -> Option<Claim> {
         while let Some(entry) = self.entries.pop_front() {
             // SAFETY: a registered entry's context is alive (step 6).

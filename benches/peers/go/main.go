@@ -24,6 +24,15 @@ const (
 	yieldRounds = 2_000_000
 	sleepers    = 10_000
 	sleepFor    = 2 * time.Second
+
+	pingpong1Rounds = 1_000_000
+	pingpong1Warmup = 100_000
+	// Fewer for pingpong2, as in the weft peer (where each message wakes
+	// the other worker thread).
+	pingpong2Rounds = 100_000
+	pingpong2Warmup = 10_000
+	pairRounds      = 200_000
+	pairWarmup      = 20_000
 )
 
 func fail(format string, args ...any) {
@@ -51,11 +60,103 @@ func spawnJoin(n int) time.Duration {
 	return elapsed
 }
 
-func benchSpawn() {
-	runtime.GOMAXPROCS(2)
+// benchSpawn is "spawn" (2 Ps) and "spawn_w W" (W Ps, for scaling.sh).
+func benchSpawn(name string, procs int) {
+	runtime.GOMAXPROCS(procs)
 	spawnJoin(spawnWarmup)
 	elapsed := spawnJoin(spawnTasks)
-	fmt.Printf("RESULT spawn %.1f ns/task\n", float64(elapsed.Nanoseconds())/spawnTasks)
+	fmt.Printf("RESULT %s %.1f ns/task\n", name, float64(elapsed.Nanoseconds())/spawnTasks)
+}
+
+// echoBack is task B of a ping-pong pair: it sends back every number it
+// receives until A closes its channel, and reports how many it echoed.
+func echoBack(in <-chan uint64, out chan<- uint64, echoed *uint64) {
+	for v := range in {
+		out <- v
+		*echoed++
+	}
+}
+
+// roundTrips is task A's side of round trips from..to: send the number,
+// await it back.
+func roundTrips(out chan<- uint64, in <-chan uint64, from, to uint64) {
+	for i := from; i < to; i++ {
+		out <- i
+		if v := <-in; v != i {
+			fail("pingpong: sent %d, got %d back", i, v)
+		}
+	}
+}
+
+// pingPong runs one pair on two unbuffered channels a->b and b->a: warm-up
+// round trips, then the timed ones. Both tasks are goroutines started here
+// (main only waits); returns the timed span.
+func pingPong(warmup, rounds uint64) time.Duration {
+	toB, toA := make(chan uint64), make(chan uint64)
+	var wg sync.WaitGroup
+	var elapsed time.Duration
+	var echoed uint64
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		roundTrips(toB, toA, 0, warmup)
+		start := time.Now()
+		roundTrips(toB, toA, warmup, warmup+rounds)
+		elapsed = time.Since(start)
+		close(toB)
+	}()
+	go func() {
+		defer wg.Done()
+		echoBack(toB, toA, &echoed)
+	}()
+	wg.Wait()
+	if echoed != warmup+rounds {
+		fail("pingpong: B echoed %d of %d numbers", echoed, warmup+rounds)
+	}
+	return elapsed
+}
+
+// benchPingPong is "pingpong1" (1 P) and "pingpong2" (2 Ps; the scheduler
+// decides where the two goroutines run, and mostly keeps them on one P).
+func benchPingPong(name string, procs int, warmup, rounds uint64) {
+	runtime.GOMAXPROCS(procs)
+	elapsed := pingPong(warmup, rounds)
+	fmt.Printf("RESULT %s %.1f ns/rt\n", name, float64(elapsed.Nanoseconds())/float64(rounds))
+}
+
+// runPairs runs `pairs` independent pairs of `rounds` round trips each and
+// returns the wall time until all are done.
+func runPairs(pairs int, rounds uint64) time.Duration {
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(pairs)
+	for p := 0; p < pairs; p++ {
+		go func() {
+			defer wg.Done()
+			pingPong(0, rounds)
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// benchPingPongPairs is "pingpong_pairs W": W pairs on W Ps; total round
+// trips per second, in millions.
+func benchPingPongPairs(procs int) {
+	runtime.GOMAXPROCS(procs)
+	runPairs(procs, pairWarmup)
+	elapsed := runPairs(procs, pairRounds)
+	mrts := float64(uint64(procs)*pairRounds) / elapsed.Seconds() / 1e6
+	fmt.Printf("RESULT pingpong_pairs %.3f Mrt/s\n", mrts)
+}
+
+// workers parses the W of "spawn_w W" and "pingpong_pairs W".
+func workers(arg string) int {
+	w, err := strconv.Atoi(arg)
+	if err != nil || w < 1 {
+		fail("bad worker count %q", arg)
+	}
+	return w
 }
 
 func benchYield() {
@@ -175,16 +276,24 @@ func serveHTTP(port string) {
 func main() {
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "spawn":
-		benchSpawn()
+		benchSpawn("spawn", 2)
 	case len(os.Args) == 2 && os.Args[1] == "yield":
 		benchYield()
 	case len(os.Args) == 2 && os.Args[1] == "sleep_rss":
 		benchSleepRSS()
+	case len(os.Args) == 2 && os.Args[1] == "pingpong1":
+		benchPingPong("pingpong1", 1, pingpong1Warmup, pingpong1Rounds)
+	case len(os.Args) == 2 && os.Args[1] == "pingpong2":
+		benchPingPong("pingpong2", 2, pingpong2Warmup, pingpong2Rounds)
+	case len(os.Args) == 3 && os.Args[1] == "spawn_w":
+		benchSpawn("spawn_w", workers(os.Args[2]))
+	case len(os.Args) == 3 && os.Args[1] == "pingpong_pairs":
+		benchPingPongPairs(workers(os.Args[2]))
 	case len(os.Args) == 3 && os.Args[1] == "echo-server":
 		serveEcho(os.Args[2])
 	case len(os.Args) == 3 && os.Args[1] == "http-server":
 		serveHTTP(os.Args[2])
 	default:
-		fail("usage: go-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT")
+		fail("usage: go-peer spawn|yield|sleep_rss|pingpong1|pingpong2|spawn_w W|pingpong_pairs W|echo-server PORT|http-server PORT")
 	}
 }

@@ -14,6 +14,14 @@ const SPAWN_WARMUP: usize = 100_000;
 const YIELD_ROUNDS: usize = 2_000_000;
 const SLEEPERS: usize = 10_000;
 const SLEEP_FOR: Duration = Duration::from_secs(2);
+const PINGPONG1_ROUNDS: u64 = 1_000_000;
+const PINGPONG1_WARMUP: u64 = 100_000;
+// Fewer for pingpong2, as in the weft peer (where each message wakes the
+// other worker thread).
+const PINGPONG2_ROUNDS: u64 = 100_000;
+const PINGPONG2_WARMUP: u64 = 10_000;
+const PAIR_ROUNDS: u64 = 200_000;
+const PAIR_WARMUP: u64 = 20_000;
 
 fn fail(msg: String) -> ! {
     eprintln!("tokio-peer: {msg}");
@@ -44,11 +52,17 @@ async fn spawn_join(n: usize) -> Duration {
     elapsed
 }
 
-fn bench_spawn() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+/// A `multi_thread` runtime with `workers` workers.
+fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .build()
-        .unwrap_or_else(|e| fail(format!("runtime: {e}")));
+        .unwrap_or_else(|e| fail(format!("runtime: {e}")))
+}
+
+/// `spawn` (2 workers) and `spawn_w W` (W workers, for scaling.sh).
+fn bench_spawn(name: &str, workers: usize) {
+    let rt = multi_thread(workers);
     let elapsed = rt.block_on(async {
         // block_on runs on the main thread; run the driver on a worker like
         // the Go and weft peers do.
@@ -60,7 +74,7 @@ fn bench_spawn() {
         .unwrap()
     });
     let ns = elapsed.as_nanos() as f64 / SPAWN_TASKS as f64;
-    println!("RESULT spawn {ns:.1} ns/task");
+    println!("RESULT {name} {ns:.1} ns/task");
 }
 
 fn bench_yield() {
@@ -94,6 +108,115 @@ fn bench_yield() {
     }
     let ns = elapsed.as_nanos() as f64 / YIELD_ROUNDS as f64;
     println!("RESULT yield {ns:.1} ns/roundtrip");
+}
+
+// tokio has no rendezvous channel: `mpsc::channel(1)` is the closest (a send
+// completes once the value is queued, not once it is received). A round trip
+// still waits for B's reply, so it is the same exchange as a capacity-0
+// channel: two messages and two task wake-ups.
+type Tx = tokio::sync::mpsc::Sender<u64>;
+type Rx = tokio::sync::mpsc::Receiver<u64>;
+
+/// Task B of a ping-pong pair: sends back every number it receives until A
+/// drops its sender; returns how many it echoed.
+async fn echo_back(mut rx: Rx, tx: Tx) -> u64 {
+    let mut echoed = 0;
+    while let Some(v) = rx.recv().await {
+        if tx.send(v).await.is_err() {
+            fail("pingpong: A hung up mid round trip".into());
+        }
+        echoed += 1;
+    }
+    echoed
+}
+
+/// Task A's side of round trips `from..to`: send the number, await it back.
+async fn round_trips(tx: &Tx, rx: &mut Rx, from: u64, to: u64) {
+    for i in from..to {
+        if tx.send(i).await.is_err() {
+            fail("pingpong: B hung up".into());
+        }
+        match rx.recv().await {
+            Some(v) if v == i => {}
+            Some(v) => fail(format!("pingpong: sent {i}, got {v} back")),
+            None => fail("pingpong: B hung up".into()),
+        }
+    }
+}
+
+/// One pair on two channels a->b and b->a, both tasks spawned with
+/// `tokio::spawn`: warm-up round trips, then the timed ones. Returns the
+/// timed span.
+async fn ping_pong(warmup: u64, rounds: u64) -> Duration {
+    let (to_b, from_a) = tokio::sync::mpsc::channel(1);
+    let (to_a, mut from_b) = tokio::sync::mpsc::channel(1);
+    let a = tokio::spawn(async move {
+        round_trips(&to_b, &mut from_b, 0, warmup).await;
+        let start = Instant::now();
+        round_trips(&to_b, &mut from_b, warmup, warmup + rounds).await;
+        start.elapsed()
+    });
+    let b = tokio::spawn(echo_back(from_a, to_a));
+    let elapsed = a
+        .await
+        .unwrap_or_else(|e| fail(format!("pingpong: A failed: {e}")));
+    let echoed = b
+        .await
+        .unwrap_or_else(|e| fail(format!("pingpong: B failed: {e}")));
+    if echoed != warmup + rounds {
+        fail(format!(
+            "pingpong: B echoed {echoed} of {} numbers",
+            warmup + rounds
+        ));
+    }
+    elapsed
+}
+
+/// pingpong1 (`current_thread`) and pingpong2 (`multi_thread`, 2 workers;
+/// the scheduler decides where the two tasks run, and mostly keeps them on
+/// one worker).
+fn bench_pingpong(name: &str, rt: tokio::runtime::Runtime, warmup: u64, rounds: u64) {
+    let elapsed = rt.block_on(ping_pong(warmup, rounds));
+    let ns = elapsed.as_nanos() as f64 / rounds as f64;
+    println!("RESULT {name} {ns:.1} ns/rt");
+}
+
+/// `pairs` independent pairs of `rounds` round trips each; the wall time
+/// until all are done.
+async fn run_pairs(pairs: usize, rounds: u64) -> Duration {
+    let start = Instant::now();
+    let drivers: Vec<_> = (0..pairs)
+        .map(|_| tokio::spawn(ping_pong(0, rounds)))
+        .collect();
+    for d in drivers {
+        d.await
+            .unwrap_or_else(|e| fail(format!("pingpong_pairs: pair failed: {e}")));
+    }
+    start.elapsed()
+}
+
+/// pingpong_pairs W: W pairs on W workers; total round trips per second, in
+/// millions.
+fn bench_pingpong_pairs(workers: usize) {
+    let elapsed = multi_thread(workers).block_on(async move {
+        // The driver runs on a worker, as in bench_spawn.
+        tokio::spawn(async move {
+            run_pairs(workers, PAIR_WARMUP).await;
+            run_pairs(workers, PAIR_ROUNDS).await
+        })
+        .await
+        .unwrap()
+    });
+    let mrts = (workers as u64 * PAIR_ROUNDS) as f64 / elapsed.as_secs_f64() / 1e6;
+    println!("RESULT pingpong_pairs {mrts:.3} Mrt/s");
+}
+
+/// The worker count of `spawn_w W` and `pingpong_pairs W`.
+fn workers(arg: &str) -> usize {
+    match arg.parse() {
+        Ok(w) if w >= 1 => w,
+        _ => fail(format!("bad worker count {arg:?}")),
+    }
 }
 
 extern "C" {
@@ -246,13 +369,31 @@ fn main() {
             .unwrap_or_else(|_| fail(format!("bad port {:?}", args[2])))
     };
     match (args.get(1).map(String::as_str), args.len()) {
-        (Some("spawn"), 2) => bench_spawn(),
+        (Some("spawn"), 2) => bench_spawn("spawn", 2),
         (Some("yield"), 2) => bench_yield(),
         (Some("sleep_rss"), 2) => bench_sleep_rss(),
+        (Some("pingpong1"), 2) => bench_pingpong(
+            "pingpong1",
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap_or_else(|e| fail(format!("runtime: {e}"))),
+            PINGPONG1_WARMUP,
+            PINGPONG1_ROUNDS,
+        ),
+        (Some("pingpong2"), 2) => bench_pingpong(
+            "pingpong2",
+            multi_thread(2),
+            PINGPONG2_WARMUP,
+            PINGPONG2_ROUNDS,
+        ),
+        (Some("spawn_w"), 3) => bench_spawn("spawn_w", workers(&args[2])),
+        (Some("pingpong_pairs"), 3) => bench_pingpong_pairs(workers(&args[2])),
         (Some("echo-server"), 3) => serve(port(), echo),
         (Some("http-server"), 3) => serve(port(), http),
-        _ => {
-            fail("usage: tokio-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into())
-        }
+        _ => fail(
+            "usage: tokio-peer spawn|yield|sleep_rss|pingpong1|pingpong2|spawn_w W\
+             |pingpong_pairs W|echo-server PORT|http-server PORT"
+                .into(),
+        ),
     }
 }

@@ -14,11 +14,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use weft::channel::{Receiver, Sender};
+
 const SPAWN_TASKS: usize = 1_000_000;
 const SPAWN_WARMUP: usize = 100_000;
 const YIELD_ROUNDS: usize = 2_000_000;
 const SLEEPERS: usize = 10_000;
 const SLEEP_FOR: Duration = Duration::from_secs(2);
+const PINGPONG1_ROUNDS: u64 = 1_000_000;
+const PINGPONG1_WARMUP: u64 = 100_000;
+// Fewer for pingpong2: each message there wakes the other worker thread,
+// which costs microseconds rather than nanoseconds.
+const PINGPONG2_ROUNDS: u64 = 100_000;
+const PINGPONG2_WARMUP: u64 = 10_000;
+const PAIR_ROUNDS: u64 = 200_000;
+const PAIR_WARMUP: u64 = 20_000;
+/// How long a task of a start barrier waits for its partners (in a busy
+/// loop) before giving up.
+const BARRIER_LIMIT: Duration = Duration::from_secs(10);
 
 fn fail(msg: String) -> ! {
     eprintln!("weft-peer: {msg}");
@@ -57,17 +70,15 @@ fn spawn_join(n: usize) -> Duration {
     elapsed
 }
 
-fn bench_spawn() {
-    let workers = std::env::var("SPAWN_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+/// `spawn` (2 workers, or `SPAWN_WORKERS`) and `spawn_w` (`workers` from
+/// argv, for scaling.sh).
+fn bench_spawn(name: &str, workers: usize) {
     let elapsed = runtime(workers).run(|| {
         spawn_join(SPAWN_WARMUP);
         spawn_join(SPAWN_TASKS)
     });
     let ns = elapsed.as_nanos() as f64 / SPAWN_TASKS as f64;
-    println!("RESULT spawn {ns:.1} ns/task");
+    println!("RESULT {name} {ns:.1} ns/task");
 }
 
 fn bench_yield() {
@@ -95,6 +106,160 @@ fn bench_yield() {
     }
     let ns = elapsed.as_nanos() as f64 / YIELD_ROUNDS as f64;
     println!("RESULT yield {ns:.1} ns/roundtrip");
+}
+
+/// Task B of a ping-pong pair: sends back every number it receives until
+/// A drops its sender; returns how many it echoed.
+fn echo_back(rx: Receiver<u64>, tx: Sender<u64>) -> u64 {
+    let mut echoed = 0;
+    while let Ok(v) = rx.recv() {
+        if tx.send(v).is_err() {
+            fail("pingpong: A hung up mid round trip".into());
+        }
+        echoed += 1;
+    }
+    echoed
+}
+
+/// Task A's side of round trips `from..to`: send the number, await it back.
+fn round_trips(tx: &Sender<u64>, rx: &Receiver<u64>, from: u64, to: u64) {
+    for i in from..to {
+        if tx.send(i).is_err() {
+            fail("pingpong: B hung up".into());
+        }
+        match rx.recv() {
+            Ok(v) if v == i => {}
+            Ok(v) => fail(format!("pingpong: sent {i}, got {v} back")),
+            Err(_) => fail("pingpong: B hung up".into()),
+        }
+    }
+}
+
+/// Task A: warm-up round trips, then the timed ones; drops its sender so B
+/// ends. Returns the timed span.
+fn ping(tx: Sender<u64>, rx: Receiver<u64>, warmup: u64, rounds: u64) -> Duration {
+    round_trips(&tx, &rx, 0, warmup);
+    let start = Instant::now();
+    round_trips(&tx, &rx, warmup, warmup + rounds);
+    start.elapsed()
+}
+
+/// Two rendezvous channels, a->b and b->a.
+fn pair_channels() -> ((Sender<u64>, Receiver<u64>), (Sender<u64>, Receiver<u64>)) {
+    let (to_b, from_a) = weft::channel::bounded::<u64>(0);
+    let (to_a, from_b) = weft::channel::bounded::<u64>(0);
+    ((to_b, from_b), (to_a, from_a))
+}
+
+fn check_echoed(echoed: u64, want: u64) {
+    if echoed != want {
+        fail(format!("pingpong: B echoed {echoed} of {want} numbers"));
+    }
+}
+
+/// Busy-waits (without yielding, so the worker stays taken) until `n` tasks
+/// have arrived: each of the `n` tasks then runs on its own worker, and as
+/// weft binds a coroutine to the worker that first runs it, stays there.
+fn start_barrier(arrived: &AtomicUsize, n: usize, what: &str) {
+    arrived.fetch_add(1, Ordering::SeqCst);
+    let start = Instant::now();
+    while arrived.load(Ordering::SeqCst) < n {
+        if start.elapsed() > BARRIER_LIMIT {
+            fail(format!(
+                "{what}: only {} of {n} tasks started within {BARRIER_LIMIT:?}",
+                arrived.load(Ordering::SeqCst)
+            ));
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// pingpong1: A (the `run` coroutine) and B on one worker.
+fn bench_pingpong1() {
+    let (elapsed, echoed) = runtime(1).run(|| {
+        let ((tx, rx), (b_tx, b_rx)) = pair_channels();
+        let b = weft::go(move || echo_back(b_rx, b_tx));
+        let elapsed = ping(tx, rx, PINGPONG1_WARMUP, PINGPONG1_ROUNDS);
+        (elapsed, b.join().unwrap())
+    });
+    check_echoed(echoed, PINGPONG1_WARMUP + PINGPONG1_ROUNDS);
+    let ns = elapsed.as_nanos() as f64 / PINGPONG1_ROUNDS as f64;
+    println!("RESULT pingpong1 {ns:.1} ns/rt");
+}
+
+/// pingpong2: A and B spawned from the main thread on a 2-worker runtime. A
+/// start barrier keeps each one's worker busy until the other has started,
+/// so they start, and therefore stay, on different workers: every message
+/// wakes a coroutine bound to the other worker.
+fn bench_pingpong2() {
+    let rt = runtime(2);
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let ((tx, rx), (b_tx, b_rx)) = pair_channels();
+    let a = {
+        let arrived = arrived.clone();
+        rt.spawn(move || {
+            start_barrier(&arrived, 2, "pingpong2");
+            let elapsed = ping(tx, rx, PINGPONG2_WARMUP, PINGPONG2_ROUNDS);
+            (elapsed, std::thread::current().id())
+        })
+    };
+    let b = rt.spawn(move || {
+        start_barrier(&arrived, 2, "pingpong2");
+        (echo_back(b_rx, b_tx), std::thread::current().id())
+    });
+    let (elapsed, a_thread) = a.join().unwrap();
+    let (echoed, b_thread) = b.join().unwrap();
+    check_echoed(echoed, PINGPONG2_WARMUP + PINGPONG2_ROUNDS);
+    if a_thread == b_thread {
+        fail("pingpong2: A and B ran on the same worker".into());
+    }
+    let ns = elapsed.as_nanos() as f64 / PINGPONG2_ROUNDS as f64;
+    println!("RESULT pingpong2 {ns:.1} ns/rt");
+}
+
+/// `pairs` independent ping-pong pairs, each `rounds` round trips; returns
+/// the wall time until all are done, and how many pairs ended up split
+/// across two workers. Each pair's A is first held at a start barrier (one A
+/// per worker), then spawns its B on its own worker, so a pair starts out on
+/// one worker (B may still be stolen by an idle worker before it first runs,
+/// and then stays split for good).
+fn run_pairs(pairs: usize, rounds: u64) -> (Duration, usize) {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let drivers: Vec<_> = (0..pairs)
+        .map(|_| {
+            let arrived = arrived.clone();
+            weft::go(move || {
+                start_barrier(&arrived, pairs, "pingpong_pairs");
+                let ((tx, rx), (b_tx, b_rx)) = pair_channels();
+                let b = weft::go(move || (echo_back(b_rx, b_tx), std::thread::current().id()));
+                ping(tx, rx, 0, rounds);
+                let (echoed, b_thread) = b.join().unwrap();
+                check_echoed(echoed, rounds);
+                (std::thread::current().id(), b_thread)
+            })
+        })
+        .collect();
+    let placement: Vec<_> = drivers.into_iter().map(|d| d.join().unwrap()).collect();
+    let elapsed = start.elapsed();
+    let split = placement.iter().filter(|(a, b)| a != b).count();
+    (elapsed, split)
+}
+
+/// pingpong_pairs W: W independent pairs on W workers; total round trips
+/// per second, in millions.
+fn bench_pingpong_pairs(workers: usize) {
+    let (elapsed, split) = runtime(workers).run(move || {
+        run_pairs(workers, PAIR_WARMUP);
+        run_pairs(workers, PAIR_ROUNDS)
+    });
+    if split > 0 {
+        eprintln!(
+            "weft-peer: pingpong_pairs: {split} of {workers} pairs ran split across two workers"
+        );
+    }
+    let mrts = (workers as u64 * PAIR_ROUNDS) as f64 / elapsed.as_secs_f64() / 1e6;
+    println!("RESULT pingpong_pairs {mrts:.3} Mrt/s");
 }
 
 extern "C" {
@@ -168,14 +333,34 @@ fn serve(port: u16, handler: fn(TcpStream)) -> ! {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match (args.get(1).map(String::as_str), args.len()) {
-        (Some("spawn"), 2) => bench_spawn(),
+        (Some("spawn"), 2) => {
+            let workers = std::env::var("SPAWN_WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2);
+            bench_spawn("spawn", workers)
+        }
         (Some("yield"), 2) => bench_yield(),
         (Some("sleep_rss"), 2) => bench_sleep_rss(),
+        (Some("pingpong1"), 2) => bench_pingpong1(),
+        (Some("pingpong2"), 2) => bench_pingpong2(),
+        (Some("spawn_w"), 3) => bench_spawn("spawn_w", workers(&args)),
+        (Some("pingpong_pairs"), 3) => bench_pingpong_pairs(workers(&args)),
         (Some("echo-server"), 3) => serve(port(&args), blocking::echo),
         (Some("http-server"), 3) => serve(port(&args), blocking::http),
-        _ => {
-            fail("usage: weft-peer spawn|yield|sleep_rss|echo-server PORT|http-server PORT".into())
-        }
+        _ => fail(
+            "usage: weft-peer spawn|yield|sleep_rss|pingpong1|pingpong2|spawn_w W\
+             |pingpong_pairs W|echo-server PORT|http-server PORT"
+                .into(),
+        ),
+    }
+}
+
+/// The worker count of `spawn_w W` and `pingpong_pairs W`.
+fn workers(args: &[String]) -> usize {
+    match args[2].parse() {
+        Ok(w) if w >= 1 => w,
+        _ => fail(format!("bad worker count {:?}", args[2])),
     }
 }
 
