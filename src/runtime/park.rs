@@ -9,8 +9,8 @@
 //!
 //! # Protocol for a coroutine (`Task::state`: EMPTY, NOTIFIED, PARKED)
 //!
-//! 1. `park` tries `NOTIFIED -> EMPTY`. Success means a wake-up was pending:
-//!    return without switching.
+//! 1. `park` tries `NOTIFIED -> EMPTY` (if a load sees `NOTIFIED`). Success
+//!    means a wake-up was pending: return without switching.
 //! 2. Otherwise the coroutine suspends with `Suspend::Park`. It is not yet
 //!    marked parked: its stack is still in use until the switch completes.
 //! 3. Back on the worker's stack, the worker tries `EMPTY -> PARKED`.
@@ -189,9 +189,12 @@ fn park_task(task: &Task) {
         return;
     }
     let state = task.state();
-    if state
-        .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
-        .is_ok()
+    // A plain load first: the usual case has no token, and a failed CAS
+    // costs as much as a successful one.
+    if state.load(Ordering::Relaxed) == NOTIFIED
+        && state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
     {
         return;
     }
