@@ -97,6 +97,10 @@ pub enum RecvTimeoutError {
 
 impl<T> SendError<T> {
     /// The message that was not sent.
+    ///
+    /// ```
+    /// assert_eq!(weft::channel::SendError(3).into_inner(), 3);
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -116,11 +120,19 @@ impl<T> TrySendError<T> {
     }
 
     /// Whether the send failed for lack of room.
+    ///
+    /// ```
+    /// assert!(weft::channel::TrySendError::Full(1).is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
 
     /// Whether the send failed because the receivers are gone.
+    ///
+    /// ```
+    /// assert!(weft::channel::TrySendError::Disconnected(1).is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TrySendError::Disconnected(_))
     }
@@ -128,6 +140,10 @@ impl<T> TrySendError<T> {
 
 impl<T> SendTimeoutError<T> {
     /// The message that was not sent.
+    ///
+    /// ```
+    /// assert_eq!(weft::channel::SendTimeoutError::Timeout(2).into_inner(), 2);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => v,
@@ -135,11 +151,19 @@ impl<T> SendTimeoutError<T> {
     }
 
     /// Whether the send timed out.
+    ///
+    /// ```
+    /// assert!(weft::channel::SendTimeoutError::Timeout(()).is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, SendTimeoutError::Timeout(_))
     }
 
     /// Whether the send failed because the receivers are gone.
+    ///
+    /// ```
+    /// assert!(weft::channel::SendTimeoutError::Disconnected(()).is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, SendTimeoutError::Disconnected(_))
     }
@@ -147,11 +171,19 @@ impl<T> SendTimeoutError<T> {
 
 impl TryRecvError {
     /// Whether no message was waiting.
+    ///
+    /// ```
+    /// assert!(weft::channel::TryRecvError::Empty.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         matches!(self, TryRecvError::Empty)
     }
 
     /// Whether the senders are gone.
+    ///
+    /// ```
+    /// assert!(weft::channel::TryRecvError::Disconnected.is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TryRecvError::Disconnected)
     }
@@ -159,11 +191,19 @@ impl TryRecvError {
 
 impl RecvTimeoutError {
     /// Whether the receive timed out.
+    ///
+    /// ```
+    /// assert!(weft::channel::RecvTimeoutError::Timeout.is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, RecvTimeoutError::Timeout)
     }
 
     /// Whether the senders are gone.
+    ///
+    /// ```
+    /// assert!(weft::channel::RecvTimeoutError::Disconnected.is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, RecvTimeoutError::Disconnected)
     }

@@ -391,13 +391,29 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// The iterator of [`Receiver::iter`].
+/// The iterator of [`Receiver::iter`]: blocking, borrowing the receiver.
+///
+/// ```
+/// let (tx, rx) = weft::channel::unbounded();
+/// tx.send(1).unwrap();
+/// drop(tx);
+/// let it: weft::channel::Iter<'_, i32> = rx.iter();
+/// assert_eq!(it.collect::<Vec<_>>(), [1]);
+/// ```
 #[derive(Debug)]
 pub struct Iter<'a, T> {
     rx: &'a Receiver<T>,
 }
 
-/// The iterator of [`Receiver::try_iter`].
+/// The iterator of [`Receiver::try_iter`]: it ends at the first empty
+/// queue, without waiting.
+///
+/// ```
+/// let (tx, rx) = weft::channel::unbounded();
+/// tx.send(1).unwrap();
+/// let it: weft::channel::TryIter<'_, i32> = rx.try_iter();
+/// assert_eq!(it.count(), 1);
+/// ```
 #[derive(Debug)]
 pub struct TryIter<'a, T> {
     rx: &'a Receiver<T>,

@@ -70,7 +70,7 @@ const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(200);
 /// looks at the poller, and how long it may spin even when more than half
 /// the awake workers are spinning (see `search`).
 const SPIN_FOR: Duration = Duration::from_micros(25);
-const SPIN_PAUSES: u32 = 8;
+const SPIN_PAUSES: u32 = 32;
 const SPIN_POLL: u32 = 16;
 const SPIN_GRACE: Duration = Duration::from_micros(2);
 

@@ -35,6 +35,11 @@ struct State {
 }
 
 /// What [`Barrier::wait`] returns.
+///
+/// ```
+/// let result: weft::sync::BarrierWaitResult = weft::sync::Barrier::new(1).wait();
+/// assert!(result.is_leader());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BarrierWaitResult(bool);
 

@@ -36,6 +36,14 @@ pub struct Condvar {
 }
 
 /// Whether a [`Condvar::wait_timeout`] returned because of its timeout.
+///
+/// ```
+/// use std::time::Duration;
+/// let m = weft::sync::Mutex::new(());
+/// let cv = weft::sync::Condvar::new();
+/// let (_g, res): (_, weft::sync::WaitTimeoutResult) = cv.wait_timeout(m.lock(), Duration::ZERO);
+/// assert!(res.timed_out());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
 
