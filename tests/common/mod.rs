@@ -28,3 +28,4 @@ pub fn is_child() -> bool {
 }
 
 pub mod net;
+pub mod sides;
