@@ -113,18 +113,39 @@
 //! assert_eq!(sum, 385);
 //! ```
 //!
-//! ## Runtime configuration and embedding
+//! ## Runtime configuration
 //!
 //! The global runtime starts lazily with `WEFT_WORKERS` workers (default:
-//! available cores) and `WEFT_STACK_SIZE`-byte stacks (default 256 KiB). A
-//! program that runs its own threads, or a tokio runtime, keeps working
-//! unchanged beside it. [`Runtime::builder`] makes a private runtime; dropping
-//! it shuts it down and unwinds its unfinished coroutines so their
-//! destructors run.
+//! available cores) and `WEFT_STACK_SIZE`-byte stacks (default 256 KiB).
+//! [`Runtime::builder`] makes a private runtime with its own worker count,
+//! stack size and thread names; dropping it shuts it down and unwinds its
+//! unfinished coroutines so their destructors run.
 //!
 //! ```
-//! let rt = weft::Runtime::builder().workers(2).build().unwrap();
+//! let rt = weft::Runtime::builder()
+//!     .workers(2)
+//!     .stack_size(128 * 1024)
+//!     .thread_name("my-worker")
+//!     .build()
+//!     .unwrap();
 //! assert!(rt.run(weft::in_coroutine));
+//! ```
+//!
+//! ## Embedding
+//!
+//! weft takes over nothing: no `main` attribute, no global setup. Nothing
+//! starts until the first `go` (or `run`), and plain threads, other thread
+//! pools and a tokio runtime in the same process keep working beside it.
+//! Outside coroutines every intercepted call behaves exactly as libc's, so
+//! a library can use weft internally without its callers noticing.
+//!
+//! ```
+//! // A plain thread and a coroutine side by side, talking over a channel.
+//! let (tx, rx) = weft::channel::bounded(0);
+//! let worker = std::thread::spawn(move || tx.send("from a thread").unwrap());
+//! let got = weft::go(move || rx.recv().unwrap()).join().unwrap();
+//! assert_eq!(got, "from a thread");
+//! worker.join().unwrap();
 //! ```
 //!
 //! ## The soundness rule: bound after first run
