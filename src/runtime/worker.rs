@@ -73,6 +73,8 @@ const SPIN_FOR: Duration = Duration::from_micros(25);
 const SPIN_PAUSES: u32 = 32;
 const SPIN_POLL: u32 = 16;
 const SPIN_GRACE: Duration = Duration::from_micros(2);
+/// Pauses between two looks at the inbox while spinning.
+const INBOX_CHECKS: u32 = 4;
 
 /// An empty entry of `Local::registrations`.
 const NO_REGISTRATION: u64 = u64::MAX;
@@ -412,8 +414,17 @@ impl Local {
             {
                 break;
             }
-            for _ in 0..SPIN_PAUSES {
-                std::hint::spin_loop();
+            // Between two steal rounds, watch the inbox closely: a wake-up
+            // from another worker should not wait out a whole round (32
+            // pauses are over a microsecond on some CPUs).
+            let inbox = &self.remote().inbox;
+            for _ in 0..SPIN_PAUSES / INBOX_CHECKS {
+                if !inbox.is_empty() {
+                    break;
+                }
+                for _ in 0..INBOX_CHECKS {
+                    std::hint::spin_loop();
+                }
             }
         }
         self.searching.set(false);
