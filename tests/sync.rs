@@ -344,3 +344,33 @@ fn runtime_drop_unwinds_a_coroutine_waiting_for_a_lock() {
         assert_eq!(*m.lock(), 1);
     });
 }
+
+#[test]
+fn a_cancelled_barrier_waiter_leaves_its_round() {
+    within(Duration::from_secs(10), || {
+        let barrier = Arc::new(Barrier::new(3));
+        let rt = weft::Runtime::builder().workers(1).build().unwrap();
+        let started = Arc::new(AtomicBool::new(false));
+        let (b, s) = (barrier.clone(), started.clone());
+        let h = rt.spawn(move || {
+            s.store(true, Ordering::SeqCst);
+            b.wait();
+        });
+        while !started.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        thread::sleep(Duration::from_millis(20)); // let it wait in the barrier
+        drop(rt);
+        assert!(h.join().is_err(), "cancelled");
+        // A full round of three still needs three arrivals: with the
+        // cancelled one still counted, the third thread would hang.
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let b = barrier.clone();
+                thread::spawn(move || b.wait().is_leader())
+            })
+            .collect();
+        let leaders = threads.into_iter().map(|t| t.join().unwrap());
+        assert_eq!(leaders.filter(|&l| l).count(), 1);
+    });
+}

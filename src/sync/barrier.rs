@@ -31,6 +31,8 @@ pub struct Barrier {
 struct State {
     /// Arrivals in this round.
     arrived: usize,
+    /// Rounds completed so far.
+    round: usize,
     waiters: WaitList,
 }
 
@@ -66,6 +68,7 @@ impl Barrier {
             n: n.max(1),
             state: Lock::new(State {
                 arrived: 0,
+                round: 0,
                 waiters: WaitList::new(),
             }),
         }
@@ -85,21 +88,27 @@ impl Barrier {
         st.arrived += 1;
         if st.arrived == self.n {
             st.arrived = 0;
+            st.round = st.round.wrapping_add(1);
             while let Some(claim) = st.waiters.claim() {
                 claim.complete();
             }
             return BarrierWaitResult(true);
         }
+        let round = st.round;
         let cx = Context::new();
         st.waiters.register(&cx, 0, ptr::null_mut());
         drop(st);
         match cx.wait(None) {
             Outcome::Selected(_) => BarrierWaitResult(false),
             Outcome::TimedOut | Outcome::Cancelled => {
-                // Leave the round: we no longer count as arrived.
+                // Leave the round, if it is still gathering: we no longer
+                // count as arrived. (If it completed meanwhile, we had
+                // arrived in it and it went on without us.)
                 let mut st = self.state.lock();
                 st.waiters.unregister(&cx);
-                st.arrived -= 1;
+                if st.round == round {
+                    st.arrived -= 1;
+                }
                 drop(st);
                 crate::loom::checkpoint();
                 BarrierWaitResult(false)
