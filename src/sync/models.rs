@@ -203,3 +203,17 @@ fn selects_on_both_sides_of_a_rendezvous_pair_up() {
         t.join().unwrap();
     });
 }
+
+/// The last of two concurrent drops wakes the waiter, whichever it is.
+#[test]
+fn waitgroup_last_of_two_drops_wakes_the_waiter() {
+    loom::model(|| {
+        let wg = WaitGroup::new();
+        let (a, b) = (wg.clone(), wg.clone());
+        let ta = thread::spawn(move || drop(a));
+        let tb = thread::spawn(move || drop(b));
+        wg.wait();
+        ta.join().unwrap();
+        tb.join().unwrap();
+    });
+}

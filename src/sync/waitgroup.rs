@@ -6,7 +6,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use super::queue::{Context, Outcome, WaitList};
-use crate::loom::Lock;
+use crate::loom::{AtomicUsize, Lock, Ordering};
 
 /// Waits until every clone of it is dropped (crossbeam's `WaitGroup`, Go's
 /// `sync.WaitGroup`): hand a clone to each task, drop it when the task is
@@ -26,13 +26,15 @@ use crate::loom::Lock;
 /// wg.wait(); // parks until all 100 clones are dropped
 /// ```
 pub struct WaitGroup {
-    inner: Arc<Lock<State>>,
+    inner: Arc<Inner>,
 }
 
-struct State {
-    /// Live `WaitGroup` handles.
-    count: usize,
-    waiters: WaitList,
+struct Inner {
+    /// Live `WaitGroup` handles. Cloning and dropping only touch this; the
+    /// handle that takes it to zero then wakes the waiters, under `waiters`'
+    /// lock, which a waiter holds while it checks the count and registers.
+    count: AtomicUsize,
+    waiters: Lock<WaitList>,
 }
 
 impl WaitGroup {
@@ -44,10 +46,10 @@ impl WaitGroup {
     /// ```
     pub fn new() -> WaitGroup {
         WaitGroup {
-            inner: Arc::new(Lock::new(State {
-                count: 1,
-                waiters: WaitList::new(),
-            })),
+            inner: Arc::new(Inner {
+                count: AtomicUsize::new(1),
+                waiters: Lock::new(WaitList::new()),
+            }),
         }
     }
 
@@ -64,42 +66,44 @@ impl WaitGroup {
         // SAFETY: `this` is never used or dropped again: the `Arc` moves out
         // once.
         let inner = unsafe { ptr::read(&this.inner) };
-        let cx = Context::new();
-        let mut st = inner.lock();
-        st.count -= 1;
-        if st.count == 0 {
-            wake_all(&mut st.waiters);
+        if inner.release() {
             return;
         }
-        st.waiters.register(&cx, 0, ptr::null_mut());
-        drop(st);
+        let cx = Context::new();
         loop {
+            {
+                let mut waiters = inner.waiters.lock();
+                // Checked under the lock: a last drop after this check
+                // takes the lock after us and finds our entry.
+                if inner.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                cx.reset();
+                waiters.register(&cx, 0, ptr::null_mut());
+            }
             match cx.wait(None) {
                 Outcome::Selected(_) => return,
                 Outcome::TimedOut | Outcome::Cancelled => {
-                    let mut st = inner.lock();
-                    st.waiters.unregister(&cx);
-                    if st.count == 0 {
-                        return;
-                    }
-                    drop(st);
+                    inner.waiters.lock().unregister(&cx);
                     // Unwinds, or (unwinding already) waits on.
                     crate::loom::checkpoint();
-                    let mut st = inner.lock();
-                    if st.count == 0 {
-                        return;
-                    }
-                    cx.reset();
-                    st.waiters.register(&cx, 0, ptr::null_mut());
                 }
             }
         }
     }
 }
 
-fn wake_all(waiters: &mut WaitList) {
-    while let Some(claim) = waiters.claim() {
-        claim.complete();
+impl Inner {
+    /// Drops one handle; true if it was the last (the waiters are woken).
+    fn release(&self) -> bool {
+        if self.count.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return false;
+        }
+        let mut waiters = self.waiters.lock();
+        while let Some(claim) = waiters.claim() {
+            claim.complete();
+        }
+        true
     }
 }
 
@@ -111,7 +115,7 @@ impl Default for WaitGroup {
 
 impl Clone for WaitGroup {
     fn clone(&self) -> Self {
-        self.inner.lock().count += 1;
+        self.inner.count.fetch_add(1, Ordering::Relaxed);
         WaitGroup {
             inner: self.inner.clone(),
         }
@@ -120,18 +124,14 @@ impl Clone for WaitGroup {
 
 impl Drop for WaitGroup {
     fn drop(&mut self) {
-        let mut st = self.inner.lock();
-        st.count -= 1;
-        if st.count == 0 {
-            wake_all(&mut st.waiters);
-        }
+        self.inner.release();
     }
 }
 
 impl fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitGroup")
-            .field("count", &self.inner.lock().count)
+            .field("count", &self.inner.count.load(Ordering::Relaxed))
             .finish()
     }
 }
