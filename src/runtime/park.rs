@@ -175,6 +175,7 @@ pub(crate) fn note_cancelled_call(task: &Task) -> bool {
 }
 
 /// Blocks the caller until unparked (or spuriously).
+#[inline]
 pub(crate) fn park() {
     match current_task() {
         Some(task) => park_task(task),
@@ -183,6 +184,7 @@ pub(crate) fn park() {
 }
 
 /// Park-protocol steps 1, 2 and 5. Returns at once in a cancelled task.
+#[inline]
 fn park_task(task: &Task) {
     use crate::coroutine::{EMPTY, NOTIFIED};
     if task.is_cancelled() {
