@@ -135,6 +135,7 @@ pub(crate) fn current_arc() -> Option<Arc<Task>> {
 }
 
 /// Whether the current coroutine is being cancelled by its runtime's shutdown.
+#[inline]
 pub(crate) fn cancelled() -> bool {
     current_task().is_some_and(Task::is_cancelled)
 }
