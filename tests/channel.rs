@@ -1106,3 +1106,63 @@ fn runtime_drop_with_many_waiters_on_one_channel() {
     assert_eq!(tx.try_send(0), Err(TrySendError::Full(0)));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 }
+
+// ---------------------------------------------------------------------------
+// Timer channels: after, at, tick, never
+
+#[test]
+fn after_delivers_once_when_due_then_nothing() {
+    for side in SIDES {
+        on(side, || {
+            let start = Instant::now();
+            let rx = weft::channel::after(ms(30));
+            assert!(rx.try_recv().unwrap_err().is_empty());
+            let due = rx.recv_timeout(LIMIT).expect("after fires");
+            assert!(due >= start + ms(30));
+            assert!(start.elapsed() >= ms(30));
+            assert!(start.elapsed() < ms(30) + SLACK);
+            // Once only, and never disconnected.
+            assert_eq!(rx.recv_timeout(ms(30)), Err(RecvTimeoutError::Timeout));
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        });
+    }
+}
+
+#[test]
+fn at_delivers_its_instant() {
+    let when = Instant::now() + ms(10);
+    let got = weft::go(move || weft::channel::at(when).recv().unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(got, when);
+}
+
+#[test]
+fn tick_delivers_periodically_and_skips_missed_ticks() {
+    for side in SIDES {
+        on(side, || {
+            let start = Instant::now();
+            let ticks = weft::channel::tick(ms(10));
+            let mut last = start;
+            for _ in 0..5 {
+                let due = ticks.recv_timeout(LIMIT).expect("tick");
+                assert!(due > last);
+                last = due;
+            }
+            assert!(start.elapsed() >= ms(50));
+            // Nobody receives for 100 ms: the missed ticks are not queued.
+            std::thread::sleep(ms(100));
+            let resumed = Instant::now();
+            ticks.recv_timeout(LIMIT).expect("a due tick");
+            let next = ticks.recv_timeout(LIMIT).expect("the next tick");
+            assert!(next > resumed, "missed ticks were queued");
+        });
+    }
+}
+
+#[test]
+fn never_never_delivers_nor_disconnects() {
+    let rx = weft::channel::never::<u8>();
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.recv_timeout(ms(20)), Err(RecvTimeoutError::Timeout));
+}

@@ -871,3 +871,38 @@ fn block_bodies_with_commas_and_temporary_channels() {
     };
     assert_eq!(got, 7);
 }
+
+#[test]
+fn timer_channels_as_select_arms() {
+    for side in SIDES {
+        on(side, || {
+            let (_tx, rx) = bounded::<u32>(0);
+            let start = Instant::now();
+            let timeout = weft::channel::after(ms(30));
+            let got = weft::select! {
+                recv(rx) -> _ => "message",
+                recv(timeout) -> _ => "timed out",
+                recv(weft::channel::never::<u32>()) -> _ => "never",
+                default(LIMIT) => "limit",
+            };
+            assert_eq!(got, "timed out");
+            assert!(start.elapsed() >= ms(30));
+
+            // A ticker driving a loop, with a message arriving meanwhile.
+            let (tx, rx) = unbounded::<u32>();
+            let ticks = weft::channel::tick(ms(5));
+            let (mut ticked, mut got) = (0, None);
+            while ticked < 4 || got.is_none() {
+                if ticked == 2 {
+                    tx.send(7).unwrap();
+                }
+                weft::select! {
+                    recv(ticks) -> _ => ticked += 1,
+                    recv(rx) -> m => got = m.ok(),
+                    default(LIMIT) => panic!("neither the ticker nor the message came"),
+                }
+            }
+            assert_eq!(got, Some(7));
+        });
+    }
+}

@@ -13,7 +13,7 @@
 //! receiver's packet is an empty `Option<T>`, which a sender fills.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::loom::{AtomicUsize, Lock, LockGuard};
@@ -31,18 +31,45 @@ pub(crate) struct Chan<T> {
 pub(crate) struct State<T> {
     queue: VecDeque<T>,
     disconnected: bool,
+    /// For `after` and `tick` channels: the clock is the only sender.
+    timer: Option<Timer<T>>,
     /// Waiting senders; packets are `*mut Option<T>` holding the message.
     senders: WaitList,
     /// Waiting receivers; packets are `*mut Option<T>`, empty.
     receivers: WaitList,
 }
 
+/// A channel whose messages come from the clock.
+pub(crate) struct Timer<T> {
+    /// When the next message is due; `None` once an `after` has fired.
+    due: Option<Instant>,
+    /// `Some` for `tick`.
+    period: Option<Duration>,
+    /// Makes the message from the instant it was due.
+    make: fn(Instant) -> T,
+}
+
 impl<T> Chan<T> {
     pub(crate) fn new(cap: usize) -> Chan<T> {
+        Chan::with_timer(cap, None)
+    }
+
+    /// A channel fed by `timer` (capacity 0: a message exists only once it
+    /// is due, and is made when it is received).
+    pub(crate) fn timer(
+        due: Option<Instant>,
+        period: Option<Duration>,
+        make: fn(Instant) -> T,
+    ) -> Chan<T> {
+        Chan::with_timer(0, Some(Timer { due, period, make }))
+    }
+
+    fn with_timer(cap: usize, timer: Option<Timer<T>>) -> Chan<T> {
         Chan {
             state: Lock::new(State {
                 queue: VecDeque::new(),
                 disconnected: false,
+                timer,
                 senders: WaitList::new(),
                 receivers: WaitList::new(),
             }),
@@ -94,6 +121,9 @@ impl<T> Chan<T> {
             claim.complete();
             return Ok(msg);
         }
+        if let Some(msg) = st.timer.as_mut().and_then(Timer::fire) {
+            return Ok(msg);
+        }
         if st.disconnected {
             Err(TryRecvError::Disconnected)
         } else {
@@ -109,7 +139,16 @@ impl<T> Chan<T> {
 
     /// Whether a receive would complete now (or fail as disconnected).
     pub(crate) fn recv_ready(&self, st: &State<T>, cx: &Context) -> bool {
-        st.disconnected || !st.queue.is_empty() || st.senders.has_waiter_besides(cx)
+        st.disconnected
+            || !st.queue.is_empty()
+            || st.senders.has_waiter_besides(cx)
+            || st.timer.as_ref().is_some_and(|t| t.is_due(Instant::now()))
+    }
+
+    /// When a timer channel's next message is due: a receiver must wake
+    /// up by then, as no sender will.
+    pub(crate) fn due(&self, st: &State<T>) -> Option<Instant> {
+        st.timer.as_ref().and_then(|t| t.due)
     }
 
     /// Registers a waiting sender; `slot` holds its message.
@@ -168,29 +207,36 @@ impl<T> Chan<T> {
 
     /// Receives, waiting until `deadline` (`None`: for ever).
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let mut st = self.lock();
-        match self.start_recv(&mut st) {
-            Ok(msg) => return Ok(msg),
-            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
-            Err(TryRecvError::Empty) => {}
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(RecvTimeoutError::Timeout);
-        }
-        let mut slot: Option<T> = None;
-        let cx = Context::new();
-        Chan::register_recv(&mut st, &cx, 0, &mut slot);
-        drop(st);
-        match cx.wait(deadline) {
-            Outcome::Selected(sel) if !sel.disconnected => Ok(unwrap_slot(slot)),
-            Outcome::Selected(_) => Err(RecvTimeoutError::Disconnected),
-            outcome => {
-                self.unregister(&cx);
-                if matches!(outcome, Outcome::Cancelled) {
+        loop {
+            let mut st = self.lock();
+            match self.start_recv(&mut st) {
+                Ok(msg) => return Ok(msg),
+                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            // A timer channel wakes its receiver when the next message is
+            // due, then tries again.
+            let due = self.due(&st);
+            let wake = match (deadline, due) {
+                (Some(d), Some(t)) => Some(d.min(t)),
+                (d, t) => d.or(t),
+            };
+            let mut slot: Option<T> = None;
+            let cx = Context::new();
+            Chan::register_recv(&mut st, &cx, 0, &mut slot);
+            drop(st);
+            match cx.wait(wake) {
+                Outcome::Selected(sel) if !sel.disconnected => return Ok(unwrap_slot(slot)),
+                Outcome::Selected(_) => return Err(RecvTimeoutError::Disconnected),
+                Outcome::TimedOut => self.unregister(&cx),
+                Outcome::Cancelled => {
+                    self.unregister(&cx);
                     crate::loom::checkpoint();
                     return Err(RecvTimeoutError::Disconnected);
                 }
-                Err(RecvTimeoutError::Timeout)
             }
         }
     }
@@ -231,4 +277,30 @@ fn take_packet<T>(packet: *mut ()) -> T {
 
 fn unwrap_slot<T>(slot: Option<T>) -> T {
     slot.expect("the wait protocol left the message in place")
+}
+
+impl<T> Timer<T> {
+    fn is_due(&self, now: Instant) -> bool {
+        self.due.is_some_and(|d| now >= d)
+    }
+
+    /// The due message, if any, and the timer moved on.
+    fn fire(&mut self) -> Option<T> {
+        let due = self.due?;
+        let now = Instant::now();
+        if now < due {
+            return None;
+        }
+        self.due = self.period.map(|p| {
+            // Ticks missed while nobody received are skipped, not queued.
+            let next = due + p;
+            if next > now || p.is_zero() {
+                next
+            } else {
+                let behind = (now - due).as_nanos() / p.as_nanos();
+                due + p * u32::try_from(behind + 1).unwrap_or(u32::MAX)
+            }
+        });
+        Some((self.make)(due))
+    }
 }

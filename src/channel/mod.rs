@@ -4,7 +4,8 @@
 //! meanwhile) or, on a plain thread, blocks the thread; one channel can
 //! connect coroutines and threads at once. Switching from crossbeam-channel
 //! is a change of import: [`bounded`], [`unbounded`], cloneable [`Sender`]s
-//! and [`Receiver`]s, the same errors, and [`select!`](crate::select!).
+//! and [`Receiver`]s, the same errors, [`after`], [`at`], [`tick`],
+//! [`never`], and [`select!`](crate::select!).
 //!
 //! ```
 //! use weft::channel::bounded;
@@ -72,6 +73,80 @@ pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// ```
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     channel(Chan::new(usize::MAX))
+}
+
+/// A receiver that gets one message, the [`Instant`] it was due, once
+/// `duration` has passed. Its sender is the clock: it never disconnects.
+/// Mostly useful as a `select!` arm.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::channel::{after, unbounded};
+///
+/// let (_tx, rx) = unbounded::<i32>();
+/// let timeout = after(Duration::from_millis(10));
+/// let got = weft::select! {
+///     recv(rx) -> msg => msg.ok(),
+///     recv(timeout) -> _ => None,
+/// };
+/// assert_eq!(got, None);
+/// ```
+pub fn after(duration: Duration) -> Receiver<Instant> {
+    // Too far to represent: never.
+    timer(Instant::now().checked_add(duration), None)
+}
+
+/// A receiver that gets one message, `when`, at `when`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let when = Instant::now() + Duration::from_millis(5);
+/// assert_eq!(weft::channel::at(when).recv(), Ok(when));
+/// ```
+pub fn at(when: Instant) -> Receiver<Instant> {
+    timer(Some(when), None)
+}
+
+/// A receiver that gets a message every `period`: the [`Instant`] each
+/// tick was due. Ticks that nobody receives in time are skipped, not
+/// queued. It never disconnects.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// let ticks = weft::channel::tick(Duration::from_millis(5));
+/// for _ in 0..3 {
+///     ticks.recv().unwrap();
+/// }
+/// assert!(start.elapsed() >= Duration::from_millis(15));
+/// ```
+pub fn tick(period: Duration) -> Receiver<Instant> {
+    let now = Instant::now();
+    match now.checked_add(period) {
+        Some(first) => timer(Some(first), Some(period)),
+        None => timer(None, None),
+    }
+}
+
+/// A receiver that never gets a message and never disconnects: a
+/// `select!` arm that is never chosen.
+///
+/// ```
+/// use std::time::Duration;
+/// let rx = weft::channel::never::<i32>();
+/// assert!(rx.recv_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+/// ```
+pub fn never<T>() -> Receiver<T> {
+    // No `Sender` is ever made, so the sender count stays at one.
+    Receiver {
+        chan: Arc::new(Chan::new(0)),
+    }
+}
+
+fn timer(due: Option<Instant>, period: Option<Duration>) -> Receiver<Instant> {
+    Receiver {
+        chan: Arc::new(Chan::timer(due, period, |due| due)),
+    }
 }
 
 fn channel<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {

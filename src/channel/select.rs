@@ -35,6 +35,11 @@ pub trait Arm {
     fn unregister(&self, cx: &Context);
     /// A partner completed this arm (`disconnected`: by a disconnect).
     fn completed(&self, disconnected: bool);
+    /// When the arm becomes ready by itself (a timer channel's next
+    /// message): the select must wake up by then and try again.
+    fn due(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// A `recv(r) -> msg` arm.
@@ -94,6 +99,10 @@ impl<T> Arm for RecvArm<'_, T> {
 
     fn completed(&self, disconnected: bool) {
         self.disconnected.set(disconnected);
+    }
+
+    fn due(&self) -> Option<Instant> {
+        self.chan.due(&self.chan.lock())
     }
 }
 
@@ -225,8 +234,9 @@ pub fn select(arms: &[&dyn Arm], default: Default) -> Option<usize> {
         let outcome = if arms.iter().any(|a| a.is_ready(cx)) {
             cx.try_abort().map(Outcome::Selected)
         } else {
-            // Step 4.
-            Some(cx.wait(deadline))
+            // Step 4, waking up for a timer arm's message as well.
+            let wake = arms.iter().filter_map(|a| a.due()).chain(deadline).min();
+            Some(cx.wait(wake))
         };
         for arm in arms {
             arm.unregister(cx);
