@@ -5,7 +5,7 @@
 //! connect coroutines and threads at once. Switching from crossbeam-channel
 //! is a change of import: [`bounded`], [`unbounded`], cloneable [`Sender`]s
 //! and [`Receiver`]s, the same errors, [`after`], [`at`], [`tick`],
-//! [`never`], and [`select!`](crate::select!).
+//! [`never()`], and [`select!`](crate::select!).
 //!
 //! ```
 //! use weft::channel::bounded;
