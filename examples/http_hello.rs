@@ -67,8 +67,9 @@ struct Request {
     body_len: usize,
 }
 
-/// Serves one connection: as many requests as the client sends.
-fn serve(mut stream: TcpStream) -> io::Result<()> {
+/// Serves one connection: as many requests as the client sends. (Also
+/// the weft server of the peer benchmark's `http` workload.)
+pub(crate) fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_nodelay(true)?;
     let mut buf = [0u8; MAX_HEAD];
@@ -93,7 +94,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             used += end + 4;
             match parse(head) {
                 Ok(req) => {
-                    respond(&mut out, "200 OK", "Hello, world!\n", &req);
+                    respond(&mut out, "200 OK", "Hello, world!", &req);
                     skip = req.body_len;
                     close = !req.keep_alive;
                 }

@@ -2,11 +2,18 @@
 //! argv[1]; prints one `RESULT <name> <value> <unit>` line on stdout.
 //! `echo-server PORT` and `http-server PORT` instead serve on 127.0.0.1
 //! until killed, one `weft::go` coroutine per connection running plain
-//! blocking `std::net` code (../common/blocking.rs, shared with the threads
-//! peer); the load generator or wrk measures them.
+//! blocking `std::net` code: the echo handler of ../common/blocking.rs
+//! (shared with the threads peer), and the connection handler of
+//! `examples/http_hello.rs` itself. The load generator or wrk measures them.
 
 #[path = "../../common/blocking.rs"]
+#[allow(dead_code)] // its `http` handler serves the threads peer
 mod blocking;
+
+/// The `http` workload serves with the README's example itself.
+#[path = "../../../../examples/http_hello.rs"]
+#[allow(dead_code)] // its `main`
+mod http_hello;
 
 use std::net::TcpStream;
 use std::process::exit;
@@ -347,7 +354,10 @@ fn main() {
         (Some("spawn_w"), 3) => bench_spawn("spawn_w", workers(&args)),
         (Some("pingpong_pairs"), 3) => bench_pingpong_pairs(workers(&args)),
         (Some("echo-server"), 3) => serve(port(&args), blocking::echo),
-        (Some("http-server"), 3) => serve(port(&args), blocking::http),
+        (Some("http-server"), 3) => serve(port(&args), |conn| {
+            // A broken or timed-out connection just ends its coroutine.
+            let _ = http_hello::serve(conn);
+        }),
         _ => fail(
             "usage: weft-peer spawn|yield|sleep_rss|pingpong1|pingpong2|spawn_w W\
              |pingpong_pairs W|echo-server PORT|http-server PORT"
