@@ -12,8 +12,9 @@
 //! 3. register every arm, then check every arm again: one that became ready
 //!    between its try and the last registration would never claim us, so if
 //!    any did, abort and start the round over;
-//! 4. park until an arm completes (its partner finished the operation) or
-//!    the deadline passes; unregister every arm.
+//! 4. park until an arm completes (its partner finished the operation), the
+//!    deadline passes, or a timer arm's message is due; unregister every
+//!    arm.
 
 use std::cell::{Cell, UnsafeCell};
 use std::time::{Duration, Instant};
