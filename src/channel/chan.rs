@@ -23,6 +23,8 @@ pub(crate) struct Chan<T> {
     state: Lock<State<T>>,
     /// `usize::MAX` for an unbounded channel.
     cap: usize,
+    /// Fed by a `Timer` (fixed at creation, so readable without the lock).
+    timed: bool,
     /// Live `Sender`s and `Receiver`s; the last of either disconnects.
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
@@ -66,6 +68,7 @@ impl<T> Chan<T> {
 
     fn with_timer(cap: usize, timer: Option<Timer<T>>) -> Chan<T> {
         Chan {
+            timed: timer.is_some(),
             state: Lock::new(State {
                 queue: VecDeque::new(),
                 disconnected: false,
@@ -149,6 +152,15 @@ impl<T> Chan<T> {
     /// up by then, as no sender will.
     pub(crate) fn due(&self, st: &State<T>) -> Option<Instant> {
         st.timer.as_ref().and_then(|t| t.due)
+    }
+
+    /// `due`, taking the lock only for a timer channel.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        if self.timed {
+            self.due(&self.lock())
+        } else {
+            None
+        }
     }
 
     /// Registers a waiting sender; `slot` holds its message.

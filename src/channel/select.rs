@@ -103,7 +103,7 @@ impl<T> Arm for RecvArm<'_, T> {
     }
 
     fn due(&self) -> Option<Instant> {
-        self.chan.due(&self.chan.lock())
+        self.chan.next_due()
     }
 }
 
