@@ -1,7 +1,6 @@
 //! `WaitGroup`: waiting until a set of tasks is done.
 
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::ptr;
 use std::sync::Arc;
 
@@ -62,13 +61,8 @@ impl WaitGroup {
     /// wg.wait();
     /// ```
     pub fn wait(self) {
-        let this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again: the `Arc` moves out
-        // once.
-        let inner = unsafe { ptr::read(&this.inner) };
-        if inner.release() {
-            return;
-        }
+        let inner = self.inner.clone();
+        drop(self);
         let cx = Context::new();
         loop {
             {
@@ -94,16 +88,14 @@ impl WaitGroup {
 }
 
 impl Inner {
-    /// Drops one handle; true if it was the last (the waiters are woken).
-    fn release(&self) -> bool {
-        if self.count.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return false;
+    /// Drops one handle; the last one wakes the waiters.
+    fn release(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let mut waiters = self.waiters.lock();
+            while let Some(claim) = waiters.claim() {
+                claim.complete();
+            }
         }
-        let mut waiters = self.waiters.lock();
-        while let Some(claim) = waiters.claim() {
-            claim.complete();
-        }
-        true
     }
 }
 
