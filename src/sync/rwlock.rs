@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 use std::ptr;
 
 use super::queue::{Context, Outcome, WaitList};
-use crate::loom::{Lock, LockGuard};
+use crate::loom::Lock;
 
 const READ: usize = 0;
 const WRITE: usize = 1;
@@ -40,6 +40,43 @@ struct State {
     writer: bool,
     /// Entries' operations are `READ` or `WRITE`.
     waiters: WaitList,
+}
+
+/// Whether `op` is compatible with the current holders.
+fn fits(readers: usize, writer: bool, op: usize) -> bool {
+    !writer && (op == READ || readers == 0)
+}
+
+impl State {
+    fn take(&mut self, op: usize) {
+        if op == READ {
+            self.readers += 1;
+        } else {
+            self.writer = true;
+        }
+    }
+
+    /// Takes `op` for a newcomer, if it fits and nobody waits before it.
+    fn try_take(&mut self, op: usize) -> bool {
+        let ok = fits(self.readers, self.writer, op) && self.waiters.is_empty();
+        if ok {
+            self.take(op);
+        }
+        ok
+    }
+
+    /// Grants the lock to the waiters at the front of the queue that can
+    /// have it now: one writer, or every reader up to the next writer.
+    fn grant(&mut self) {
+        loop {
+            let (readers, writer) = (self.readers, self.writer);
+            let Some(claim) = self.waiters.claim_front(|op| fits(readers, writer, op)) else {
+                return;
+            };
+            self.take(claim.op());
+            claim.complete();
+        }
+    }
 }
 
 // SAFETY: readers share `&T` across threads (so `T: Sync`) and a writer gets
@@ -156,12 +193,9 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_read().is_some());
     /// ```
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        let mut st = self.state.lock();
-        if !Self::grantable(&st, READ) {
-            return None;
-        }
-        st.readers += 1;
-        Some(RwLockReadGuard {
+        // The guard is made only on success: dropping one unlocks.
+        let taken = self.state.lock().try_take(READ);
+        taken.then(|| RwLockReadGuard {
             lock: self,
             _marker: PhantomData,
         })
@@ -177,12 +211,8 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write().is_some());
     /// ```
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        let mut st = self.state.lock();
-        if !Self::grantable(&st, WRITE) {
-            return None;
-        }
-        st.writer = true;
-        Some(RwLockWriteGuard {
+        let taken = self.state.lock().try_take(WRITE);
+        taken.then(|| RwLockWriteGuard {
             lock: self,
             _marker: PhantomData,
         })
@@ -199,24 +229,11 @@ impl<T: ?Sized> RwLock<T> {
         self.data.get_mut()
     }
 
-    /// Whether `op` could be granted now to a newcomer.
-    fn grantable(st: &State, op: usize) -> bool {
-        match op {
-            READ => !st.writer && st.waiters.is_empty(),
-            _ => !st.writer && st.readers == 0 && st.waiters.is_empty(),
-        }
-    }
-
     fn acquire(&self, op: usize) {
         let cx = Context::new();
         loop {
             let mut st = self.state.lock();
-            if Self::grantable(&st, op) {
-                if op == READ {
-                    st.readers += 1;
-                } else {
-                    st.writer = true;
-                }
+            if st.try_take(op) {
                 return;
             }
             st.waiters.register(&cx, op, ptr::null_mut());
@@ -228,7 +245,7 @@ impl<T: ?Sized> RwLock<T> {
                     let mut st = self.state.lock();
                     st.waiters.unregister(&cx);
                     // Our place in the queue may have held others back.
-                    Self::grant(&mut st);
+                    st.grant();
                     drop(st);
                     crate::loom::checkpoint();
                     cx.reset();
@@ -237,36 +254,18 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// Grants the lock to the waiters at the front of the queue that can
-    /// have it now: one writer, or every reader up to the next writer.
-    fn grant(st: &mut LockGuard<'_, State>) {
-        loop {
-            let (readers, writer) = (st.readers, st.writer);
-            let claim = st.waiters.claim_front(|op| match op {
-                READ => !writer,
-                _ => !writer && readers == 0,
-            });
-            let Some(claim) = claim else { return };
-            match claim.op() {
-                READ => st.readers += 1,
-                _ => st.writer = true,
-            }
-            claim.complete();
-        }
-    }
-
     fn read_unlock(&self) {
         let mut st = self.state.lock();
         st.readers -= 1;
         if st.readers == 0 {
-            Self::grant(&mut st);
+            st.grant();
         }
     }
 
     fn write_unlock(&self) {
         let mut st = self.state.lock();
         st.writer = false;
-        Self::grant(&mut st);
+        st.grant();
     }
 }
 
