@@ -144,16 +144,15 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
-        for _ in 0..n {
-            self.release();
-        }
-    }
-
-    fn release(&self) {
         let mut st = self.state.lock();
-        match st.waiters.claim() {
-            Some(claim) => claim.complete(),
-            None => st.permits += 1,
+        for given in 0..n {
+            match st.waiters.claim() {
+                Some(claim) => claim.complete(),
+                None => {
+                    st.permits += n - given;
+                    return;
+                }
+            }
         }
     }
 }
@@ -173,7 +172,7 @@ impl SemaphorePermit<'_> {
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        self.sem.release();
+        self.sem.add_permits(1);
     }
 }
 
