@@ -190,7 +190,7 @@ impl<T> Arm for SendArm<'_, T> {
 
 /// What happens when no arm is ready.
 #[derive(Clone, Copy, Debug)]
-pub enum Default {
+pub enum Otherwise {
     /// Wait for ever (no `default` arm).
     Wait,
     /// `default => ...`: give up at once.
@@ -201,10 +201,10 @@ pub enum Default {
 
 /// Runs a select over `arms`; the index of the arm that completed, or
 /// `None` for the default arm.
-pub fn select(arms: &[&dyn Arm], default: Default) -> Option<usize> {
+pub fn select(arms: &[&dyn Arm], default: Otherwise) -> Option<usize> {
     let deadline = match default {
         // A timeout too large to represent waits for ever.
-        Default::After(t) => Instant::now().checked_add(t),
+        Otherwise::After(t) => Instant::now().checked_add(t),
         _ => None,
     };
     let mut cx: Option<Context> = None;
@@ -222,8 +222,8 @@ pub fn select(arms: &[&dyn Arm], default: Default) -> Option<usize> {
         }
         // Step 2.
         match default {
-            Default::Now => return None,
-            Default::After(_) if deadline.is_some_and(|d| Instant::now() >= d) => return None,
+            Otherwise::Now => return None,
+            Otherwise::After(_) if deadline.is_some_and(|d| Instant::now() >= d) => return None,
             _ => {}
         }
         // Step 3.
@@ -370,30 +370,30 @@ macro_rules! select {
     };
     (@parse [$($arms:tt)*] []
         default => $body:block , $($rest:tt)*) => {
-        $crate::select!(@parse [$($arms)*] [($crate::channel::select::Default::Now) $body] $($rest)*)
+        $crate::select!(@parse [$($arms)*] [($crate::channel::select::Otherwise::Now) $body] $($rest)*)
     };
     (@parse [$($arms:tt)*] []
         default => $body:block $($rest:tt)*) => {
-        $crate::select!(@parse [$($arms)*] [($crate::channel::select::Default::Now) $body] $($rest)*)
+        $crate::select!(@parse [$($arms)*] [($crate::channel::select::Otherwise::Now) $body] $($rest)*)
     };
     (@parse [$($arms:tt)*] []
         default => $body:expr $(, $($rest:tt)*)?) => {
-        $crate::select!(@parse [$($arms)*] [($crate::channel::select::Default::Now) { $body }] $($($rest)*)?)
+        $crate::select!(@parse [$($arms)*] [($crate::channel::select::Otherwise::Now) { $body }] $($($rest)*)?)
     };
     (@parse [$($arms:tt)*] []
         default($t:expr) => $body:block , $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)*]
-            [($crate::channel::select::Default::After($t)) $body] $($rest)*)
+            [($crate::channel::select::Otherwise::After($t)) $body] $($rest)*)
     };
     (@parse [$($arms:tt)*] []
         default($t:expr) => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($arms)*]
-            [($crate::channel::select::Default::After($t)) $body] $($rest)*)
+            [($crate::channel::select::Otherwise::After($t)) $body] $($rest)*)
     };
     (@parse [$($arms:tt)*] []
         default($t:expr) => $body:expr $(, $($rest:tt)*)?) => {
         $crate::select!(@parse [$($arms)*]
-            [($crate::channel::select::Default::After($t)) { $body }] $($($rest)*)?)
+            [($crate::channel::select::Otherwise::After($t)) { $body }] $($($rest)*)?)
     };
     (@parse [$($arms:tt)*] [$($def:tt)+] default $($rest:tt)*) => {
         ::core::compile_error!("weft::select! takes at most one `default` arm")
@@ -414,7 +414,7 @@ macro_rules! select {
     // Expansion: build the arms, select, run the winner's body.
     (@expand [$(($a:ident $kind:ident $args:tt ($p:pat) $body:block))*] []) => {
         $crate::select!(@run [$(($a $kind $args ($p) $body))*]
-            ($crate::channel::select::Default::Wait) { ::core::unreachable!() })
+            ($crate::channel::select::Otherwise::Wait) { ::core::unreachable!() })
     };
     (@expand [$(($a:ident $kind:ident $args:tt ($p:pat) $body:block))*] [$def:tt $dbody:block]) => {
         $crate::select!(@run [$(($a $kind $args ($p) $body))*] $def $dbody)
