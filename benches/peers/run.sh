@@ -215,30 +215,15 @@ echo "rustc: $(rustc --version 2>/dev/null || echo none); go: $(go version 2>/de
 echo "runs per peer: $runs (median shown)"
 echo
 python3 - "$results" <<'PY'
-import statistics, sys
+import sys
 
-# workload -> peer -> {"vals": [...], "fails": n, "na": reason}, in the order
-# peers first appear (their alternation order).
-rows, units = {}, {}
-for line in open(sys.argv[1]):
-    w, peer, value, rest = (line.rstrip("\n").split(" ", 3) + [""])[:4]
-    cell = rows.setdefault(w, {}).setdefault(peer, {"vals": [], "fails": 0, "na": None})
-    if value == "na":
-        cell["na"] = rest
-    elif value == "fail":
-        cell["fails"] += 1
-    else:
-        cell["vals"].append(float(value))
-        units[w] = rest
+sys.path.insert(0, "common")
+from results import fmt, load, median
 
-def fmt(v):
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.1f}" if abs(v) >= 100 else f"{v:.2f}"
+rows, units = load(sys.argv[1], 1, key=lambda head: head[0])
 
 def med(w, peer):
-    vals = rows[w].get(peer, {}).get("vals", [])
-    return statistics.median(vals) if vals else None
+    return median(rows[w].get(peer))
 
 def advantage(w, peer):
     if peer == "weft":

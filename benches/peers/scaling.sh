@@ -86,30 +86,17 @@ echo "rustc: $(rustc --version 2>/dev/null || echo none); go: $(go version 2>/de
 echo "runs per peer and worker count: $runs (median shown)"
 echo
 python3 - "$results" "$peers" <<'PY'
-import statistics, sys
+import sys
 
-# (workload, workers) -> peer -> {"vals": [...], "fails": n, "na": reason}
-rows, units = {}, {}
+sys.path.insert(0, "common")
+from results import fmt, load, median
+
+# (workload, workers) -> peer -> cell
+rows, units = load(sys.argv[1], 2, key=lambda head: (head[0], int(head[1])))
 peers = sys.argv[2].split()
-for line in open(sys.argv[1]):
-    w, n, peer, value, rest = (line.rstrip("\n").split(" ", 4) + [""])[:5]
-    cell = rows.setdefault((w, int(n)), {}).setdefault(peer, {"vals": [], "fails": 0, "na": None})
-    if value == "na":
-        cell["na"] = rest
-    elif value == "fail":
-        cell["fails"] += 1
-    else:
-        cell["vals"].append(float(value))
-        units[w] = rest
-
-def fmt(v):
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.1f}" if abs(v) >= 100 else f"{v:.2f}"
 
 def med(w, n, peer):
-    vals = rows.get((w, n), {}).get(peer, {}).get("vals", [])
-    return statistics.median(vals) if vals else None
+    return median(rows.get((w, n), {}).get(peer))
 
 # Each peer's speedup over its own first (smallest) worker count: t1/tW for
 # times, rW/r1 for rates (".../s").
