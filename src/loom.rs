@@ -37,6 +37,7 @@ mod std_impl {
     use crossbeam_utils::Backoff;
 
     use crate::coroutine::Task;
+    pub(crate) use crate::runtime::park::Wake;
     use crate::runtime::{current_task, park as rt};
 
     /// A spin lock for critical sections of a few instructions.
@@ -138,13 +139,15 @@ mod std_impl {
             }
         }
 
-        /// Unparks the waiter.
+        /// Starts unparking the waiter: takes what the wake-up needs, so
+        /// that the waiter may stop waiting (and drop this parker) before
+        /// the returned [`Wake`] is finished.
         #[inline]
-        pub(crate) fn unpark(&self) {
+        pub(crate) fn prepare_unpark(&self) -> Wake {
             match self {
                 // SAFETY: the task is alive: see the field's comment.
-                Parker::Task(task) => rt::unpark_ref(unsafe { task.as_ref() }),
-                Parker::Thread(t) => t.unpark(),
+                Parker::Task(task) => rt::prepare_unpark_ref(unsafe { task.as_ref() }),
+                Parker::Thread(t) => Wake::Thread(t.clone()),
             }
         }
     }
@@ -221,9 +224,19 @@ mod loom_impl {
             CURRENT.with(Parker::clone)
         }
 
-        pub(crate) fn unpark(&self) {
-            *self.0 .0.lock().unwrap() = true;
-            self.0 .1.notify_one();
+        /// As in the real runtime: what the wake-up needs, taken first.
+        pub(crate) fn prepare_unpark(&self) -> Wake {
+            Wake(self.clone())
+        }
+    }
+
+    /// A prepared wake-up.
+    pub(crate) struct Wake(Parker);
+
+    impl Wake {
+        pub(crate) fn finish(self) {
+            *self.0 .0 .0.lock().unwrap() = true;
+            self.0 .0 .1.notify_one();
         }
     }
 

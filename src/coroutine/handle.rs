@@ -63,6 +63,12 @@ impl Coroutine {
         &self.task
     }
 
+    /// References to the task: handles, queue entries, the worker's table.
+    #[cfg(test)]
+    pub(crate) fn task_refs(&self) -> usize {
+        Arc::strong_count(&self.task)
+    }
+
     /// The coroutine's unique id.
     ///
     /// ```

@@ -11,4 +11,4 @@ pub use builder::Builder;
 pub use handle::{Coroutine, CoroutineId};
 pub(crate) use job::JobCell;
 pub use join::JoinHandle;
-pub(crate) use task::{Body, Coro, Options, Suspend, Task, EMPTY, NOTIFIED, PARKED};
+pub(crate) use task::{Body, Coro, Options, Suspend, Task};

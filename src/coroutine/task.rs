@@ -15,7 +15,7 @@
 //! touches the body (DESIGN.md, decision 2).
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use corosensei::Yielder;
@@ -30,7 +30,7 @@ use crate::stack::{GuardedStack, Segment};
 pub(crate) enum Suspend {
     /// `yield_now`: run me again after the others.
     Yield,
-    /// `park`: run me again once unparked (see `Task::state`).
+    /// `park`: run me again once unparked (see `runtime/park.rs`).
     Park,
     /// A cancelled coroutine that ignored its cancellation too often: do
     /// not run me again (`runtime/park.rs`, cancellation step 5).
@@ -50,11 +50,6 @@ pub(crate) enum Body {
     Done,
 }
 
-/// Park-token states of `Task::state`.
-pub(crate) const EMPTY: u8 = 0;
-pub(crate) const NOTIFIED: u8 = 1;
-pub(crate) const PARKED: u8 = 2;
-
 /// One coroutine: the header the scheduler uses, then its typed job.
 ///
 /// `Task` alone means `Task<dyn Job>`; see `job.rs` for why it is one
@@ -66,14 +61,15 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     options: Option<Box<Options>>,
     /// The runtime this task belongs to.
     pub(crate) shared: Arc<Shared>,
-    /// The park token (`runtime/park.rs` has the protocol):
-    ///
-    /// | state      | meaning                                            | written by |
-    /// |------------|----------------------------------------------------|------------|
-    /// | `EMPTY`    | running or queued, no wake-up pending              | the task on return from park; its worker |
-    /// | `NOTIFIED` | a wake-up is pending; the next park returns at once | any unparker |
-    /// | `PARKED`   | suspended in park; the unparker that swaps it out of `PARKED` must schedule it | its worker, after the switch |
-    state: AtomicU8,
+    /// Suspended in park and queued nowhere: whoever wakes it on its worker
+    /// clears this and queues it (`runtime/park.rs` has the protocol). While
+    /// set, it owns the strong count the task's run-queue entry had, which
+    /// the waker takes over for the new entry. Touched only on the bound
+    /// worker's thread.
+    parked: Cell<bool>,
+    /// A wake-up arrived while the task was not parked: its next park
+    /// returns at once. Touched only on the bound worker's thread.
+    token: Cell<bool>,
     /// Set by its worker when it cancels the task at shutdown.
     cancelled: Cell<bool>,
     /// Calls into weft since the task was cancelled (`park.rs`, step 5).
@@ -112,14 +108,14 @@ pub(crate) struct Options {
 }
 
 // SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`,
-// `cancelled`, `cancelled_calls`, `offloaded`) follow the ownership rule above: one thread at a time touches
+// `cancelled`, `cancelled_calls`, `offloaded`, `parked`, `token`) follow the ownership rule above: one thread at a time touches
 // them, and the hand-over between threads (a fresh task moving through a
 // queue, a bound task being woken) goes through the queues' or the park
-// token's release/acquire edges. A started coroutine's stack, which may hold
+// inbox's release/acquire edges. A started coroutine's stack, which may hold
 // `!Send` values, never leaves its worker. The job is `Send + Sync` itself.
 unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
-// SAFETY: see above; the fields other threads may touch (`state`, `worker`)
-// are atomics, and `id`, `options`, `shared` are read-only.
+// SAFETY: see above; the field other threads may write (`worker`) is an
+// atomic, and `id`, `options`, `shared` are read-only.
 unsafe impl<J: ?Sized + Send + Sync> Sync for Task<J> {}
 
 impl<J> Task<J> {
@@ -128,7 +124,8 @@ impl<J> Task<J> {
             id: CoroutineId::next(),
             options,
             shared,
-            state: AtomicU8::new(EMPTY),
+            parked: Cell::new(false),
+            token: Cell::new(false),
             cancelled: Cell::new(false),
             cancelled_calls: Cell::new(0),
             offloaded: Cell::new(false),
@@ -234,9 +231,35 @@ impl<J: ?Sized> Task<J> {
         unsafe { (*y).suspend(why) };
     }
 
-    /// The park token.
-    pub(crate) fn state(&self) -> &AtomicU8 {
-        &self.state
+    /// Park step 1: consumes a pending wake-up, or marks the task parked
+    /// (it suspends next). True if it must suspend. Bound worker only.
+    #[inline]
+    pub(crate) fn prepare_park(&self) -> bool {
+        if self.token.replace(false) {
+            return false;
+        }
+        self.parked.set(true);
+        true
+    }
+
+    /// Park step 2: a wake-up on the bound worker's thread. True if the
+    /// task was parked: the caller now owns the strong count `parked` held
+    /// and must queue the task with it. Otherwise it leaves a token for the
+    /// next park.
+    #[inline]
+    pub(crate) fn wake_here(&self) -> bool {
+        if self.parked.replace(false) {
+            return true;
+        }
+        self.token.set(true);
+        false
+    }
+
+    /// Clears `parked` for a task the worker resumes without a wake-up
+    /// (cancellation at shutdown). True if it was set: the caller now owns
+    /// the strong count it held.
+    pub(crate) fn unmark_parked(&self) -> bool {
+        self.parked.replace(false)
     }
 }
 

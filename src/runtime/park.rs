@@ -7,29 +7,49 @@
 //! the next park return at once, and a park may return spuriously, so
 //! callers loop on their own condition.
 //!
-//! # Protocol for a coroutine (`Task::state`: EMPTY, NOTIFIED, PARKED)
+//! # Protocol for a coroutine
 //!
-//! 1. `park` tries `NOTIFIED -> EMPTY` (if a load sees `NOTIFIED`). Success
-//!    means a wake-up was pending: return without switching.
-//! 2. Otherwise the coroutine suspends with `Suspend::Park`. It is not yet
-//!    marked parked: its stack is still in use until the switch completes.
-//! 3. Back on the worker's stack, the worker tries `EMPTY -> PARKED`.
-//!    - Success: the task is parked. The worker drops it from its hands
-//!      (it stays alive in the worker's task table).
-//!    - Failure: the state is `NOTIFIED`, so an unpark arrived during steps
-//!      2-3. The worker puts the task straight back on its ready queue.
-//! 4. `unpark` swaps the state to `NOTIFIED`. If it swapped out `PARKED`, it
-//!    alone moves the task to a run queue of its bound worker: the local
-//!    `next` slot when called on that worker, else the worker's inbox plus a
-//!    write to its eventfd if it sleeps. Otherwise the task is running or
-//!    queued and steps 1 or 3 will see the token.
-//! 5. Resumed inside `park`, the coroutine stores `EMPTY`, consuming the
-//!    token, and returns.
+//! A started coroutine only ever runs on its bound worker (DESIGN.md,
+//! decision 2), and only that worker's thread resumes it. So the park state
+//! lives in two plain flags that only that thread touches (`Task::parked`,
+//! `Task::token`), and wake-ups from other threads reach it through its
+//! worker's inbox. A park and unpark on one worker, the common case for
+//! channel partners and locks, take no atomic read-modify-write at all, not
+//! even on the task's reference count.
 //!
-//! No wake-up is lost: every unpark leaves `NOTIFIED` behind, and the only
-//! way to sleep is the CAS in step 3, which fails on `NOTIFIED`. No task is
-//! scheduled twice: only the one swap that observes `PARKED` schedules, and
-//! `PARKED` is entered only after the coroutine's stack is free.
+//! 1. `park`: if `token` is set, clear it and return (a wake-up was
+//!    pending). Otherwise set `parked` and suspend with `Suspend::Park`. The
+//!    worker leaves the strong count of the task's run-queue entry with
+//!    `parked` (it forgets its `Arc`) and goes on to its next task.
+//! 2. An unpark on the task's own worker thread (a partner coroutine, the
+//!    worker's timers or poller): if `parked` is set, clear it and queue the
+//!    task in the worker's `next` slot with the count `parked` held;
+//!    otherwise (running or already queued) set `token`.
+//! 3. An unpark from any other thread pushes the task, with a strong count
+//!    of its own, to the worker's inbox and, after a fence, wakes the worker
+//!    if it sleeps (`shared.rs`, idle protocol, step 4).
+//! 4. The worker drains its inbox between coroutines and wakes each task
+//!    as in step 2. A task that was parked then holds two counts, the
+//!    inbox's and the one `parked` held: the inbox's goes to the run queue,
+//!    and the other is released later (when the next batch arrives, at the
+//!    worker's periodic maintenance, or before it sleeps), off the path
+//!    that resumes the task: its cache line is still on the waker's core,
+//!    and an atomic decrement would wait for it.
+//! 5. Resumed inside `park`, the coroutine returns; callers re-check their
+//!    condition, since a wake-up may be spurious.
+//!
+//! No wake-up is lost: a local unpark either queues a parked task or leaves
+//! `token` for its next park (steps 1 and 2 run on one thread, so they
+//! cannot interleave), and a remote one is an inbox entry that the worker
+//! drains before it sleeps, which then acts as a local unpark; the inbox's
+//! push and pop order what the waker wrote before the wake-up with the
+//! task's re-check. No task is queued twice: only a wake that clears
+//! `parked` queues it, and only a suspending coroutine sets it. Remote
+//! wake-ups are not folded, but each answers one registration of the task
+//! (a claimed wait, a finished join), so the inbox stays bounded; one that
+//! finds the task running or finished leaves a token. The worker's table of
+//! started tasks holds a count of its own until the task finishes, so none
+//! of these hand-overs can free a task.
 //!
 //! # Cancellation (runtime shutdown)
 //!
@@ -58,11 +78,12 @@
 //!    (`Suspend::Abandon`): the worker leaves it unfinished, leaks its stack
 //!    and says so on stderr, rather than hang the shutdown.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, Thread};
 use std::time::Instant;
 
+use super::shared::Shared;
+use super::worker::Local;
 use super::{current_task, current_worker};
 use crate::coroutine::{Suspend, Task};
 
@@ -89,30 +110,77 @@ impl Unparker {
     }
 }
 
+/// Steps 2 and 3 for a task the caller owns.
 fn unpark_task(task: Arc<Task>) {
-    use crate::coroutine::{NOTIFIED, PARKED};
-    if task.state().swap(NOTIFIED, Ordering::AcqRel) == PARKED {
-        let shared = task.shared.clone();
-        shared.schedule_bound(task);
+    match own_worker(&task) {
+        Some(w) => {
+            if task.wake_here() {
+                // SAFETY: the count `parked` held is ours now (step 2), and
+                // `task` holds another, so this release frees nothing.
+                unsafe { Arc::decrement_strong_count(Arc::as_ptr(&task)) };
+                w.push_woken(task);
+            }
+        }
+        None => Shared::push_remote(task),
     }
 }
 
-/// Step 4 for a task the caller borrows rather than owns: an `Arc` is
-/// taken only when the task was parked and must be scheduled. The borrow
-/// must last the whole call (the caller keeps the task from finishing).
+/// Steps 2 and 3 for a task the caller borrows rather than owns, in two
+/// halves. This one needs the borrow: on the task's own worker it does the
+/// whole wake-up (the task cannot run before the caller returns to the
+/// scheduler); elsewhere it takes a strong count for the inbox. The other
+/// half, [`Wake::finish`], needs no borrow, so a waker can let the waiter
+/// go (and the task finish) in between: `sync/queue.rs`, step 4.
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn unpark_ref(task: &Task) {
-    use crate::coroutine::{NOTIFIED, PARKED};
-    if task.state().swap(NOTIFIED, Ordering::AcqRel) == PARKED {
-        // SAFETY: every task lives in an `Arc` (made by `Builder::spawn`),
-        // and the caller's borrow keeps its count above zero while we add
-        // one for the run queue.
-        let owned = unsafe {
+#[inline]
+pub(crate) fn prepare_unpark_ref(task: &Task) -> Wake {
+    match own_worker(task) {
+        Some(w) => {
+            if task.wake_here() {
+                // SAFETY: every task lives in an `Arc` (made by
+                // `Builder::spawn`), and the count `parked` held is ours now.
+                w.push_woken(unsafe { Arc::from_raw(task) });
+            }
+            Wake::Done
+        }
+        // SAFETY: as above; the caller's borrow keeps the count above zero
+        // while we add one for the inbox.
+        None => Wake::Inbox(unsafe {
             Arc::increment_strong_count(task);
             Arc::from_raw(task)
-        };
-        task.shared.schedule_bound(owned);
+        }),
     }
+}
+
+/// A wake-up prepared by [`prepare_unpark_ref`] (or for a thread), owning
+/// what it still needs.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) enum Wake {
+    /// Nothing left to do.
+    Done,
+    /// Push the task to its worker's inbox (step 3).
+    Inbox(Arc<Task>),
+    /// Unpark a plain thread.
+    Thread(Thread),
+}
+
+impl Wake {
+    /// Completes the wake-up.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline]
+    pub(crate) fn finish(self) {
+        match self {
+            Wake::Done => {}
+            Wake::Inbox(task) => Shared::push_remote(task),
+            Wake::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+/// The task's bound worker, if the caller runs on it.
+#[inline]
+fn own_worker(task: &Task) -> Option<&'static Local> {
+    current_worker().filter(|w| w.index == task.worker() && std::ptr::eq(&*w.shared, &*task.shared))
 }
 
 /// An `Unparker` for the caller.
@@ -184,25 +252,12 @@ pub(crate) fn park() {
     }
 }
 
-/// Park-protocol steps 1, 2 and 5. Returns at once in a cancelled task.
+/// Park-protocol steps 1 and 5. Returns at once in a cancelled task.
 #[inline]
 fn park_task(task: &Task) {
-    use crate::coroutine::{EMPTY, NOTIFIED};
-    if task.is_cancelled() {
-        return;
+    if !task.is_cancelled() && task.prepare_park() {
+        task.suspend(Suspend::Park);
     }
-    let state = task.state();
-    // A plain load first: the usual case has no token, and a failed CAS
-    // costs as much as a successful one.
-    if state.load(Ordering::Relaxed) == NOTIFIED
-        && state
-            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    {
-        return;
-    }
-    task.suspend(Suspend::Park);
-    state.store(EMPTY, Ordering::Release);
 }
 
 /// Blocks the caller until unparked, `deadline` passes, or spuriously.
@@ -218,4 +273,86 @@ pub(crate) fn park_deadline(deadline: Instant) {
     let key = worker.timers().insert(deadline, Unparker::Task(task));
     park();
     worker.timers().cancel(key);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Duration;
+
+    use crate::channel::bounded;
+    use crate::{Coroutine, Runtime};
+
+    /// Waits (boundedly) until only `handles` refer to each task: every
+    /// reference a park, wake-up or queue entry took was given back.
+    fn assert_released(handles: &[Coroutine]) {
+        for _ in 0..1000 {
+            if handles.iter().all(|c| c.task_refs() == 1) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let refs: Vec<usize> = handles.iter().map(Coroutine::task_refs).collect();
+        panic!("task references left over: {refs:?}");
+    }
+
+    /// Local wake-ups (a partner on the same worker, the worker's timers)
+    /// and remote ones (a plain thread, another worker) hand the run-queue
+    /// reference on without leaking or double-freeing it.
+    #[test]
+    fn wake_ups_give_back_every_task_reference() {
+        for workers in [1, 2] {
+            let rt = Runtime::builder().workers(workers).build().unwrap();
+            let (to_b, from_a) = bounded::<u32>(0);
+            let (to_a, from_b) = bounded::<u32>(0);
+            let b = rt.spawn(move || {
+                for v in from_a.iter() {
+                    to_a.send(v + 1).unwrap();
+                    crate::sleep(Duration::from_micros(if v % 100 == 0 { 50 } else { 0 }));
+                }
+            });
+            let a = rt.spawn(move || {
+                for i in 0..2_000 {
+                    to_b.send(i).unwrap();
+                    assert_eq!(from_b.recv().unwrap(), i + 1);
+                }
+            });
+            // A coroutine woken from a plain thread, through its inbox.
+            let (tx, rx) = bounded::<u32>(0);
+            let c = rt.spawn(move || rx.iter().sum::<u32>());
+            for i in 0..2_000 {
+                tx.send(i).unwrap();
+            }
+            drop(tx);
+            let handles = [
+                a.coroutine().clone(),
+                b.coroutine().clone(),
+                c.coroutine().clone(),
+            ];
+            a.join().unwrap();
+            b.join().unwrap();
+            assert_eq!(c.join().unwrap(), (0..2_000).sum::<u32>());
+            assert_released(&handles);
+        }
+    }
+
+    /// A coroutine still parked when its runtime shuts down is unwound, and
+    /// the reference its park kept is given back.
+    #[test]
+    fn shutdown_gives_back_a_parked_task_reference() {
+        let rt = Runtime::builder().workers(1).build().unwrap();
+        let (tx, rx) = bounded::<()>(0);
+        let (started_tx, started) = bounded::<()>(1);
+        let h = rt.spawn(move || {
+            started_tx.send(()).unwrap();
+            rx.recv()
+        });
+        let handle = h.coroutine().clone();
+        started.recv().unwrap();
+        // Time to reach its park in `recv` (it does in microseconds).
+        std::thread::sleep(Duration::from_millis(50));
+        drop(rt);
+        assert!(h.join().is_err(), "cancelled at shutdown");
+        assert_released(&[handle]);
+        drop(tx);
+    }
 }

@@ -113,16 +113,22 @@ impl Shared {
         }
     }
 
-    /// Queues a bound task on its worker (step 4).
-    pub(crate) fn schedule_bound(&self, task: Arc<Task>) {
-        let index = task.worker();
-        if let Some(w) =
-            current_worker().filter(|w| w.index == index && std::ptr::eq(&*w.shared, self))
+    /// Pushes a bound task, woken on another thread, to its worker's inbox
+    /// and wakes that worker if it sleeps (step 4; `park.rs`, step 3).
+    pub(crate) fn push_remote(task: Arc<Task>) {
+        // The push hands `task` over, and with it perhaps the last reference
+        // to the runtime. A worker of the same runtime keeps the runtime
+        // alive itself; any other thread takes a reference first.
+        let kept;
+        let this: &Shared = match current_worker().filter(|w| Arc::ptr_eq(&w.shared, &task.shared))
         {
-            w.push_woken(task);
-            return;
-        }
-        let remote = &self.workers[index];
+            Some(w) => &w.shared,
+            None => {
+                kept = task.shared.clone();
+                &kept
+            }
+        };
+        let remote = &this.workers[task.worker()];
         remote.inbox.push(task);
         fence(Ordering::SeqCst);
         if remote.state.load(Ordering::Relaxed) == SLEEPING

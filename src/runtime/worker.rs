@@ -54,7 +54,7 @@ use slab::Slab;
 use super::context::{self, enter_worker};
 use super::park::Unparker;
 use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
-use crate::coroutine::{Body, Coro, Suspend, Task, EMPTY, PARKED};
+use crate::coroutine::{Body, Coro, Suspend, Task};
 use crate::io::{Driver, Poller, Readiness};
 use crate::stack::{Budget, Segment, StackPool};
 use crate::time::Timers;
@@ -125,6 +125,9 @@ pub(crate) struct Local {
     /// the worker retries every 10 ms while it has nothing else to do.
     starved: RefCell<VecDeque<Arc<Task>>>,
     expired: RefCell<Vec<Unparker>>,
+    /// Strong counts of tasks woken through the inbox, released later, off
+    /// the path that resumes them (park protocol, step 4).
+    spare_refs: RefCell<Vec<*const Task>>,
 }
 
 impl Local {
@@ -153,6 +156,7 @@ impl Local {
             slots: Cell::new(0),
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
+            spare_refs: RefCell::new(Vec::new()),
         }
     }
 
@@ -264,6 +268,7 @@ impl Local {
 
     /// The every-61st-pick fairness round.
     fn maintenance(&self) {
+        self.release_spare_refs();
         if let Some(t) = self.next.take() {
             self.ready.borrow_mut().push_back(t);
         }
@@ -324,14 +329,32 @@ impl Local {
         }
     }
 
+    /// Releases the counts that parked tasks woken through the inbox held
+    /// (park protocol, step 4): when the next batch arrives, every 61st
+    /// pick, and before sleeping.
+    fn release_spare_refs(&self) {
+        for task in self.spare_refs.borrow_mut().drain(..) {
+            // SAFETY: each entry is a strong count we own, handed over by
+            // `parked` (the `Arc` that `run_task` forgot). If the task has
+            // finished since, this may be its last count and free it;
+            // nothing else uses it through this pointer.
+            unsafe { Arc::decrement_strong_count(task) };
+        }
+    }
+
     fn drain_inbox(&self) -> bool {
         let inbox = &self.remote().inbox;
         let mut any = false;
         if !inbox.is_empty() {
+            self.release_spare_refs();
             let mut ready = self.ready.borrow_mut();
             while let Some(t) = inbox.pop() {
-                ready.push_back(t);
-                any = true;
+                // Park protocol step 4.
+                if t.wake_here() {
+                    self.spare_refs.borrow_mut().push(Arc::as_ptr(&t));
+                    ready.push_back(t);
+                    any = true;
+                }
             }
         }
         any
@@ -460,6 +483,7 @@ impl Local {
 
     /// Step 7, with the re-check that makes wake-ups race-free.
     fn sleep(&self) {
+        self.release_spare_refs();
         let remote = self.remote();
         remote.state.store(SLEEPING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -501,16 +525,9 @@ impl Local {
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Yield(Suspend::Abandon) => {} // only while shutting down
-            CoroutineResult::Yield(Suspend::Park) => {
-                // Park protocol step 3.
-                if task
-                    .state()
-                    .compare_exchange(EMPTY, PARKED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                {
-                    self.ready.borrow_mut().push_back(task);
-                }
-            }
+            // Parked (`park.rs`, step 1): `Task::parked` keeps this queue
+            // entry's strong count for whoever wakes it.
+            CoroutineResult::Yield(Suspend::Park) => std::mem::forget(task),
             CoroutineResult::Return(()) => self.finish(&task, body),
         }
     }
@@ -594,6 +611,11 @@ impl Local {
             // between coroutines), so we hold its body.
             let body = unsafe { task.body() };
             let Body::Running(coro) = body else { continue };
+            if task.unmark_parked() {
+                // SAFETY: the count `parked` held is ours now, and `task`
+                // holds another, so this release frees nothing.
+                unsafe { Arc::decrement_strong_count(Arc::as_ptr(&task)) };
+            }
             task.cancel();
             // Resume it until it returns: a `yield_now` it was parked in,
             // or calls on its way out, suspends it again and unwinds (or
@@ -603,7 +625,12 @@ impl Local {
                 let result = coro.resume(());
                 context::set_task(None);
                 match result {
-                    CoroutineResult::Yield(Suspend::Yield | Suspend::Park) => continue,
+                    CoroutineResult::Yield(Suspend::Park) => {
+                        // Nothing was handed to `parked` this time (we keep
+                        // `task`), so a wake-up must not queue it.
+                        task.unmark_parked();
+                    }
+                    CoroutineResult::Yield(Suspend::Yield) => continue,
                     result => break result,
                 }
             };
@@ -625,6 +652,7 @@ impl Local {
                 }
             }
         }
+        self.release_spare_refs();
         drop(self.timers.borrow_mut().clear());
         // What is still queued was woken after its unwind (now `Done`) or
         // never started (dropped unrun here).

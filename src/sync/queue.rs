@@ -23,10 +23,15 @@
 //!    another entry, or gave up) and is simply dropped.
 //! 3. The claimant completes the operation through the packet (moves the
 //!    message in or out, hands over the lock), then
-//! 4. unparks the waiter and only then stores `SELECTED + op` with Release.
-//!    A waiter that wakes and sees `CLAIMED` spins until `SELECTED`, so its
-//!    context, packet and parker stay valid for as long as the claimant uses
-//!    them, and no reference count is needed.
+//! 4. prepares the waiter's wake-up (a waiter on the claimant's own worker
+//!    is queued at once; for any other, what the wake-up needs is taken:
+//!    a reference to the task or thread), then stores `SELECTED + op` with
+//!    Release, and only then finishes the wake-up (an inbox push, a thread
+//!    unpark). A waiter that wakes early and sees `CLAIMED` spins until
+//!    `SELECTED`, so its context, packet and parker stay valid for as long
+//!    as the claimant uses them; and a waiter woken by this claim finds
+//!    `SELECTED` already there instead of spinning while the claimant is
+//!    still on its way to that store.
 //! 5. The waiter parks until its state is `SELECTED` (park may return
 //!    spuriously; it loops). Its operation is done: the result is in its
 //!    packet.
@@ -219,9 +224,11 @@ impl Drop for Claim {
         // SAFETY: a claimed context stays alive until the store below: its
         // owner spins in `wait_selected` while the state is CLAIMED.
         let cx = unsafe { self.entry.cx.as_ref() };
-        cx.parker.unpark();
+        let wake = cx.parker.prepare_unpark();
         let state = SELECTED + 2 * self.entry.op + usize::from(self.disconnected);
         cx.state.store(state, Ordering::Release);
+        // The context may be gone now; `wake` owns what it needs.
+        wake.finish();
     }
 }
 
