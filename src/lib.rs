@@ -243,7 +243,7 @@ where
 /// assert_eq!(name.join().unwrap().as_deref(), Some("me"));
 /// ```
 pub fn current() -> Option<Coroutine> {
-    park::current_arc().map(Coroutine::new)
+    park::current_ref().map(Coroutine::new)
 }
 
 /// Whether this code runs in a coroutine.

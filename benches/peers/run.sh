@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the peers, runs each workload R times with its peers interleaved
 # (weft, go, tokio, weft, ...), and prints a markdown table of medians.
-# Usage: bash benches/peers/run.sh [--runs N] [--only spawn,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss]
+# Usage: bash benches/peers/run.sh [--runs N] [--only spawn,spawn_wg,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-all=spawn,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss
+all=spawn,spawn_wg,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss
 runs=5
 only=$all
 limit=${PEER_TIMEOUT:-120} # seconds per invocation, so a hang cannot stall the script
@@ -23,6 +23,7 @@ done
 # Which peers run which workload, in the order they alternate.
 declare -A peers_of=(
     [spawn]="weft go tokio"
+    [spawn_wg]="weft go"
     [yield]="weft go tokio"
     [sleep_rss]="weft go tokio"
     [pingpong1]="weft go tokio threads"

@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use super::job::JobCell;
-use super::{Coroutine, JoinHandle, Options, Task};
+use super::{Coroutine, JoinHandle, Options, Task, TaskRef};
 use crate::runtime::{self, Shared};
 use crate::stack::Budget;
 
@@ -99,7 +99,7 @@ impl Builder {
             ));
         }
         Budget::check()?;
-        let task = Arc::new(Task::new(shared.clone(), self.options, JobCell::new(f)));
+        let task = TaskRef::new(Task::new(shared.clone(), self.options, JobCell::new(f)));
         let handle = JoinHandle::new(Coroutine::new(task.clone()));
         shared.schedule_fresh(task);
         Ok(handle)

@@ -3,9 +3,8 @@
 use std::fmt;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use super::Task;
+use super::{Task, TaskRef};
 
 /// A process-unique coroutine identifier.
 ///
@@ -51,11 +50,11 @@ impl fmt::Display for CoroutineId {
 /// ```
 #[derive(Clone)]
 pub struct Coroutine {
-    task: Arc<Task>,
+    task: TaskRef,
 }
 
 impl Coroutine {
-    pub(crate) fn new(task: Arc<Task>) -> Coroutine {
+    pub(crate) fn new(task: TaskRef) -> Coroutine {
         Coroutine { task }
     }
 
@@ -64,9 +63,9 @@ impl Coroutine {
     }
 
     /// References to the task: handles, queue entries, the worker's table.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn task_refs(&self) -> usize {
-        Arc::strong_count(&self.task)
+        TaskRef::count(&self.task)
     }
 
     /// The coroutine's unique id.

@@ -3,8 +3,9 @@
 //! A task is one allocation, `Task<JobCell<F, T>>`, unsized to `Task` (that
 //! is, `Task<dyn Job>`) for the scheduler and for its `JoinHandle`, which
 //! finds its typed `Packet<T>` by downcasting `Job::packet`. Spawning
-//! therefore costs a single `malloc`, and the closure, the task header and
-//! the result share their cache lines.
+//! therefore costs a single allocation (usually a recycled block:
+//! `alloc.rs`), and the closure, the task header and the result share their
+//! cache lines.
 
 use std::any::Any;
 use std::cell::UnsafeCell;

@@ -1,12 +1,14 @@
 //! Coroutines: the task record the scheduler moves around, the public handle,
 //! the spawn `Builder` and `JoinHandle`.
 
+mod alloc;
 mod builder;
 mod handle;
 mod job;
 mod join;
 mod task;
 
+pub(crate) use alloc::TaskRef;
 pub use builder::Builder;
 pub use handle::{Coroutine, CoroutineId};
 pub(crate) use job::JobCell;

@@ -1,6 +1,6 @@
-//! The task record: one per coroutine, shared (`Arc<Task>`) between the run
-//! queues, the worker it is bound to, its `Coroutine` handles and whoever
-//! holds a wake-up for it.
+//! The task record: one per coroutine, shared (through `TaskRef`, a counted
+//! pointer like `Arc<Task>`) between the run queues, the worker it is bound
+//! to, its `Coroutine` handles and whoever holds a wake-up for it.
 //!
 //! # Life of a task
 //!
@@ -15,7 +15,7 @@
 //! touches the body (DESIGN.md, decision 2).
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use corosensei::Yielder;
@@ -55,6 +55,8 @@ pub(crate) enum Body {
 /// `Task` alone means `Task<dyn Job>`; see `job.rs` for why it is one
 /// allocation.
 pub(crate) struct Task<J: ?Sized = dyn Job> {
+    /// Strong count of the `TaskRef`s (`alloc.rs`).
+    refs: AtomicUsize,
     id: CoroutineId,
     /// Name and stack size from a `Builder`; `None` for a plain `go`, which
     /// keeps the task small.
@@ -114,13 +116,14 @@ pub(crate) struct Options {
 // inbox's release/acquire edges. A started coroutine's stack, which may hold
 // `!Send` values, never leaves its worker. The job is `Send + Sync` itself.
 unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
-// SAFETY: see above; the field other threads may write (`worker`) is an
-// atomic, and `id`, `options`, `shared` are read-only.
+// SAFETY: see above; the fields other threads may write (`refs`, `worker`)
+// are atomics, and `id`, `options`, `shared` are read-only.
 unsafe impl<J: ?Sized + Send + Sync> Sync for Task<J> {}
 
 impl<J> Task<J> {
     pub(crate) fn new(shared: Arc<Shared>, options: Option<Box<Options>>, job: J) -> Task<J> {
         Task {
+            refs: AtomicUsize::new(1),
             id: CoroutineId::next(),
             options,
             shared,
@@ -140,6 +143,11 @@ impl<J> Task<J> {
 }
 
 impl<J: ?Sized> Task<J> {
+    /// The strong count, for `TaskRef`.
+    pub(crate) fn refs(&self) -> &AtomicUsize {
+        &self.refs
+    }
+
     pub(crate) fn id(&self) -> CoroutineId {
         self.id
     }

@@ -355,7 +355,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
         return wait_one(fd, dir, deadline);
     }
     let worker = current_worker().expect("wait_any outside a worker");
-    let task = park::current_arc().expect("wait_any outside a coroutine");
+    let task = park::current_ref().expect("wait_any outside a coroutine");
     if task.is_cancelled() {
         park::note_cancelled_call(&task);
         return Wait::Cancelled;
@@ -393,7 +393,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
 /// poller's.
 fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     let worker = current_worker().expect("wait_one outside a worker");
-    let task = park::current_arc().expect("wait_one outside a coroutine");
+    let task = park::current_ref().expect("wait_one outside a coroutine");
     if task.is_cancelled() {
         park::note_cancelled_call(&task);
         return Wait::Cancelled;

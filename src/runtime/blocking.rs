@@ -9,11 +9,11 @@
 //! One pool serves the process: blocking work is not tied to a runtime.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::coroutine::{Coroutine, JobCell, JoinHandle, Task};
+use crate::coroutine::{Coroutine, JobCell, JoinHandle, Task, TaskRef};
 
 /// Most threads the pool runs at once; more work waits in the queue.
 const MAX_THREADS: usize = 512;
@@ -22,7 +22,7 @@ const MAX_THREADS: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct State {
-    queue: VecDeque<Arc<Task>>,
+    queue: VecDeque<TaskRef>,
     threads: usize,
     idle: usize,
 }
@@ -70,13 +70,13 @@ where
         Ok(shared) => shared,
         Err(e) => panic!("{e}"),
     };
-    let task = Arc::new(Task::new(shared.clone(), None, JobCell::new(f)));
+    let task = TaskRef::new(Task::new(shared.clone(), None, JobCell::new(f)));
     let handle = JoinHandle::new(Coroutine::new(task.clone()));
     submit(task);
     handle
 }
 
-fn submit(task: Arc<Task>) {
+fn submit(task: TaskRef) {
     let mut state = POOL.state.lock().unwrap();
     state.queue.push_back(task);
     if state.idle > 0 {

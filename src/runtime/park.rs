@@ -20,7 +20,7 @@
 //! 1. `park`: if `token` is set, clear it and return (a wake-up was
 //!    pending). Otherwise set `parked` and suspend with `Suspend::Park`. The
 //!    worker leaves the strong count of the task's run-queue entry with
-//!    `parked` (it forgets its `Arc`) and goes on to its next task.
+//!    `parked` (it forgets its `TaskRef`) and goes on to its next task.
 //! 2. An unpark on the task's own worker thread (a partner coroutine, the
 //!    worker's timers or poller): if `parked` is set, clear it and queue the
 //!    task in the worker's `next` slot with the count `parked` held;
@@ -78,19 +78,18 @@
 //!    (`Suspend::Abandon`): the worker leaves it unfinished, leaks its stack
 //!    and says so on stderr, rather than hang the shutdown.
 
-use std::sync::Arc;
 use std::thread::{self, Thread};
 use std::time::Instant;
 
 use super::shared::Shared;
 use super::worker::Local;
 use super::{current_task, current_worker};
-use crate::coroutine::{Suspend, Task};
+use crate::coroutine::{Suspend, Task, TaskRef};
 
 /// Wakes one parked waiter.
 pub(crate) enum Unparker {
     /// A coroutine.
-    Task(Arc<Task>),
+    Task(TaskRef),
     /// A plain thread.
     Thread(Thread),
 }
@@ -98,7 +97,7 @@ pub(crate) enum Unparker {
 impl Unparker {
     /// Whether this wakes `task`.
     pub(crate) fn is_task(&self, task: &Task) -> bool {
-        matches!(self, Unparker::Task(t) if std::ptr::addr_eq(Arc::as_ptr(t), task))
+        matches!(self, Unparker::Task(t) if std::ptr::addr_eq(TaskRef::as_ptr(t), task))
     }
 
     /// Step 4 for a coroutine; `Thread::unpark` for a thread.
@@ -111,13 +110,13 @@ impl Unparker {
 }
 
 /// Steps 2 and 3 for a task the caller owns.
-fn unpark_task(task: Arc<Task>) {
+fn unpark_task(task: TaskRef) {
     match own_worker(&task) {
         Some(w) => {
             if task.wake_here() {
                 // SAFETY: the count `parked` held is ours now (step 2), and
                 // `task` holds another, so this release frees nothing.
-                unsafe { Arc::decrement_strong_count(Arc::as_ptr(&task)) };
+                unsafe { TaskRef::decrement(TaskRef::as_ptr(&task)) };
                 w.push_woken(task);
             }
         }
@@ -137,17 +136,17 @@ pub(crate) fn prepare_unpark_ref(task: &Task) -> Wake {
     match own_worker(task) {
         Some(w) => {
             if task.wake_here() {
-                // SAFETY: every task lives in an `Arc` (made by
-                // `Builder::spawn`), and the count `parked` held is ours now.
-                w.push_woken(unsafe { Arc::from_raw(task) });
+                // SAFETY: every task is made by `TaskRef::new`, and the
+                // count `parked` held is ours now.
+                w.push_woken(unsafe { TaskRef::from_raw(task) });
             }
             Wake::Done
         }
         // SAFETY: as above; the caller's borrow keeps the count above zero
         // while we add one for the inbox.
         None => Wake::Inbox(unsafe {
-            Arc::increment_strong_count(task);
-            Arc::from_raw(task)
+            TaskRef::increment(task);
+            TaskRef::from_raw(task)
         }),
     }
 }
@@ -159,7 +158,7 @@ pub(crate) enum Wake {
     /// Nothing left to do.
     Done,
     /// Push the task to its worker's inbox (step 3).
-    Inbox(Arc<Task>),
+    Inbox(TaskRef),
     /// Unpark a plain thread.
     Thread(Thread),
 }
@@ -185,20 +184,20 @@ fn own_worker(task: &Task) -> Option<&'static Local> {
 
 /// An `Unparker` for the caller.
 pub(crate) fn current() -> Unparker {
-    match current_arc() {
+    match current_ref() {
         Some(task) => Unparker::Task(task),
         None => Unparker::Thread(thread::current()),
     }
 }
 
-/// The running coroutine's `Arc`.
-pub(crate) fn current_arc() -> Option<Arc<Task>> {
+/// A counted reference to the running coroutine.
+pub(crate) fn current_ref() -> Option<TaskRef> {
     let task: *const Task = current_task()?;
-    // SAFETY: the worker holds an `Arc` to the running task (its task table
-    // entry), so the count is at least one while we add ours.
+    // SAFETY: the worker holds a reference to the running task (its task
+    // table entry), so the count is at least one while we add ours.
     unsafe {
-        Arc::increment_strong_count(task);
-        Some(Arc::from_raw(task))
+        TaskRef::increment(task);
+        Some(TaskRef::from_raw(task))
     }
 }
 
@@ -269,7 +268,7 @@ pub(crate) fn park_deadline(deadline: Instant) {
         }
         return;
     };
-    let task = current_arc().expect("checked above");
+    let task = current_ref().expect("checked above");
     let key = worker.timers().insert(deadline, Unparker::Task(task));
     park();
     worker.timers().cancel(key);

@@ -41,7 +41,7 @@ use crossbeam_queue::SegQueue;
 use mio::Waker;
 
 use super::current_worker;
-use crate::coroutine::Task;
+use crate::coroutine::TaskRef;
 use crate::io::Poller;
 
 /// Runtime settings fixed at build time.
@@ -60,9 +60,9 @@ pub(crate) const WOKEN: u8 = 2;
 /// The part of a worker that other threads reach.
 pub(crate) struct Remote {
     /// Steals from the worker's FIFO of fresh tasks.
-    pub(crate) stealer: Stealer<Arc<Task>>,
+    pub(crate) stealer: Stealer<TaskRef>,
     /// Bound tasks woken from other threads. Any thread pushes; the worker pops.
-    pub(crate) inbox: SegQueue<Arc<Task>>,
+    pub(crate) inbox: SegQueue<TaskRef>,
     /// Breaks the worker's `epoll_wait`.
     pub(crate) waker: Arc<Waker>,
     /// The worker's poller: its registry and the coroutines waiting on fds.
@@ -80,7 +80,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) workers: Box<[Remote]>,
     /// Fresh tasks spawned from outside the runtime.
-    pub(crate) injector: Injector<Arc<Task>>,
+    pub(crate) injector: Injector<TaskRef>,
     /// Workers counted as searching for fresh work (steps 1-3).
     pub(crate) searching: AtomicUsize,
     /// Set once by `Runtime::drop`; workers exit when they see it.
@@ -95,7 +95,7 @@ impl Shared {
 
     /// Queues a fresh task: on the caller's worker if it belongs to this
     /// runtime, else on the injector; then wakes a searcher if needed.
-    pub(crate) fn schedule_fresh(&self, task: Arc<Task>) {
+    pub(crate) fn schedule_fresh(&self, task: TaskRef) {
         match current_worker().filter(|w| std::ptr::eq(&*w.shared, self)) {
             Some(w) => {
                 // Step 1 is owed only when the queue goes from empty to not
@@ -115,7 +115,7 @@ impl Shared {
 
     /// Pushes a bound task, woken on another thread, to its worker's inbox
     /// and wakes that worker if it sleeps (step 4; `park.rs`, step 3).
-    pub(crate) fn push_remote(task: Arc<Task>) {
+    pub(crate) fn push_remote(task: TaskRef) {
         // The push hands `task` over, and with it perhaps the last reference
         // to the runtime. A worker of the same runtime keeps the runtime
         // alive itself; any other thread takes a reference first.

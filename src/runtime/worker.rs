@@ -54,7 +54,7 @@ use slab::Slab;
 use super::context::{self, enter_worker};
 use super::park::Unparker;
 use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
-use crate::coroutine::{Body, Coro, Suspend, Task};
+use crate::coroutine::{Body, Coro, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller, Readiness};
 use crate::stack::{Budget, Segment, StackPool};
 use crate::time::Timers;
@@ -97,15 +97,15 @@ const POOL_CAPACITY: usize = 256;
 pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    fresh: Deque<Arc<Task>>,
-    ready: RefCell<VecDeque<Arc<Task>>>,
-    next: Cell<Option<Arc<Task>>>,
+    fresh: Deque<TaskRef>,
+    ready: RefCell<VecDeque<TaskRef>>,
+    next: Cell<Option<TaskRef>>,
     timers: RefCell<Timers>,
     driver: RefCell<Driver>,
     pool: RefCell<StackPool>,
     /// Every task started here and not finished: keeps parked tasks alive and
     /// lets shutdown unwind them.
-    tasks: RefCell<Slab<Arc<Task>>>,
+    tasks: RefCell<Slab<TaskRef>>,
     /// When a fairness round last polled for I/O.
     last_busy_poll: Cell<Instant>,
     /// Picks left before the next fairness round (and shutdown check).
@@ -123,7 +123,7 @@ pub(crate) struct Local {
     /// Fresh tasks that found no stack-budget slot (`stack/budget.rs`); one
     /// goes back to the fresh queue each time a coroutine here finishes, and
     /// the worker retries every 10 ms while it has nothing else to do.
-    starved: RefCell<VecDeque<Arc<Task>>>,
+    starved: RefCell<VecDeque<TaskRef>>,
     expired: RefCell<Vec<Unparker>>,
     /// Strong counts of tasks woken through the inbox, released later, off
     /// the path that resumes them (park protocol, step 4).
@@ -134,7 +134,7 @@ impl Local {
     pub(crate) fn new(
         index: usize,
         shared: Arc<Shared>,
-        fresh: Deque<Arc<Task>>,
+        fresh: Deque<TaskRef>,
         driver: Driver,
     ) -> Local {
         let pool = StackPool::new(shared.config.stack_size, POOL_CAPACITY);
@@ -176,14 +176,14 @@ impl Local {
     }
 
     /// Queues a fresh task here; true if the queue was empty before.
-    pub(crate) fn push_fresh(&self, task: Arc<Task>) -> bool {
+    pub(crate) fn push_fresh(&self, task: TaskRef) -> bool {
         let was_empty = self.fresh.is_empty();
         self.fresh.push(task);
         was_empty
     }
 
     /// A bound task of this worker was unparked here: it runs next.
-    pub(crate) fn push_woken(&self, task: Arc<Task>) {
+    pub(crate) fn push_woken(&self, task: TaskRef) {
         if let Some(prev) = self.next.replace(Some(task)) {
             self.ready.borrow_mut().push_back(prev);
         }
@@ -221,7 +221,7 @@ impl Local {
         &self.readiness
     }
 
-    fn next_task(&self) -> Option<Arc<Task>> {
+    fn next_task(&self) -> Option<TaskRef> {
         loop {
             let tick = self.tick.get();
             if tick == 0 {
@@ -335,10 +335,10 @@ impl Local {
     fn release_spare_refs(&self) {
         for task in self.spare_refs.borrow_mut().drain(..) {
             // SAFETY: each entry is a strong count we own, handed over by
-            // `parked` (the `Arc` that `run_task` forgot). If the task has
+            // `parked` (the `TaskRef` that `run_task` forgot). If the task has
             // finished since, this may be its last count and free it;
             // nothing else uses it through this pointer.
-            unsafe { Arc::decrement_strong_count(task) };
+            unsafe { TaskRef::decrement(task) };
         }
     }
 
@@ -351,7 +351,7 @@ impl Local {
             while let Some(t) = inbox.pop() {
                 // Park protocol step 4.
                 if t.wake_here() {
-                    self.spare_refs.borrow_mut().push(Arc::as_ptr(&t));
+                    self.spare_refs.borrow_mut().push(TaskRef::as_ptr(&t));
                     ready.push_back(t);
                     any = true;
                 }
@@ -392,7 +392,7 @@ impl Local {
     /// worker asleep nothing can produce fresh work but I/O and timers, so
     /// the worker goes straight to its poller instead of burning a core the
     /// rest of the machine may need.
-    fn search(&self) -> Option<Arc<Task>> {
+    fn search(&self) -> Option<TaskRef> {
         if !self.searching.replace(true) {
             self.shared.searching.fetch_add(1, Ordering::SeqCst);
         }
@@ -458,7 +458,7 @@ impl Local {
         found
     }
 
-    fn steal(&self) -> Option<Arc<Task>> {
+    fn steal(&self) -> Option<TaskRef> {
         let n = self.shared.workers.len();
         loop {
             let mut retry = false;
@@ -506,7 +506,7 @@ impl Local {
         }
     }
 
-    fn run_task(&self, task: Arc<Task>) {
+    fn run_task(&self, task: TaskRef) {
         // SAFETY: we popped `task` from one of our queues, so we hold it; it
         // is fresh or bound to us, and not running.
         let body = unsafe { task.body() };
@@ -534,7 +534,7 @@ impl Local {
 
     /// First resume: a budget slot, a stack from the pool, the coroutine on
     /// it, and the binding to this worker. False if it cannot start now.
-    fn start(&self, task: &Arc<Task>, body: &mut Body) -> bool {
+    fn start(&self, task: &TaskRef, body: &mut Body) -> bool {
         if self.overloaded() && !task.offload() {
             // Placement: leave it to a less loaded worker (once).
             self.shared.injector.push(task.clone());
@@ -605,7 +605,7 @@ impl Local {
 
     /// Shutdown steps 3 and 4.
     fn shutdown(&self) {
-        let started: Vec<Arc<Task>> = self.tasks.borrow_mut().drain().collect();
+        let started: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
         for task in started {
             // SAFETY: the task is bound to us and not running (we are
             // between coroutines), so we hold its body.
@@ -614,7 +614,7 @@ impl Local {
             if task.unmark_parked() {
                 // SAFETY: the count `parked` held is ours now, and `task`
                 // holds another, so this release frees nothing.
-                unsafe { Arc::decrement_strong_count(Arc::as_ptr(&task)) };
+                unsafe { TaskRef::decrement(TaskRef::as_ptr(&task)) };
             }
             task.cancel();
             // Resume it until it returns: a `yield_now` it was parked in,
@@ -656,7 +656,7 @@ impl Local {
         drop(self.timers.borrow_mut().clear());
         // What is still queued was woken after its unwind (now `Done`) or
         // never started (dropped unrun here).
-        let mut queued: Vec<Arc<Task>> = self.next.take().into_iter().collect();
+        let mut queued: Vec<TaskRef> = self.next.take().into_iter().collect();
         queued.extend(self.ready.borrow_mut().drain(..));
         queued.extend(self.starved.borrow_mut().drain(..));
         queued.extend(std::iter::from_fn(|| self.remote().inbox.pop()));

@@ -60,7 +60,8 @@ func spawnJoin(n int) time.Duration {
 	return elapsed
 }
 
-// benchSpawn is "spawn" (2 Ps) and "spawn_w W" (W Ps, for scaling.sh).
+// benchSpawn is "spawn" and "spawn_wg" (2 Ps), and "spawn_w W" (W Ps, for
+// scaling.sh).
 func benchSpawn(name string, procs int) {
 	runtime.GOMAXPROCS(procs)
 	spawnJoin(spawnWarmup)
@@ -277,6 +278,9 @@ func main() {
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "spawn":
 		benchSpawn("spawn", 2)
+	case len(os.Args) == 2 && os.Args[1] == "spawn_wg":
+		// The same program: Go's spawn already waits with a WaitGroup.
+		benchSpawn("spawn_wg", 2)
 	case len(os.Args) == 2 && os.Args[1] == "yield":
 		benchYield()
 	case len(os.Args) == 2 && os.Args[1] == "sleep_rss":

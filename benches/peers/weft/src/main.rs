@@ -77,6 +77,39 @@ fn spawn_join(n: usize) -> Duration {
     elapsed
 }
 
+/// Spawns `n` empty coroutines and waits for all of them with a
+/// `WaitGroup`, dropping the handles: the shape of the Go peer's program.
+fn spawn_wait(n: usize) -> Duration {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let wg = weft::sync::WaitGroup::new();
+    for _ in 0..n {
+        let done = done.clone();
+        let wg = wg.clone();
+        weft::go(move || {
+            done.fetch_add(1, Ordering::Relaxed);
+            drop(wg);
+        });
+    }
+    wg.wait();
+    let elapsed = start.elapsed();
+    let ran = done.load(Ordering::Relaxed);
+    if ran != n {
+        fail(format!("spawn_wg: {ran} of {n} tasks ran"));
+    }
+    elapsed
+}
+
+/// `spawn_wg`: as `spawn`, waiting with a `WaitGroup` as the Go peer does.
+fn bench_spawn_wg() {
+    let elapsed = runtime(2).run(|| {
+        spawn_wait(SPAWN_WARMUP);
+        spawn_wait(SPAWN_TASKS)
+    });
+    let ns = elapsed.as_nanos() as f64 / SPAWN_TASKS as f64;
+    println!("RESULT spawn_wg {ns:.1} ns/task");
+}
+
 /// `spawn` (2 workers, or `SPAWN_WORKERS`) and `spawn_w` (`workers` from
 /// argv, for scaling.sh).
 fn bench_spawn(name: &str, workers: usize) {
@@ -347,6 +380,7 @@ fn main() {
                 .unwrap_or(2);
             bench_spawn("spawn", workers)
         }
+        (Some("spawn_wg"), 2) => bench_spawn_wg(),
         (Some("yield"), 2) => bench_yield(),
         (Some("sleep_rss"), 2) => bench_sleep_rss(),
         (Some("pingpong1"), 2) => bench_pingpong1(),
@@ -359,7 +393,7 @@ fn main() {
             let _ = http_hello::serve(conn);
         }),
         _ => fail(
-            "usage: weft-peer spawn|yield|sleep_rss|pingpong1|pingpong2|spawn_w W\
+            "usage: weft-peer spawn|spawn_wg|yield|sleep_rss|pingpong1|pingpong2|spawn_w W\
              |pingpong_pairs W|echo-server PORT|http-server PORT"
                 .into(),
         ),

@@ -1,0 +1,366 @@
+//! Task memory: `TaskRef`, the reference-counted pointer to a task, and the
+//! per-thread caches its memory is recycled through.
+//!
+//! Spawning is the hottest allocation in a coroutine program, and its
+//! pattern is the one general-purpose allocators handle worst: a task is
+//! allocated by the spawning worker and freed by whichever thread drops the
+//! last reference, usually the worker that ran it. With glibc that free
+//! takes the spawner's arena lock, and the spawner's next allocation misses
+//! its cache; on two workers that doubled the cost of a spawn. So task
+//! memory goes through caches of its own, as Go recycles its `g`s:
+//!
+//! 1. Sizes are rounded up to a *class* (multiples of `GRANULE` bytes, up to
+//!    `MAX_CACHED`); larger or over-aligned tasks use the global allocator
+//!    directly.
+//! 2. A freed block goes to the freeing thread's list for its class. A list
+//!    that grows past `LOCAL_MAX` hands its newest `BATCH` blocks to the
+//!    class's global stack of batches (one lock per `BATCH` frees), or back
+//!    to the global allocator once that stack holds `GLOBAL_MAX` batches.
+//! 3. An allocation pops the thread's list; an empty list takes a whole
+//!    batch from the global stack (one lock per `BATCH` spawns), or else
+//!    asks the global allocator for a block of the class's size.
+//! 4. A thread's lists go to the global stacks (or the allocator) when the
+//!    thread exits; a block freed after that, during the thread's teardown,
+//!    goes straight to the allocator.
+//!
+//! What the caches keep is bounded: per thread `LOCAL_MAX` blocks a class,
+//! process-wide `GLOBAL_MAX * BATCH` a class. A block always has its
+//! class's size and alignment, whichever path it takes, so any path may
+//! free it.
+//!
+//! `TaskRef` is `Arc<Task>` with this allocator (std's `Arc` cannot take a
+//! custom allocator on stable Rust): a strong count in the task itself,
+//! `Clone` adds one, `Drop` releases one, and the last release drops the
+//! task and frees its block.
+
+use std::alloc::{self, Layout};
+use std::cell::RefCell;
+use std::fmt;
+use std::ops::Deref;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Mutex;
+
+use super::job::Job;
+use super::task::Task;
+
+/// Class sizes are multiples of this.
+const GRANULE: usize = 64;
+/// Larger tasks are not cached (a task without captures is about 200 bytes).
+const MAX_CACHED: usize = 1024;
+const CLASSES: usize = MAX_CACHED / GRANULE;
+/// Alignment of every cached block.
+const ALIGN: usize = 16;
+/// Blocks a thread keeps per class before it hands a batch on.
+const LOCAL_MAX: usize = 256;
+/// Blocks moved between a thread and the global stacks at a time.
+const BATCH: usize = 128;
+/// Batches the global stack of a class keeps.
+const GLOBAL_MAX: usize = 64;
+
+/// A free block of some class.
+struct Block(NonNull<u8>);
+
+// SAFETY: a free block is plain memory that no one else refers to.
+unsafe impl Send for Block {}
+
+/// Step 1: the class of a layout, if it is cached.
+fn class_of(layout: Layout) -> Option<usize> {
+    (layout.size() <= MAX_CACHED && layout.align() <= ALIGN)
+        .then(|| layout.size().max(1).div_ceil(GRANULE) - 1)
+}
+
+fn class_layout(class: usize) -> Layout {
+    Layout::from_size_align((class + 1) * GRANULE, ALIGN).expect("a valid class layout")
+}
+
+/// Each class's global stack of batches.
+static GLOBAL: [Mutex<Vec<Vec<Block>>>; CLASSES] = [const { Mutex::new(Vec::new()) }; CLASSES];
+
+fn global(class: usize) -> std::sync::MutexGuard<'static, Vec<Vec<Block>>> {
+    // A panic cannot happen while the lock is held (only pushes and pops of
+    // vectors that fit), so a poisoned lock still holds a sound list.
+    GLOBAL[class].lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One thread's free lists.
+struct Cache {
+    classes: [Vec<Block>; CLASSES],
+}
+
+impl Drop for Cache {
+    /// Step 4.
+    fn drop(&mut self) {
+        for (class, list) in self.classes.iter_mut().enumerate() {
+            while !list.is_empty() {
+                let at = list.len().saturating_sub(BATCH);
+                give_back(class, list.split_off(at));
+            }
+        }
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache { classes: [const { Vec::new() }; CLASSES] })
+    };
+}
+
+/// Step 2's overflow: a batch to the global stack, or to the allocator.
+fn give_back(class: usize, batch: Vec<Block>) {
+    let mut stack = global(class);
+    if stack.len() < GLOBAL_MAX {
+        stack.push(batch);
+        return;
+    }
+    drop(stack);
+    for block in batch {
+        // SAFETY: every cached block was allocated with its class layout.
+        unsafe { alloc::dealloc(block.0.as_ptr(), class_layout(class)) };
+    }
+}
+
+/// Step 3: a block for `layout`.
+fn allocate(layout: Layout) -> NonNull<u8> {
+    let Some(class) = class_of(layout) else {
+        return system_alloc(layout);
+    };
+    let cached = CACHE
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let list = &mut cache.classes[class];
+            if list.is_empty() {
+                if let Some(batch) = global(class).pop() {
+                    *list = batch;
+                }
+            }
+            list.pop()
+        })
+        .ok()
+        .flatten();
+    match cached {
+        Some(block) => block.0,
+        None => system_alloc(class_layout(class)),
+    }
+}
+
+fn system_alloc(layout: Layout) -> NonNull<u8> {
+    // SAFETY: task layouts are never zero-sized (a task has a header).
+    let p = unsafe { alloc::alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| alloc::handle_alloc_error(layout))
+}
+
+/// Step 2: frees a block that `allocate(layout)` returned.
+///
+/// # Safety
+///
+/// `block` must come from `allocate` with this `layout`, and must not be
+/// used again.
+unsafe fn free(block: NonNull<u8>, layout: Layout) {
+    let Some(class) = class_of(layout) else {
+        // SAFETY: uncached blocks come from the allocator with `layout`.
+        unsafe { alloc::dealloc(block.as_ptr(), layout) };
+        return;
+    };
+    let kept = CACHE.try_with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let list = &mut cache.classes[class];
+        list.push(Block(block));
+        (list.len() > LOCAL_MAX).then(|| list.split_off(list.len() - BATCH))
+    });
+    match kept {
+        Ok(None) => {}
+        Ok(Some(batch)) => give_back(class, batch),
+        // SAFETY: the thread's cache is gone (step 4); the block has its
+        // class layout.
+        Err(_) => unsafe { alloc::dealloc(block.as_ptr(), class_layout(class)) },
+    }
+}
+
+/// A counted reference to a task, like `Arc<Task>`; see the module docs.
+pub(crate) struct TaskRef {
+    ptr: NonNull<Task>,
+}
+
+// SAFETY: as for `Arc<Task>`: `Task` is `Send + Sync`, and the count is
+// atomic.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above.
+unsafe impl Sync for TaskRef {}
+
+/// Counts past this abort, as `Arc` does: a leak of that many references is
+/// a bug, and wrapping would free the task early.
+const MAX_REFS: usize = isize::MAX as usize;
+
+impl TaskRef {
+    /// Moves `task` into a block from the caches, with a count of one.
+    pub(crate) fn new<J: Job + 'static>(task: Task<J>) -> TaskRef {
+        let layout = Layout::new::<Task<J>>();
+        let block = allocate(layout).cast::<Task<J>>();
+        // SAFETY: `block` is fresh memory with room and alignment for
+        // `Task<J>` (`allocate` rounds up, never down).
+        unsafe { block.as_ptr().write(task) };
+        debug_assert_eq!(
+            // SAFETY: just written.
+            unsafe { block.as_ref() }.refs().load(Ordering::Relaxed),
+            1
+        );
+        let ptr: NonNull<Task> = block;
+        TaskRef { ptr }
+    }
+
+    /// The task's address, without changing the count.
+    pub(crate) fn as_ptr(this: &TaskRef) -> *const Task {
+        this.ptr.as_ptr()
+    }
+
+    /// Takes over one counted reference, as `Arc::from_raw`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live task, and the caller must own one of its
+    /// counts (left by `into_raw` or `forget`, or added by `increment`),
+    /// which the returned `TaskRef` now owns.
+    pub(crate) unsafe fn from_raw(ptr: *const Task) -> TaskRef {
+        TaskRef {
+            // SAFETY: a live task is not at address zero.
+            ptr: unsafe { NonNull::new_unchecked(ptr.cast_mut()) },
+        }
+    }
+
+    /// Adds a count to the task at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a task kept alive (a count above zero) for the
+    /// whole call.
+    pub(crate) unsafe fn increment(ptr: *const Task) {
+        // SAFETY: the caller keeps the task alive.
+        let old = unsafe { &*ptr }.refs().fetch_add(1, Ordering::Relaxed);
+        if old >= MAX_REFS {
+            std::process::abort();
+        }
+    }
+
+    /// Releases a count of the task at `ptr`, freeing it if that was the
+    /// last.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own a count of the task at `ptr`, and gives it up.
+    pub(crate) unsafe fn decrement(ptr: *const Task) {
+        // SAFETY: the caller's count is a `TaskRef` in all but name.
+        drop(unsafe { TaskRef::from_raw(ptr) });
+    }
+
+    /// The task's current count (for tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn count(this: &TaskRef) -> usize {
+        this.refs().load(Ordering::Acquire)
+    }
+
+    /// Drops the task and frees its block: the count reached zero.
+    #[cold]
+    fn drop_slow(&mut self) {
+        // SAFETY: no other reference is left; the value is a task written
+        // by `new` into a block allocated for its layout.
+        unsafe {
+            let layout = Layout::for_value(self.ptr.as_ref());
+            ptr::drop_in_place(self.ptr.as_ptr());
+            free(self.ptr.cast(), layout);
+        }
+    }
+}
+
+impl Clone for TaskRef {
+    #[inline]
+    fn clone(&self) -> TaskRef {
+        // SAFETY: `self` keeps the task alive.
+        unsafe { TaskRef::increment(self.ptr.as_ptr()) };
+        TaskRef { ptr: self.ptr }
+    }
+}
+
+impl Drop for TaskRef {
+    #[inline]
+    fn drop(&mut self) {
+        // Release, then acquire on the last count: every use of the task
+        // through other references happens before it is dropped (as `Arc`).
+        if self.refs().fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        self.drop_slow();
+    }
+}
+
+impl Deref for TaskRef {
+    type Target = Task;
+
+    #[inline]
+    fn deref(&self) -> &Task {
+        // SAFETY: our count keeps the task alive.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TaskRef").field(&self.ptr).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_round_up_and_cap() {
+        let l = |size, align| Layout::from_size_align(size, align).unwrap();
+        assert_eq!(class_of(l(1, 8)), Some(0));
+        assert_eq!(class_of(l(64, 8)), Some(0));
+        assert_eq!(class_of(l(65, 8)), Some(1));
+        assert_eq!(class_of(l(200, 16)), Some(3));
+        assert_eq!(class_of(l(MAX_CACHED, 8)), Some(CLASSES - 1));
+        assert_eq!(class_of(l(MAX_CACHED + 1, 8)), None);
+        assert_eq!(class_of(l(128, 32)), None);
+        for class in 0..CLASSES {
+            let layout = class_layout(class);
+            assert_eq!(class_of(layout), Some(class));
+        }
+    }
+
+    /// Blocks freed on one thread are reused by another through the global
+    /// batches, and what the caches keep stays bounded.
+    #[test]
+    fn blocks_move_between_threads_in_batches() {
+        // The largest class: no task in these tests is that big, so no other
+        // test's frees mix in.
+        let layout = Layout::from_size_align(MAX_CACHED - 8, 8).unwrap();
+        let class = class_of(layout).unwrap();
+        let blocks: Vec<usize> = (0..4 * LOCAL_MAX)
+            .map(|_| allocate(layout).as_ptr() as usize)
+            .collect();
+        let freed = std::thread::spawn(move || {
+            for &b in &blocks {
+                // SAFETY: allocated above with `layout`, not used again.
+                unsafe { free(NonNull::new(b as *mut u8).unwrap(), layout) };
+            }
+            blocks
+        })
+        .join()
+        .unwrap();
+        // The freeing thread kept at most `LOCAL_MAX` and has exited, so
+        // every block is in the global batches (or back with the
+        // allocator); new allocations here reuse them.
+        assert!(global(class).len() <= GLOBAL_MAX);
+        let again: Vec<usize> = (0..BATCH)
+            .map(|_| allocate(layout).as_ptr() as usize)
+            .collect();
+        assert!(again.iter().all(|b| freed.contains(b)), "reused, not new");
+        for b in again {
+            // SAFETY: allocated above with `layout`, not used again.
+            unsafe { free(NonNull::new(b as *mut u8).unwrap(), layout) };
+        }
+    }
+}
