@@ -200,13 +200,19 @@ impl TaskRef {
         // SAFETY: `block` is fresh memory with room and alignment for
         // `Task<J>` (`allocate` rounds up, never down).
         unsafe { block.as_ptr().write(task) };
-        debug_assert_eq!(
-            // SAFETY: just written.
-            unsafe { block.as_ref() }.refs().load(Ordering::Relaxed),
-            1
-        );
         let ptr: NonNull<Task> = block;
         TaskRef { ptr }
+    }
+
+    /// `new`, returning two references (a run-queue entry and a handle)
+    /// for the price of one: the count starts at two instead of taking a
+    /// read-modify-write, which would make the spawner contend with the
+    /// worker that already runs the task.
+    pub(crate) fn new_pair<J: Job + 'static>(task: Task<J>) -> (TaskRef, TaskRef) {
+        task.refs().store(2, Ordering::Relaxed);
+        let first = TaskRef::new(task);
+        let second = TaskRef { ptr: first.ptr };
+        (first, second)
     }
 
     /// The task's address, without changing the count.

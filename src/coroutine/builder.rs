@@ -99,8 +99,9 @@ impl Builder {
             ));
         }
         Budget::check()?;
-        let task = TaskRef::new(Task::new(shared.clone(), self.options, JobCell::new(f)));
-        let handle = JoinHandle::new(Coroutine::new(task.clone()));
+        let (task, own) =
+            TaskRef::new_pair(Task::new(shared.clone(), self.options, JobCell::new(f)));
+        let handle = JoinHandle::new(Coroutine::new(own));
         shared.schedule_fresh(task);
         Ok(handle)
     }

@@ -1,5 +1,6 @@
 //! The public, cheap handle to a coroutine.
 
+use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,9 +19,31 @@ use super::{Task, TaskRef};
 pub struct CoroutineId(NonZeroU64);
 
 impl CoroutineId {
+    /// A fresh id. Each thread takes ids from the process-wide counter in
+    /// blocks of `ID_BLOCK`, so spawning threads do not contend on it.
     pub(crate) fn next() -> CoroutineId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        const ID_BLOCK: u64 = 1024;
+        thread_local! {
+            /// The thread's block: next id, end (exclusive).
+            static BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        let take = |(next, end): (u64, u64)| {
+            if next < end {
+                (next, end)
+            } else {
+                let start = NEXT.fetch_add(ID_BLOCK, Ordering::Relaxed);
+                (start, start + ID_BLOCK)
+            }
+        };
+        let id = BLOCK
+            .try_with(|b| {
+                let (id, end) = take(b.get());
+                b.set((id + 1, end));
+                id
+            })
+            // During the thread's teardown: one id on its own.
+            .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed));
         CoroutineId(NonZeroU64::new(id).expect("coroutine ids exhausted"))
     }
 
