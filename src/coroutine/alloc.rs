@@ -36,6 +36,7 @@
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{fence, Ordering};
@@ -269,12 +270,17 @@ impl TaskRef {
     #[cold]
     fn drop_slow(&mut self) {
         // SAFETY: no other reference is left; the value is a task written
-        // by `new` into a block allocated for its layout.
-        unsafe {
-            let layout = Layout::for_value(self.ptr.as_ref());
-            ptr::drop_in_place(self.ptr.as_ptr());
+        // by `new` into a block allocated for its layout. `shared` is taken
+        // out once, before the rest is dropped (it is a `ManuallyDrop`).
+        let shared = unsafe {
+            let task = self.ptr.as_ptr();
+            let layout = Layout::for_value(&*task);
+            let shared = ManuallyDrop::take(&mut (*task).shared);
+            ptr::drop_in_place(task);
             free(self.ptr.cast(), layout);
-        }
+            shared
+        };
+        crate::runtime::unshare(shared);
     }
 }
 

@@ -99,8 +99,11 @@ impl Builder {
             ));
         }
         Budget::check()?;
-        let (task, own) =
-            TaskRef::new_pair(Task::new(shared.clone(), self.options, JobCell::new(f)));
+        let (task, own) = TaskRef::new_pair(Task::new(
+            runtime::share(shared),
+            self.options,
+            JobCell::new(f),
+        ));
         let handle = JoinHandle::new(Coroutine::new(own));
         shared.schedule_fresh(task);
         Ok(handle)

@@ -15,6 +15,7 @@
 //! touches the body (DESIGN.md, decision 2).
 
 use std::cell::{Cell, UnsafeCell};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -61,8 +62,9 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// Name and stack size from a `Builder`; `None` for a plain `go`, which
     /// keeps the task small.
     options: Option<Box<Options>>,
-    /// The runtime this task belongs to.
-    pub(crate) shared: Arc<Shared>,
+    /// The runtime this task belongs to. Not dropped with the task: its
+    /// last `TaskRef` hands it back with `runtime::unshare`.
+    pub(crate) shared: ManuallyDrop<Arc<Shared>>,
     /// Suspended in park and queued nowhere: whoever wakes it on its worker
     /// clears this and queues it (`runtime/park.rs` has the protocol). While
     /// set, it owns the strong count the task's run-queue entry had, which
@@ -126,7 +128,7 @@ impl<J> Task<J> {
             refs: AtomicUsize::new(1),
             id: CoroutineId::next(),
             options,
-            shared,
+            shared: ManuallyDrop::new(shared),
             parked: Cell::new(false),
             token: Cell::new(false),
             cancelled: Cell::new(false),

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use crossbeam_deque::{Injector, Worker as Deque};
@@ -132,6 +132,7 @@ impl RuntimeBuilder {
             injector: Injector::new(),
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            spare_refs: Mutex::new(Vec::new()),
         });
 
         let mut runtime = Runtime::new(shared.clone());

@@ -34,7 +34,7 @@
 //!    writes its eventfd if it was asleep (the same argument as step 2).
 
 use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_queue::SegQueue;
@@ -85,6 +85,69 @@ pub(crate) struct Shared {
     pub(crate) searching: AtomicUsize,
     /// Set once by `Runtime::drop`; workers exit when they see it.
     pub(crate) shutdown: AtomicBool,
+    /// Batches of references to this runtime that workers pass on to each
+    /// other (see `share`).
+    pub(crate) spare_refs: Mutex<Vec<Vec<Arc<Shared>>>>,
+}
+
+/// References a worker keeps for tasks before it passes a batch on.
+pub(crate) const SPARE_LOCAL_MAX: usize = 256;
+/// References passed between workers at a time.
+pub(crate) const SPARE_BATCH: usize = 128;
+/// Batches the runtime keeps for its workers to take.
+const SPARE_GLOBAL_MAX: usize = 64;
+
+/// A reference to `shared` for a new task.
+///
+/// Every task holds its runtime alive. A plain `Arc` clone per spawn, and a
+/// release per finished task, would have the spawning worker and the worker
+/// that frees tasks write the runtime's reference count for every task. So
+/// a worker of the runtime keeps the references of the tasks it frees
+/// (`unshare`) and hands them to the tasks it spawns, and workers pass them
+/// on to each other in batches through `Shared::spare_refs`; only when
+/// none is at hand is a new one counted.
+pub(crate) fn share(shared: &Arc<Shared>) -> Arc<Shared> {
+    match current_worker().filter(|w| Arc::ptr_eq(&w.shared, shared)) {
+        Some(w) => w.take_shared_ref(),
+        None => shared.clone(),
+    }
+}
+
+/// Gives back the reference of a freed task (see `share`).
+pub(crate) fn unshare(shared: Arc<Shared>) {
+    if let Some(w) = current_worker().filter(|w| Arc::ptr_eq(&w.shared, &shared)) {
+        w.give_shared_ref(shared);
+    }
+}
+
+impl Shared {
+    /// A batch of spare references, if any.
+    pub(crate) fn take_spare_refs(&self) -> Option<Vec<Arc<Shared>>> {
+        self.spare_refs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+    }
+
+    /// Keeps a batch of spare references for the workers, unless enough are
+    /// kept or the runtime is shutting down (then they are released).
+    pub(crate) fn keep_spare_refs(&self, batch: Vec<Arc<Shared>>) {
+        let mut spare = self.spare_refs.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_GLOBAL_MAX && !self.is_shut_down() {
+            spare.push(batch);
+            return;
+        }
+        drop(spare);
+        drop(batch);
+    }
+
+    /// Releases every kept spare reference (shutdown: they would keep the
+    /// runtime alive for ever).
+    pub(crate) fn release_spare_refs(&self) {
+        let batches =
+            std::mem::take(&mut *self.spare_refs.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(batches);
+    }
 }
 
 impl Shared {
@@ -185,5 +248,41 @@ fn wake(remote: &Remote) {
         // An eventfd write fails only on a broken fd: a worker would sleep
         // forever, so say it loudly.
         panic!("weft: cannot wake a worker: {e}");
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::Runtime;
+
+    /// Runtime references that workers keep for new tasks (`share`) are all
+    /// released at shutdown: nothing keeps a dropped runtime alive.
+    #[test]
+    fn a_dropped_runtime_is_freed_with_its_spare_references() {
+        for workers in [1, 2] {
+            let rt = Runtime::builder().workers(workers).build().unwrap();
+            let weak = Arc::downgrade(rt.shared());
+            // Spawned and freed on the workers, so references circulate
+            // through the workers' pools and the shared batches.
+            rt.run(|| {
+                let handles: Vec<_> = (0..5_000).map(|i| crate::go(move || i)).collect();
+                for (i, h) in handles.into_iter().enumerate() {
+                    assert_eq!(h.join().unwrap(), i);
+                }
+                for _ in 0..5_000 {
+                    drop(crate::go(|| ()));
+                }
+            });
+            drop(rt);
+            for _ in 0..1000 {
+                if weak.upgrade().is_none() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            assert!(weak.upgrade().is_none(), "the runtime outlived its drop");
+        }
     }
 }

@@ -53,7 +53,7 @@ use slab::Slab;
 
 use super::context::{self, enter_worker};
 use super::park::Unparker;
-use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
+use super::shared::{Shared, RUNNING, SLEEPING, SPARE_BATCH, SPARE_LOCAL_MAX, WOKEN};
 use crate::coroutine::{Body, Coro, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller, Readiness};
 use crate::stack::{Budget, Segment, StackPool};
@@ -128,6 +128,8 @@ pub(crate) struct Local {
     /// Strong counts of tasks woken through the inbox, released later, off
     /// the path that resumes them (park protocol, step 4).
     spare_refs: RefCell<Vec<*const Task>>,
+    /// References to the runtime for new tasks (`shared::share`).
+    shared_refs: RefCell<Vec<Arc<Shared>>>,
 }
 
 impl Local {
@@ -157,6 +159,7 @@ impl Local {
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
             spare_refs: RefCell::new(Vec::new()),
+            shared_refs: RefCell::new(Vec::new()),
         }
     }
 
@@ -326,6 +329,30 @@ impl Local {
     fn retry_starved(&self) {
         if let Some(t) = self.starved.borrow_mut().pop_front() {
             self.fresh.push(t);
+        }
+    }
+
+    /// A reference to the runtime for a task spawned here (`shared::share`).
+    pub(crate) fn take_shared_ref(&self) -> Arc<Shared> {
+        let mut refs = self.shared_refs.borrow_mut();
+        if refs.is_empty() {
+            if let Some(batch) = self.shared.take_spare_refs() {
+                *refs = batch;
+            }
+        }
+        refs.pop().unwrap_or_else(|| self.shared.clone())
+    }
+
+    /// Keeps the runtime reference of a task freed here (`shared::unshare`).
+    pub(crate) fn give_shared_ref(&self, shared: Arc<Shared>) {
+        debug_assert!(Arc::ptr_eq(&shared, &self.shared));
+        let mut refs = self.shared_refs.borrow_mut();
+        refs.push(shared);
+        if refs.len() > SPARE_LOCAL_MAX {
+            let at = refs.len() - SPARE_BATCH;
+            let batch = refs.split_off(at);
+            drop(refs);
+            self.shared.keep_spare_refs(batch);
         }
     }
 
@@ -667,5 +694,9 @@ impl Local {
             unsafe { task.discard() };
         }
         Budget::release(self.slots.replace(0));
+        // Freed tasks gave their runtime references here; none may outlive
+        // the workers, or the runtime would keep itself alive.
+        self.shared_refs.borrow_mut().clear();
+        self.shared.release_spare_refs();
     }
 }
