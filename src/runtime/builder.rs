@@ -133,6 +133,7 @@ impl RuntimeBuilder {
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             spare_refs: Mutex::new(Vec::new()),
+            spare_batches: AtomicUsize::new(0),
         });
 
         let mut runtime = Runtime::new(shared.clone());

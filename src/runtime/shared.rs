@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     /// Batches of references to this runtime that workers pass on to each
     /// other (see `share`).
     pub(crate) spare_refs: Mutex<Vec<Vec<Arc<Shared>>>>,
+    /// How many batches `spare_refs` holds (written under its lock).
+    pub(crate) spare_batches: AtomicUsize,
 }
 
 /// References a worker keeps for tasks before it passes a batch on.
@@ -121,20 +123,30 @@ pub(crate) fn unshare(shared: Arc<Shared>) {
 }
 
 impl Shared {
-    /// A batch of spare references, if any.
+    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Arc<Shared>>>> {
+        // Nothing panics under this lock, so a poisoned one is still sound.
+        self.spare_refs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A batch of spare references, if any. A plain load first: while
+    /// tasks are only spawned and none freed, a spawn must not take a lock.
     pub(crate) fn take_spare_refs(&self) -> Option<Vec<Arc<Shared>>> {
-        self.spare_refs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
+        if self.spare_batches.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut spare = self.spare();
+        let batch = spare.pop();
+        self.spare_batches.store(spare.len(), Ordering::Relaxed);
+        batch
     }
 
     /// Keeps a batch of spare references for the workers, unless enough are
     /// kept or the runtime is shutting down (then they are released).
     pub(crate) fn keep_spare_refs(&self, batch: Vec<Arc<Shared>>) {
-        let mut spare = self.spare_refs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spare = self.spare();
         if spare.len() < SPARE_GLOBAL_MAX && !self.is_shut_down() {
             spare.push(batch);
+            self.spare_batches.store(spare.len(), Ordering::Relaxed);
             return;
         }
         drop(spare);
@@ -144,8 +156,11 @@ impl Shared {
     /// Releases every kept spare reference (shutdown: they would keep the
     /// runtime alive for ever).
     pub(crate) fn release_spare_refs(&self) {
-        let batches =
-            std::mem::take(&mut *self.spare_refs.lock().unwrap_or_else(|e| e.into_inner()));
+        let batches = {
+            let mut spare = self.spare();
+            self.spare_batches.store(0, Ordering::Relaxed);
+            std::mem::take(&mut *spare)
+        };
         drop(batches);
     }
 }
