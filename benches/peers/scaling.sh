@@ -3,7 +3,10 @@
 # and W independent channel ping-pong pairs (pingpong_pairs) on W workers,
 # for weft, Go and tokio, peers interleaved; prints a markdown table of
 # medians. W runs over the powers of two below nproc, then nproc itself.
-# Usage: bash benches/peers/scaling.sh [--runs N] [--workers 1,2,4] [--only spawn_w,pingpong_pairs]
+# Usage: bash benches/peers/scaling.sh [--runs N] [--workers 1,2,4] [--only spawn_w,pingpong_pairs] [--prebuilt]
+# --prebuilt runs the peer binaries already built (by an earlier run or
+# copied from another machine) instead of building them: for a machine
+# without toolchains or network.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -11,6 +14,7 @@ all=spawn_w,pingpong_pairs
 peers="weft go tokio"
 runs=3
 only=$all
+prebuilt=
 limit=${PEER_TIMEOUT:-120} # seconds per invocation, so a hang cannot stall the script
 cores=$(nproc)
 counts=
@@ -21,7 +25,8 @@ while [ $# -gt 0 ]; do
         --runs) runs=$2; shift 2 ;;
         --workers) counts=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
-        -h|--help) sed -n 2,6p "$0"; exit 0 ;;
+        --prebuilt) prebuilt=1; shift ;;
+        -h|--help) sed -n 2,9p "$0"; exit 0 ;;
         *) echo "scaling.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -43,8 +48,14 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 declare -A unavailable=() # peer -> what the table shows instead of numbers
-# shellcheck disable=SC2086 # one word per peer
-build_peers $peers
+if [ -n "$prebuilt" ]; then
+    for p in $peers; do
+        [ -x "${bin[$p]}" ] || unavailable[$p]="n/a (not built)"
+    done
+else
+    # shellcheck disable=SC2086 # one word per peer
+    build_peers $peers
+fi
 
 # Each invocation: `<peer> <workload> W`, one RESULT line on stdout.
 failures=0
