@@ -186,6 +186,7 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+mod batches;
 pub mod channel;
 mod coroutine;
 mod hook;

@@ -257,6 +257,15 @@ impl<T> Chan<T> {
         self.lock().queue.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue is full (always, for a rendezvous channel).
+    pub(crate) fn is_full(&self) -> bool {
+        self.capacity() == Some(self.len())
+    }
+
     /// Disconnects the channel and completes every waiter as disconnected.
     /// `drop_messages` (the last receiver left) also drops the queued
     /// messages, outside the lock: their destructors may use the channel.

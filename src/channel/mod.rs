@@ -247,7 +247,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.chan.len() == 0
+        self.chan.is_empty()
     }
 
     /// Whether the queue is full (always, for a rendezvous channel).
@@ -258,7 +258,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.chan.capacity() == Some(self.chan.len())
+        self.chan.is_full()
     }
 
     /// The number of queued messages.
@@ -376,7 +376,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.chan.len() == 0
+        self.chan.is_empty()
     }
 
     /// Whether the queue is full (always, for a rendezvous channel).
@@ -386,7 +386,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.chan.capacity() == Some(self.chan.len())
+        self.chan.is_full()
     }
 
     /// The number of queued messages.

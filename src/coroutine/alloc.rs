@@ -13,13 +13,14 @@
 //! 1. Sizes are rounded up to a *class* (multiples of `GRANULE` bytes, up to
 //!    `MAX_CACHED`); larger or over-aligned tasks use the global allocator
 //!    directly.
-//! 2. A freed block goes to the freeing thread's list for its class. A list
-//!    that grows past `LOCAL_MAX` hands its newest `BATCH` blocks to the
-//!    class's global stack of batches (one lock per `BATCH` frees), or back
-//!    to the global allocator once that stack holds `GLOBAL_MAX` batches.
-//! 3. An allocation pops the thread's list; an empty list takes a whole
-//!    batch from the global stack (one lock per `BATCH` spawns), or else
-//!    asks the global allocator for a block of the class's size.
+//! 2. A freed block goes to the freeing thread's list for its class, which
+//!    trades whole batches with the class's global stack (`crate::batches`:
+//!    one lock per `BATCH` frees); a batch that stack has no room for (it
+//!    keeps `GLOBAL_MAX`) goes back to the global allocator.
+//! 3. An allocation pops the thread's list, which an empty list first
+//!    refills with a batch from the global stack (one lock per `BATCH`
+//!    spawns); else it asks the global allocator for a block of the class's
+//!    size.
 //! 4. A thread's lists go to the global stacks (or the allocator) when the
 //!    thread exits; a block freed after that, during the thread's teardown,
 //!    goes straight to the allocator.
@@ -41,10 +42,10 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{fence, Ordering};
-use std::sync::Mutex;
 
 use super::job::Job;
 use super::task::Task;
+use crate::batches::Batches;
 
 /// Class sizes are multiples of this.
 const GRANULE: usize = 64;
@@ -53,10 +54,6 @@ const MAX_CACHED: usize = 1024;
 const CLASSES: usize = MAX_CACHED / GRANULE;
 /// Alignment of every cached block.
 const ALIGN: usize = 16;
-/// Blocks a thread keeps per class before it hands a batch on.
-const LOCAL_MAX: usize = 256;
-/// Blocks moved between a thread and the global stacks at a time.
-const BATCH: usize = 128;
 /// Batches the global stack of a class keeps.
 const GLOBAL_MAX: usize = 64;
 
@@ -76,14 +73,8 @@ fn class_layout(class: usize) -> Layout {
     Layout::from_size_align((class + 1) * GRANULE, ALIGN).expect("a valid class layout")
 }
 
-/// Each class's global stack of batches.
-static GLOBAL: [Mutex<Vec<Vec<Block>>>; CLASSES] = [const { Mutex::new(Vec::new()) }; CLASSES];
-
-fn global(class: usize) -> std::sync::MutexGuard<'static, Vec<Vec<Block>>> {
-    // A panic cannot happen while the lock is held (only pushes and pops of
-    // vectors that fit), so a poisoned lock still holds a sound list.
-    GLOBAL[class].lock().unwrap_or_else(|e| e.into_inner())
-}
+/// Each class's global stack of batches (steps 2 and 3).
+static GLOBAL: [Batches<Block>; CLASSES] = [const { Batches::new(GLOBAL_MAX) }; CLASSES];
 
 /// One thread's free lists.
 struct Cache {
@@ -94,9 +85,8 @@ impl Drop for Cache {
     /// Step 4.
     fn drop(&mut self) {
         for (class, list) in self.classes.iter_mut().enumerate() {
-            while !list.is_empty() {
-                let at = list.len().saturating_sub(BATCH);
-                give_back(class, list.split_off(at));
+            for batch in GLOBAL[class].flush(list) {
+                release(class, batch);
             }
         }
     }
@@ -108,15 +98,9 @@ thread_local! {
     };
 }
 
-/// Step 2's overflow: a batch to the global stack, or to the allocator.
-fn give_back(class: usize, batch: Vec<Block>) {
-    let mut stack = global(class);
-    if stack.len() < GLOBAL_MAX {
-        stack.push(batch);
-        return;
-    }
-    drop(stack);
-    for block in batch {
+/// Gives blocks the caches have no room for back to the allocator.
+fn release(class: usize, blocks: Vec<Block>) {
+    for block in blocks {
         // SAFETY: every cached block was allocated with its class layout.
         unsafe { alloc::dealloc(block.0.as_ptr(), class_layout(class)) };
     }
@@ -128,16 +112,7 @@ fn allocate(layout: Layout) -> NonNull<u8> {
         return system_alloc(layout);
     };
     let cached = CACHE
-        .try_with(|cache| {
-            let mut cache = cache.borrow_mut();
-            let list = &mut cache.classes[class];
-            if list.is_empty() {
-                if let Some(batch) = global(class).pop() {
-                    *list = batch;
-                }
-            }
-            list.pop()
-        })
+        .try_with(|cache| GLOBAL[class].pop(&mut cache.borrow_mut().classes[class]))
         .ok()
         .flatten();
     match cached {
@@ -164,15 +139,11 @@ unsafe fn free(block: NonNull<u8>, layout: Layout) {
         unsafe { alloc::dealloc(block.as_ptr(), layout) };
         return;
     };
-    let kept = CACHE.try_with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let list = &mut cache.classes[class];
-        list.push(Block(block));
-        (list.len() > LOCAL_MAX).then(|| list.split_off(list.len() - BATCH))
-    });
-    match kept {
+    let refused = CACHE
+        .try_with(|cache| GLOBAL[class].push(&mut cache.borrow_mut().classes[class], Block(block)));
+    match refused {
         Ok(None) => {}
-        Ok(Some(batch)) => give_back(class, batch),
+        Ok(Some(batch)) => release(class, batch),
         // SAFETY: the thread's cache is gone (step 4); the block has its
         // class layout.
         Err(_) => unsafe { alloc::dealloc(block.as_ptr(), class_layout(class)) },
@@ -326,6 +297,7 @@ impl fmt::Debug for TaskRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batches::{BATCH, LOCAL_MAX};
 
     #[test]
     fn classes_round_up_and_cap() {
@@ -366,7 +338,7 @@ mod tests {
         // The freeing thread kept at most `LOCAL_MAX` and has exited, so
         // every block is in the global batches (or back with the
         // allocator); new allocations here reuse them.
-        assert!(global(class).len() <= GLOBAL_MAX);
+        assert!(GLOBAL[class].len() <= GLOBAL_MAX);
         let again: Vec<usize> = (0..BATCH)
             .map(|_| allocate(layout).as_ptr() as usize)
             .collect();

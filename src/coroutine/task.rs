@@ -112,10 +112,11 @@ pub(crate) struct Options {
 }
 
 // SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`,
-// `cancelled`, `cancelled_calls`, `offloaded`, `parked`, `token`) follow the ownership rule above: one thread at a time touches
-// them, and the hand-over between threads (a fresh task moving through a
-// queue, a bound task being woken) goes through the queues' or the park
-// inbox's release/acquire edges. A started coroutine's stack, which may hold
+// `cancelled`, `cancelled_calls`, `offloaded`, `parked`, `token`) follow the
+// ownership rule above: one thread at a time touches them, and the hand-over
+// between threads (a fresh task moving through a queue, a bound task woken
+// through its worker's inbox) goes through the queues' release/acquire
+// edges. A started coroutine's stack, which may hold
 // `!Send` values, never leaves its worker. The job is `Send + Sync` itself.
 unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
 // SAFETY: see above; the fields other threads may write (`refs`, `worker`)

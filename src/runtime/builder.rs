@@ -2,15 +2,16 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 
 use crossbeam_deque::{Injector, Worker as Deque};
 use crossbeam_queue::SegQueue;
 
-use super::shared::{Config, Remote, Shared, RUNNING};
+use super::shared::{Config, Remote, Shared, RUNNING, SPARE_BATCHES};
 use super::worker::Local;
 use super::Runtime;
+use crate::batches::Batches;
 use crate::io::Driver;
 use crate::stack::DEFAULT_STACK_SIZE;
 
@@ -132,8 +133,7 @@ impl RuntimeBuilder {
             injector: Injector::new(),
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            spare_refs: Mutex::new(Vec::new()),
-            spare_batches: AtomicUsize::new(0),
+            spare_refs: Batches::new(SPARE_BATCHES),
         });
 
         let mut runtime = Runtime::new(shared.clone());

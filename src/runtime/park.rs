@@ -78,7 +78,6 @@
 //!    (`Suspend::Abandon`): the worker leaves it unfinished, leaks its stack
 //!    and says so on stderr, rather than hang the shutdown.
 
-use std::sync::Arc;
 use std::thread::{self, Thread};
 use std::time::Instant;
 
@@ -180,7 +179,9 @@ impl Wake {
 /// The task's bound worker, if the caller runs on it.
 #[inline]
 fn own_worker(task: &Task) -> Option<&'static Local> {
-    current_worker().filter(|w| w.index == task.worker() && Arc::ptr_eq(&w.shared, &task.shared))
+    task.shared
+        .local_worker()
+        .filter(|w| w.index == task.worker())
 }
 
 /// An `Unparker` for the caller.

@@ -34,13 +34,15 @@
 //!    writes its eventfd if it was asleep (the same argument as step 2).
 
 use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_queue::SegQueue;
 use mio::Waker;
 
 use super::current_worker;
+use super::worker::Local;
+use crate::batches::Batches;
 use crate::coroutine::TaskRef;
 use crate::io::Poller;
 
@@ -87,17 +89,11 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// Batches of references to this runtime that workers pass on to each
     /// other (see `share`).
-    pub(crate) spare_refs: Mutex<Vec<Vec<Arc<Shared>>>>,
-    /// How many batches `spare_refs` holds (written under its lock).
-    pub(crate) spare_batches: AtomicUsize,
+    pub(crate) spare_refs: Batches<Arc<Shared>>,
 }
 
-/// References a worker keeps for tasks before it passes a batch on.
-pub(crate) const SPARE_LOCAL_MAX: usize = 256;
-/// References passed between workers at a time.
-pub(crate) const SPARE_BATCH: usize = 128;
-/// Batches the runtime keeps for its workers to take.
-const SPARE_GLOBAL_MAX: usize = 64;
+/// Batches of spare references the runtime keeps for its workers to take.
+pub(crate) const SPARE_BATCHES: usize = 64;
 
 /// A reference to `shared` for a new task.
 ///
@@ -109,7 +105,7 @@ const SPARE_GLOBAL_MAX: usize = 64;
 /// on to each other in batches through `Shared::spare_refs`; only when
 /// none is at hand is a new one counted.
 pub(crate) fn share(shared: &Arc<Shared>) -> Arc<Shared> {
-    match current_worker().filter(|w| Arc::ptr_eq(&w.shared, shared)) {
+    match shared.local_worker() {
         Some(w) => w.take_shared_ref(),
         None => shared.clone(),
     }
@@ -117,64 +113,33 @@ pub(crate) fn share(shared: &Arc<Shared>) -> Arc<Shared> {
 
 /// Gives back the reference of a freed task (see `share`).
 pub(crate) fn unshare(shared: Arc<Shared>) {
-    if let Some(w) = current_worker().filter(|w| Arc::ptr_eq(&w.shared, &shared)) {
+    if let Some(w) = shared.local_worker() {
         w.give_shared_ref(shared);
     }
 }
 
 impl Shared {
-    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Arc<Shared>>>> {
-        // Nothing panics under this lock, so a poisoned one is still sound.
-        self.spare_refs.lock().unwrap_or_else(|e| e.into_inner())
+    /// The calling thread's worker, if it is one of this runtime's.
+    #[inline]
+    pub(crate) fn local_worker(&self) -> Option<&'static Local> {
+        current_worker().filter(|w| std::ptr::eq(&*w.shared, self))
     }
 
-    /// A batch of spare references, if any. A plain load first: while
-    /// tasks are only spawned and none freed, a spawn must not take a lock.
-    pub(crate) fn take_spare_refs(&self) -> Option<Vec<Arc<Shared>>> {
-        if self.spare_batches.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let mut spare = self.spare();
-        let batch = spare.pop();
-        self.spare_batches.store(spare.len(), Ordering::Relaxed);
-        batch
-    }
-
-    /// Keeps a batch of spare references for the workers, unless enough are
-    /// kept or the runtime is shutting down (then they are released).
-    pub(crate) fn keep_spare_refs(&self, batch: Vec<Arc<Shared>>) {
-        let mut spare = self.spare();
-        if spare.len() < SPARE_GLOBAL_MAX && !self.is_shut_down() {
-            spare.push(batch);
-            self.spare_batches.store(spare.len(), Ordering::Relaxed);
-            return;
-        }
-        drop(spare);
-        drop(batch);
-    }
-
-    /// Releases every kept spare reference (shutdown: they would keep the
-    /// runtime alive for ever).
-    pub(crate) fn release_spare_refs(&self) {
-        let batches = {
-            let mut spare = self.spare();
-            self.spare_batches.store(0, Ordering::Relaxed);
-            std::mem::take(&mut *spare)
-        };
-        drop(batches);
-    }
-}
-
-impl Shared {
     /// Whether the calling thread is one of this runtime's workers.
     pub(crate) fn is_current(&self) -> bool {
-        current_worker().is_some_and(|w| std::ptr::eq(&*w.shared, self))
+        self.local_worker().is_some()
+    }
+
+    /// Releases every spare reference kept for the workers (shutdown: they
+    /// would keep the runtime alive for ever).
+    pub(crate) fn release_spare_refs(&self) {
+        drop(self.spare_refs.take_all());
     }
 
     /// Queues a fresh task: on the caller's worker if it belongs to this
     /// runtime, else on the injector; then wakes a searcher if needed.
     pub(crate) fn schedule_fresh(&self, task: TaskRef) {
-        match current_worker().filter(|w| std::ptr::eq(&*w.shared, self)) {
+        match self.local_worker() {
             Some(w) => {
                 // Step 1 is owed only when the queue goes from empty to not
                 // empty: tasks already waiting were announced when the first
@@ -198,8 +163,7 @@ impl Shared {
         // to the runtime. A worker of the same runtime keeps the runtime
         // alive itself; any other thread takes a reference first.
         let kept;
-        let this: &Shared = match current_worker().filter(|w| Arc::ptr_eq(&w.shared, &task.shared))
-        {
+        let this: &Shared = match task.shared.local_worker() {
             Some(w) => &w.shared,
             None => {
                 kept = task.shared.clone();

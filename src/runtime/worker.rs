@@ -53,7 +53,7 @@ use slab::Slab;
 
 use super::context::{self, enter_worker};
 use super::park::Unparker;
-use super::shared::{Shared, RUNNING, SLEEPING, SPARE_BATCH, SPARE_LOCAL_MAX, WOKEN};
+use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
 use crate::coroutine::{Body, Coro, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller, Readiness};
 use crate::stack::{Budget, Segment, StackPool};
@@ -127,7 +127,7 @@ pub(crate) struct Local {
     expired: RefCell<Vec<Unparker>>,
     /// Strong counts of tasks woken through the inbox, released later, off
     /// the path that resumes them (park protocol, step 4).
-    spare_refs: RefCell<Vec<*const Task>>,
+    deferred_releases: RefCell<Vec<*const Task>>,
     /// References to the runtime for new tasks (`shared::share`).
     shared_refs: RefCell<Vec<Arc<Shared>>>,
 }
@@ -158,7 +158,7 @@ impl Local {
             slots: Cell::new(0),
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
-            spare_refs: RefCell::new(Vec::new()),
+            deferred_releases: RefCell::new(Vec::new()),
             shared_refs: RefCell::new(Vec::new()),
         }
     }
@@ -271,7 +271,7 @@ impl Local {
 
     /// The every-61st-pick fairness round.
     fn maintenance(&self) {
-        self.release_spare_refs();
+        self.release_deferred();
         if let Some(t) = self.next.take() {
             self.ready.borrow_mut().push_back(t);
         }
@@ -335,32 +335,28 @@ impl Local {
     /// A reference to the runtime for a task spawned here (`shared::share`).
     pub(crate) fn take_shared_ref(&self) -> Arc<Shared> {
         let mut refs = self.shared_refs.borrow_mut();
-        if refs.is_empty() {
-            if let Some(batch) = self.shared.take_spare_refs() {
-                *refs = batch;
-            }
-        }
-        refs.pop().unwrap_or_else(|| self.shared.clone())
+        self.shared
+            .spare_refs
+            .pop(&mut refs)
+            .unwrap_or_else(|| self.shared.clone())
     }
 
     /// Keeps the runtime reference of a task freed here (`shared::unshare`).
     pub(crate) fn give_shared_ref(&self, shared: Arc<Shared>) {
         debug_assert!(Arc::ptr_eq(&shared, &self.shared));
-        let mut refs = self.shared_refs.borrow_mut();
-        refs.push(shared);
-        if refs.len() > SPARE_LOCAL_MAX {
-            let at = refs.len() - SPARE_BATCH;
-            let batch = refs.split_off(at);
-            drop(refs);
-            self.shared.keep_spare_refs(batch);
-        }
+        let refused = self
+            .shared
+            .spare_refs
+            .push(&mut self.shared_refs.borrow_mut(), shared);
+        // The worker holds its own reference, so none of these is the last.
+        drop(refused);
     }
 
     /// Releases the counts that parked tasks woken through the inbox held
     /// (park protocol, step 4): when the next batch arrives, every 61st
     /// pick, and before sleeping.
-    fn release_spare_refs(&self) {
-        for task in self.spare_refs.borrow_mut().drain(..) {
+    fn release_deferred(&self) {
+        for task in self.deferred_releases.borrow_mut().drain(..) {
             // SAFETY: each entry is a strong count we own, handed over by
             // `parked` (the `TaskRef` that `run_task` forgot). If the task has
             // finished since, this may be its last count and free it;
@@ -373,12 +369,14 @@ impl Local {
         let inbox = &self.remote().inbox;
         let mut any = false;
         if !inbox.is_empty() {
-            self.release_spare_refs();
+            self.release_deferred();
             let mut ready = self.ready.borrow_mut();
             while let Some(t) = inbox.pop() {
                 // Park protocol step 4.
                 if t.wake_here() {
-                    self.spare_refs.borrow_mut().push(TaskRef::as_ptr(&t));
+                    self.deferred_releases
+                        .borrow_mut()
+                        .push(TaskRef::as_ptr(&t));
                     ready.push_back(t);
                     any = true;
                 }
@@ -510,7 +508,7 @@ impl Local {
 
     /// Step 7, with the re-check that makes wake-ups race-free.
     fn sleep(&self) {
-        self.release_spare_refs();
+        self.release_deferred();
         let remote = self.remote();
         remote.state.store(SLEEPING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -679,7 +677,7 @@ impl Local {
                 }
             }
         }
-        self.release_spare_refs();
+        self.release_deferred();
         drop(self.timers.borrow_mut().clear());
         // What is still queued was woken after its unwind (now `Done`) or
         // never started (dropped unrun here).
