@@ -16,24 +16,25 @@
 //! 2. A freed block goes to the freeing thread's list for its class, which
 //!    trades whole batches with the class's global stack (`crate::batches`:
 //!    one lock per `BATCH` frees); a batch that stack has no room for (it
-//!    keeps `GLOBAL_MAX`) goes back to the global allocator.
+//!    keeps `GLOBAL_MAX`) goes back to the chunks it came from.
 //! 3. An allocation pops the thread's list, which an empty list first
 //!    refills with a batch from the global stack (one lock per `BATCH`
-//!    spawns); else it asks the global allocator for a block of the class's
-//!    size.
-//! 4. A thread's lists go to the global stacks (or the allocator) when the
+//!    spawns), or else with a batch of blocks from the class's chunks
+//!    (`alloc/chunk.rs`: memory mapped for task blocks, returned to the
+//!    system once all its blocks are back).
+//! 4. A thread's lists go to the global stacks (or the chunks) when the
 //!    thread exits; a block freed after that, during the thread's teardown,
-//!    goes straight to the allocator.
+//!    goes straight back to its chunk.
 //!
 //! What the caches keep is bounded: per thread `LOCAL_MAX` blocks a class,
-//! process-wide `GLOBAL_MAX * BATCH` a class. A block always has its
-//! class's size and alignment, whichever path it takes, so any path may
-//! free it.
+//! process-wide `GLOBAL_MAX * BATCH` a class.
 //!
 //! `TaskRef` is `Arc<Task>` with this allocator (std's `Arc` cannot take a
 //! custom allocator on stable Rust): a strong count in the task itself,
 //! `Clone` adds one, `Drop` releases one, and the last release drops the
 //! task and frees its block.
+
+mod chunk;
 
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
@@ -45,7 +46,7 @@ use std::sync::atomic::{fence, Ordering};
 
 use super::job::Job;
 use super::task::Task;
-use crate::batches::Batches;
+use crate::batches::{Batches, BATCH};
 
 /// Class sizes are multiples of this.
 const GRANULE: usize = 64;
@@ -98,12 +99,11 @@ thread_local! {
     };
 }
 
-/// Gives blocks the caches have no room for back to the allocator.
+/// Gives blocks the caches have no room for back to their chunks.
 fn release(class: usize, blocks: Vec<Block>) {
-    for block in blocks {
-        // SAFETY: every cached block was allocated with its class layout.
-        unsafe { alloc::dealloc(block.0.as_ptr(), class_layout(class)) };
-    }
+    // SAFETY: every block of a class comes from its chunks, and a block
+    // in a cache is unused.
+    unsafe { chunk::give_back(class, blocks) };
 }
 
 /// Step 3: a block for `layout`.
@@ -111,13 +111,23 @@ fn allocate(layout: Layout) -> NonNull<u8> {
     let Some(class) = class_of(layout) else {
         return system_alloc(layout);
     };
-    let cached = CACHE
-        .try_with(|cache| GLOBAL[class].pop(&mut cache.borrow_mut().classes[class]))
-        .ok()
-        .flatten();
-    match cached {
+    let size = class_layout(class).size();
+    let block = CACHE.try_with(|cache| {
+        let list = &mut cache.borrow_mut().classes[class];
+        GLOBAL[class].pop(list).or_else(|| {
+            chunk::take(class, size, BATCH, list);
+            list.pop()
+        })
+    });
+    let block = block.unwrap_or_else(|_| {
+        // The thread's cache is gone (step 4): one block, uncached.
+        let mut one = Vec::with_capacity(1);
+        chunk::take(class, size, 1, &mut one);
+        one.pop()
+    });
+    match block {
         Some(block) => block.0,
-        None => system_alloc(class_layout(class)),
+        None => alloc::handle_alloc_error(class_layout(class)),
     }
 }
 
@@ -144,9 +154,8 @@ unsafe fn free(block: NonNull<u8>, layout: Layout) {
     match refused {
         Ok(None) => {}
         Ok(Some(batch)) => release(class, batch),
-        // SAFETY: the thread's cache is gone (step 4); the block has its
-        // class layout.
-        Err(_) => unsafe { alloc::dealloc(block.as_ptr(), class_layout(class)) },
+        // The thread's cache is gone (step 4).
+        Err(_) => release(class, vec![Block(block)]),
     }
 }
 
