@@ -2,7 +2,7 @@
 //!
 //! Some things are released on one thread and wanted on another: a task's
 //! memory is freed by the worker that ran it and allocated again by the one
-//! that spawns, and so is the task's reference to its runtime. Each thread
+//! that spawns. Each thread
 //! keeps its spares in a plain local `Vec` and trades whole batches with the
 //! others through a [`Batches`] stack, so the shared state is touched once
 //! per `BATCH` items rather than once per item:
@@ -92,13 +92,6 @@ impl<T> Batches<T> {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Takes every batch the stack holds.
-    pub(crate) fn take_all(&self) -> Vec<Vec<T>> {
-        let mut stack = self.lock();
-        self.len.store(0, Ordering::Relaxed);
-        std::mem::take(&mut *stack)
-    }
-
     fn keep(&self, batch: Vec<T>) -> Option<Vec<T>> {
         let mut stack = self.lock();
         if stack.len() >= self.max {
@@ -130,11 +123,14 @@ mod tests {
         let mut b = Vec::new();
         assert!(batches.pop(&mut b).is_some());
         assert_eq!(b.len(), BATCH - 1);
-        assert_eq!(batches.take_all().len(), 1);
+        assert_eq!(batches.len(), 1);
+        let mut c = Vec::new();
+        assert!(batches.pop(&mut c).is_some());
+        assert_eq!(batches.len(), 0);
         assert!(batches.pop(&mut Vec::new()).is_none());
         let refused = batches.flush(&mut a);
         assert_eq!(refused.iter().map(Vec::len).sum::<usize>(), 0);
         assert!(a.is_empty());
-        assert_eq!(batches.take_all().len(), 2);
+        assert_eq!(batches.len(), 2);
     }
 }

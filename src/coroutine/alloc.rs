@@ -261,7 +261,8 @@ impl TaskRef {
             free(self.ptr.cast(), layout);
             shared
         };
-        crate::runtime::unshare(shared);
+        // The task may have held the last reference to its runtime.
+        drop(shared);
     }
 }
 

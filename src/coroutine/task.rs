@@ -17,13 +17,12 @@
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use corosensei::Yielder;
 
 use super::job::Job;
 use super::CoroutineId;
-use crate::runtime::Shared;
+use crate::runtime::TaskShare;
 use crate::stack::{GuardedStack, Segment};
 
 /// Why a coroutine handed control back to its worker.
@@ -62,9 +61,9 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// Name and stack size from a `Builder`; `None` for a plain `go`, which
     /// keeps the task small.
     options: Option<Box<Options>>,
-    /// The runtime this task belongs to. Not dropped with the task: its
-    /// last `TaskRef` hands it back with `runtime::unshare`.
-    pub(crate) shared: ManuallyDrop<Arc<Shared>>,
+    /// The runtime this task belongs to. Dropped after the task's memory is
+    /// freed, by its last `TaskRef`.
+    pub(crate) shared: ManuallyDrop<TaskShare>,
     /// Suspended in park and queued nowhere: whoever wakes it on its worker
     /// clears this and queues it (`runtime/park.rs` has the protocol). While
     /// set, it owns the strong count the task's run-queue entry had, which
@@ -84,7 +83,8 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// Index of the worker this task is bound to, or `UNBOUND`. Written once,
     /// by the worker that first resumes the task; read by remote unparkers.
     worker: AtomicU32,
-    /// The task's key in its worker's table of bound tasks.
+    /// The task's key in its worker's table of suspended tasks, or
+    /// `NO_KEY` while it is not there (before its first suspension).
     key: Cell<u32>,
     /// Fresh closure or running coroutine. Touched only by the worker that
     /// holds the task (a fresh task popped from a queue, or a bound task on
@@ -102,6 +102,8 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
 
 /// `Task::worker` before the first resume.
 pub(crate) const UNBOUND: usize = u32::MAX as usize;
+/// `Task::key` of a task that is in no worker's table.
+const NO_KEY: u32 = u32::MAX;
 
 /// What a `Builder` may set on a coroutine.
 #[derive(Debug, Default)]
@@ -124,7 +126,7 @@ unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
 unsafe impl<J: ?Sized + Send + Sync> Sync for Task<J> {}
 
 impl<J> Task<J> {
-    pub(crate) fn new(shared: Arc<Shared>, options: Option<Box<Options>>, job: J) -> Task<J> {
+    pub(crate) fn new(shared: TaskShare, options: Option<Box<Options>>, job: J) -> Task<J> {
         Task {
             refs: AtomicUsize::new(1),
             id: CoroutineId::next(),
@@ -136,7 +138,7 @@ impl<J> Task<J> {
             cancelled_calls: Cell::new(0),
             offloaded: Cell::new(false),
             worker: AtomicU32::new(UNBOUND as u32),
-            key: Cell::new(0),
+            key: Cell::new(NO_KEY),
             body: UnsafeCell::new(Body::Fresh),
             yielder: Cell::new(std::ptr::null()),
             segment: Cell::new(Segment::NONE),
@@ -173,10 +175,9 @@ impl<J: ?Sized> Task<J> {
     }
 
     /// Binds the task to `worker`, on its first resume.
-    pub(crate) fn bind(&self, worker: usize, segment: Segment, key: usize) {
+    pub(crate) fn bind(&self, worker: usize, segment: Segment) {
         self.worker.store(worker as u32, Ordering::Release);
         self.segment.set(segment);
-        self.key.set(key as u32);
     }
 
     pub(crate) fn segment(&self) -> Segment {
@@ -211,8 +212,16 @@ impl<J: ?Sized> Task<J> {
         self.segment.replace(segment)
     }
 
-    pub(crate) fn key(&self) -> usize {
-        self.key.get() as usize
+    /// The task's key in its worker's table, if it is there.
+    pub(crate) fn key(&self) -> Option<usize> {
+        let key = self.key.get();
+        (key != NO_KEY).then_some(key as usize)
+    }
+
+    pub(crate) fn set_key(&self, key: usize) {
+        let key = u32::try_from(key).ok().filter(|&k| k != NO_KEY);
+        self.key
+            .set(key.expect("fewer than 2^32 - 1 suspended tasks per worker"));
     }
 
     /// The body, for the worker that holds this task.

@@ -70,7 +70,7 @@ where
         Ok(shared) => shared,
         Err(e) => panic!("{e}"),
     };
-    let task = TaskRef::new(Task::new(shared.clone(), None, JobCell::new(f)));
+    let task = TaskRef::new(Task::new(super::share(shared), None, JobCell::new(f)));
     let handle = JoinHandle::new(Coroutine::new(task.clone()));
     submit(task);
     handle

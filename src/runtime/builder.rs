@@ -8,10 +8,9 @@ use std::thread;
 use crossbeam_deque::{Injector, Worker as Deque};
 use crossbeam_queue::SegQueue;
 
-use super::shared::{Config, Remote, Shared, RUNNING, SPARE_BATCHES};
+use super::shared::{Config, Remote, Shared, RUNNING};
 use super::worker::Local;
 use super::Runtime;
-use crate::batches::Batches;
 use crate::io::Driver;
 use crate::stack::DEFAULT_STACK_SIZE;
 
@@ -133,7 +132,7 @@ impl RuntimeBuilder {
             injector: Injector::new(),
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            spare_refs: Batches::new(SPARE_BATCHES),
+            task_refs: AtomicUsize::new(0),
         });
 
         let mut runtime = Runtime::new(shared.clone());

@@ -130,7 +130,6 @@ impl Drop for Runtime {
         for remote in self.shared.workers.iter() {
             while remote.inbox.pop().is_some() {}
         }
-        self.shared.release_spare_refs();
     }
 }
 

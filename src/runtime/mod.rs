@@ -14,4 +14,4 @@ pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
 pub(crate) use global::current_or_global;
 pub use handle::Runtime;
-pub(crate) use shared::{share, unshare, Shared};
+pub(crate) use shared::{share, Shared, TaskShare};

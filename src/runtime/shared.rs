@@ -33,6 +33,8 @@
 //!    after a fence, the waker moves that worker `SLEEPING -> RUNNING` and
 //!    writes its eventfd if it was asleep (the same argument as step 2).
 
+use std::ops::Deref;
+use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -42,7 +44,6 @@ use mio::Waker;
 
 use super::current_worker;
 use super::worker::Local;
-use crate::batches::Batches;
 use crate::coroutine::TaskRef;
 use crate::io::Poller;
 
@@ -87,34 +88,69 @@ pub(crate) struct Shared {
     pub(crate) searching: AtomicUsize,
     /// Set once by `Runtime::drop`; workers exit when they see it.
     pub(crate) shutdown: AtomicBool,
-    /// Batches of references to this runtime that workers pass on to each
-    /// other (see `share`).
-    pub(crate) spare_refs: Batches<Arc<Shared>>,
+    /// References held by tasks ([`TaskShare`]) and reserved by workers.
+    /// While it is above zero, one strong count of the runtime's `Arc` is
+    /// held for all of them together.
+    pub(crate) task_refs: AtomicUsize,
 }
 
-/// Batches of spare references the runtime keeps for its workers to take.
-pub(crate) const SPARE_BATCHES: usize = 64;
+/// A task's reference to its runtime.
+///
+/// Every task holds its runtime alive. An `Arc` clone per spawn and a
+/// release per finished task would have the spawning worker and the worker
+/// that frees tasks write the `Arc`'s count for every task. So tasks count
+/// in `Shared::task_refs` instead, which holds one `Arc` count for all of
+/// them, and a worker of the runtime reserves and releases those
+/// references in batches (`Local::take_task_ref`, `Local::give_task_ref`):
+/// a spawn or free on a worker is a plain decrement or increment of its
+/// own reserve. Elsewhere each one is counted in `task_refs` directly.
+pub(crate) struct TaskShare(NonNull<Shared>);
+
+// SAFETY: a counted reference to a `Shared`, which is `Send + Sync`; the
+// count is atomic.
+unsafe impl Send for TaskShare {}
+// SAFETY: as above.
+unsafe impl Sync for TaskShare {}
 
 /// A reference to `shared` for a new task.
-///
-/// Every task holds its runtime alive. A plain `Arc` clone per spawn, and a
-/// release per finished task, would have the spawning worker and the worker
-/// that frees tasks write the runtime's reference count for every task. So
-/// a worker of the runtime keeps the references of the tasks it frees
-/// (`unshare`) and hands them to the tasks it spawns, and workers pass them
-/// on to each other in batches through `Shared::spare_refs`; only when
-/// none is at hand is a new one counted.
-pub(crate) fn share(shared: &Arc<Shared>) -> Arc<Shared> {
+pub(crate) fn share(shared: &Arc<Shared>) -> TaskShare {
     match shared.local_worker() {
-        Some(w) => w.take_shared_ref(),
-        None => shared.clone(),
+        Some(w) => w.take_task_ref(),
+        None => shared.add_task_refs(1),
+    }
+    TaskShare(NonNull::from(&**shared))
+}
+
+impl TaskShare {
+    /// An `Arc` of the runtime, for work that may outlive this reference.
+    pub(crate) fn to_arc(&self) -> Arc<Shared> {
+        // SAFETY: while a task reference exists, `task_refs` is above zero,
+        // so the tasks' strong count keeps the `Arc` alive; the pointer
+        // came from that `Arc`.
+        unsafe {
+            Arc::increment_strong_count(self.0.as_ptr());
+            Arc::from_raw(self.0.as_ptr())
+        }
     }
 }
 
-/// Gives back the reference of a freed task (see `share`).
-pub(crate) fn unshare(shared: Arc<Shared>) {
-    if let Some(w) = shared.local_worker() {
-        w.give_shared_ref(shared);
+impl Deref for TaskShare {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        // SAFETY: our reference keeps the runtime alive (see `to_arc`).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for TaskShare {
+    fn drop(&mut self) {
+        match self.local_worker() {
+            Some(w) => w.give_task_ref(),
+            // SAFETY: we own this reference, and give it up; the runtime is
+            // not touched after the call.
+            None => unsafe { Shared::release_task_refs(self.0, 1) },
+        }
     }
 }
 
@@ -130,10 +166,33 @@ impl Shared {
         self.local_worker().is_some()
     }
 
-    /// Releases every spare reference kept for the workers (shutdown: they
-    /// would keep the runtime alive for ever).
-    pub(crate) fn release_spare_refs(&self) {
-        drop(self.spare_refs.take_all());
+    /// Adds `n` task references; the first of all holds an `Arc` count for
+    /// them (see [`TaskShare`]).
+    pub(crate) fn add_task_refs(self: &Arc<Shared>, n: usize) {
+        if self.task_refs.fetch_add(n, Ordering::Relaxed) == 0 {
+            // The caller's `Arc` keeps the runtime alive meanwhile, so a
+            // concurrent release of the last references, which drops the
+            // old count, cannot free it first.
+            std::mem::forget(self.clone());
+        }
+    }
+
+    /// Releases `n` task references; the last of all releases their `Arc`
+    /// count, which may free the runtime.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own `n` task references of the runtime at `this`,
+    /// and must not use the runtime through them afterwards.
+    pub(crate) unsafe fn release_task_refs(this: NonNull<Shared>, n: usize) {
+        // SAFETY: the caller's references keep the runtime alive until the
+        // subtraction.
+        let refs = unsafe { &this.as_ref().task_refs };
+        if n > 0 && refs.fetch_sub(n, Ordering::AcqRel) == n {
+            // SAFETY: the tasks' strong count, taken in `add_task_refs`
+            // from an `Arc` of this runtime.
+            unsafe { Arc::decrement_strong_count(this.as_ptr()) };
+        }
     }
 
     /// Queues a fresh task: on the caller's worker if it belongs to this
@@ -166,7 +225,7 @@ impl Shared {
         let this: &Shared = match task.shared.local_worker() {
             Some(w) => &w.shared,
             None => {
-                kept = task.shared.clone();
+                kept = task.shared.to_arc();
                 &kept
             }
         };
@@ -236,15 +295,15 @@ mod tests {
 
     use crate::Runtime;
 
-    /// Runtime references that workers keep for new tasks (`share`) are all
-    /// released at shutdown: nothing keeps a dropped runtime alive.
+    /// Runtime references that workers reserve for new tasks (`share`) are
+    /// all released at shutdown: nothing keeps a dropped runtime alive.
     #[test]
-    fn a_dropped_runtime_is_freed_with_its_spare_references() {
+    fn a_dropped_runtime_is_freed_with_its_reserved_references() {
         for workers in [1, 2] {
             let rt = Runtime::builder().workers(workers).build().unwrap();
             let weak = Arc::downgrade(rt.shared());
-            // Spawned and freed on the workers, so references circulate
-            // through the workers' pools and the shared batches.
+            // Spawned and freed on the workers, so references go through the
+            // workers' reserves.
             rt.run(|| {
                 let handles: Vec<_> = (0..5_000).map(|i| crate::go(move || i)).collect();
                 for (i, h) in handles.into_iter().enumerate() {
@@ -263,5 +322,22 @@ mod tests {
             }
             assert!(weak.upgrade().is_none(), "the runtime outlived its drop");
         }
+    }
+
+    /// A task outliving its runtime's drop keeps the runtime's memory
+    /// alive, and its last reference frees it.
+    #[test]
+    fn a_task_keeps_its_dropped_runtime_alive_until_it_is_freed() {
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        let weak = Arc::downgrade(rt.shared());
+        // From a plain thread (counted directly) and from a worker
+        // (counted through its reserve).
+        let outside = rt.spawn(|| 1);
+        let inside = rt.run(|| crate::go(|| 2));
+        assert_eq!(outside.join().unwrap(), 1);
+        drop(rt);
+        assert!(weak.upgrade().is_some(), "freed under a live task");
+        assert_eq!(inside.join().unwrap(), 2);
+        assert!(weak.upgrade().is_none(), "the last task did not free it");
     }
 }

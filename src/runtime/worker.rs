@@ -43,6 +43,7 @@
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
+use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,6 +87,10 @@ const BALANCE_SLACK: usize = 16;
 /// Stack-budget slots a worker takes from the process-wide budget at once.
 const SLOT_BATCH: usize = 16;
 
+/// Task references to the runtime a worker reserves at once
+/// (`shared::TaskShare`).
+const TASK_REF_BATCH: usize = 64;
+
 /// How often a worker with starved tasks retries when otherwise idle.
 const STARVED_RETRY: Duration = Duration::from_millis(10);
 
@@ -103,8 +108,9 @@ pub(crate) struct Local {
     timers: RefCell<Timers>,
     driver: RefCell<Driver>,
     pool: RefCell<StackPool>,
-    /// Every task started here and not finished: keeps parked tasks alive and
-    /// lets shutdown unwind them.
+    /// Every task started here that has suspended (yielded or parked) and
+    /// not finished: keeps parked tasks alive and lets shutdown unwind them.
+    /// A task that runs to completion in one go never enters it.
     tasks: RefCell<Slab<TaskRef>>,
     /// When a fairness round last polled for I/O.
     last_busy_poll: Cell<Instant>,
@@ -128,8 +134,9 @@ pub(crate) struct Local {
     /// Strong counts of tasks woken through the inbox, released later, off
     /// the path that resumes them (park protocol, step 4).
     deferred_releases: RefCell<Vec<*const Task>>,
-    /// References to the runtime for new tasks (`shared::share`).
-    shared_refs: RefCell<Vec<Arc<Shared>>>,
+    /// Task references to the runtime reserved for tasks spawned here, and
+    /// given back by tasks freed here (`shared::TaskShare`).
+    task_refs: Cell<usize>,
 }
 
 impl Local {
@@ -159,7 +166,7 @@ impl Local {
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
             deferred_releases: RefCell::new(Vec::new()),
-            shared_refs: RefCell::new(Vec::new()),
+            task_refs: Cell::new(0),
         }
     }
 
@@ -332,24 +339,38 @@ impl Local {
         }
     }
 
-    /// A reference to the runtime for a task spawned here (`shared::share`).
-    pub(crate) fn take_shared_ref(&self) -> Arc<Shared> {
-        let mut refs = self.shared_refs.borrow_mut();
-        self.shared
-            .spare_refs
-            .pop(&mut refs)
-            .unwrap_or_else(|| self.shared.clone())
+    /// Takes a task reference to the runtime from this worker's reserve,
+    /// refilled `TASK_REF_BATCH` at a time (`shared::TaskShare`).
+    #[inline]
+    pub(crate) fn take_task_ref(&self) {
+        let reserved = self.task_refs.get();
+        if reserved > 0 {
+            self.task_refs.set(reserved - 1);
+        } else {
+            self.shared.add_task_refs(TASK_REF_BATCH);
+            self.task_refs.set(TASK_REF_BATCH - 1);
+        }
     }
 
-    /// Keeps the runtime reference of a task freed here (`shared::unshare`).
-    pub(crate) fn give_shared_ref(&self, shared: Arc<Shared>) {
-        debug_assert!(Arc::ptr_eq(&shared, &self.shared));
-        let refused = self
-            .shared
-            .spare_refs
-            .push(&mut self.shared_refs.borrow_mut(), shared);
-        // The worker holds its own reference, so none of these is the last.
-        drop(refused);
+    /// Keeps the task reference of a task freed here; a reserve grown past
+    /// twice the batch releases a batch.
+    #[inline]
+    pub(crate) fn give_task_ref(&self) {
+        let reserved = self.task_refs.get() + 1;
+        if reserved > 2 * TASK_REF_BATCH {
+            self.release_task_refs(TASK_REF_BATCH);
+        } else {
+            self.task_refs.set(reserved);
+        }
+    }
+
+    /// Releases `n` of the reserve, less the one just given back.
+    #[cold]
+    fn release_task_refs(&self, n: usize) {
+        self.task_refs.set(self.task_refs.get() + 1 - n);
+        // SAFETY: the reserve holds these references and gives them up;
+        // the worker's own `Arc` keeps the runtime alive whatever happens.
+        unsafe { Shared::release_task_refs(NonNull::from(&*self.shared), n) };
     }
 
     /// Releases the counts that parked tasks woken through the inbox held
@@ -547,6 +568,9 @@ impl Local {
         context::set_task(Some(&task));
         let result = coro.resume(());
         context::set_task(None);
+        if let CoroutineResult::Yield(_) = result {
+            self.keep(&task);
+        }
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Yield(Suspend::Abandon) => {} // only while shutting down
@@ -590,15 +614,18 @@ impl Local {
             task.set_yielder(yielder);
             task.job.run();
         });
-        let key = {
-            let mut tasks = self.tasks.borrow_mut();
-            let key = tasks.insert(task.clone());
-            self.remote().bound.store(tasks.len(), Ordering::Relaxed);
-            key
-        };
-        task.bind(self.index, segment, key);
+        task.bind(self.index, segment);
         *body = Body::Running(coro);
         true
+    }
+
+    /// Enters a suspended task in the table, the first time it suspends.
+    fn keep(&self, task: &TaskRef) {
+        if task.key().is_none() {
+            let mut tasks = self.tasks.borrow_mut();
+            task.set_key(tasks.insert(task.clone()));
+            self.remote().bound.store(tasks.len(), Ordering::Relaxed);
+        }
     }
 
     fn finish(&self, task: &Task, body: &mut Body) {
@@ -606,9 +633,9 @@ impl Local {
             self.pool.borrow_mut().put(coro.into_stack());
             self.give_slot();
         }
-        {
+        if let Some(key) = task.key() {
             let mut tasks = self.tasks.borrow_mut();
-            tasks.remove(task.key());
+            tasks.remove(key);
             self.remote().bound.store(tasks.len(), Ordering::Relaxed);
         }
         self.retry_starved();
@@ -692,9 +719,13 @@ impl Local {
             unsafe { task.discard() };
         }
         Budget::release(self.slots.replace(0));
-        // Freed tasks gave their runtime references here; none may outlive
-        // the workers, or the runtime would keep itself alive.
-        self.shared_refs.borrow_mut().clear();
-        self.shared.release_spare_refs();
+        // Last: tasks freed so far gave their runtime references to the
+        // reserve, which must not outlive the worker, or the runtime would
+        // keep itself alive. (Past this point no task is freed on this
+        // thread as a worker's: `run` leaves the worker context next.)
+        let reserved = self.task_refs.replace(0);
+        // SAFETY: the reserve held these references; the worker's own `Arc`
+        // keeps the runtime alive.
+        unsafe { Shared::release_task_refs(NonNull::from(&*self.shared), reserved) };
     }
 }

@@ -1,7 +1,7 @@
 //! `WaitGroup`: waiting until a set of tasks is done.
 
 use std::fmt;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 use super::queue::{Context, Outcome, WaitList};
@@ -25,8 +25,18 @@ use crate::loom::{AtomicUsize, Lock, Ordering};
 /// wg.wait(); // parks until all 100 clones are dropped
 /// ```
 pub struct WaitGroup {
-    inner: Arc<Inner>,
+    /// An `Arc<Inner>` in raw form. The handles do not count in the `Arc`
+    /// one by one: together they own one strong reference, which the
+    /// handle that takes `count` to zero gives up. So a clone or a drop is
+    /// one atomic operation, on `count`, instead of two.
+    inner: NonNull<Inner>,
 }
+
+// SAFETY: a handle is a share of an `Arc<Inner>`, and `Inner` is
+// `Send + Sync` (atomics, and a wait list under its lock).
+unsafe impl Send for WaitGroup {}
+// SAFETY: as above; `&WaitGroup` only allows `clone` and `Debug`.
+unsafe impl Sync for WaitGroup {}
 
 struct Inner {
     /// Live `WaitGroup` handles. Cloning and dropping only touch this; the
@@ -44,12 +54,20 @@ impl WaitGroup {
     /// wg.wait(); // no other handle: returns at once
     /// ```
     pub fn new() -> WaitGroup {
+        let inner = Arc::new(Inner {
+            count: AtomicUsize::new(1),
+            waiters: Lock::new(WaitList::new()),
+        });
+        let inner = Arc::into_raw(inner).cast_mut();
         WaitGroup {
-            inner: Arc::new(Inner {
-                count: AtomicUsize::new(1),
-                waiters: Lock::new(WaitList::new()),
-            }),
+            inner: NonNull::new(inner).expect("an `Arc` is not at address zero"),
         }
+    }
+
+    fn inner(&self) -> &Inner {
+        // SAFETY: while a handle lives, `count` is above zero and the
+        // handles' strong reference keeps `Inner` alive.
+        unsafe { self.inner.as_ref() }
     }
 
     /// Drops this handle and waits until every other one is dropped.
@@ -61,7 +79,14 @@ impl WaitGroup {
     /// wg.wait();
     /// ```
     pub fn wait(self) {
-        let inner = self.inner.clone();
+        // A reference of our own: dropping the last handle below gives up
+        // the handles' one.
+        // SAFETY: `self` keeps the handles' strong reference alive, so the
+        // count is above zero while we add ours.
+        let inner = unsafe {
+            Arc::increment_strong_count(self.inner.as_ptr());
+            Arc::from_raw(self.inner.as_ptr())
+        };
         drop(self);
         let cx = Context::new();
         loop {
@@ -88,14 +113,16 @@ impl WaitGroup {
 }
 
 impl Inner {
-    /// Drops one handle; the last one wakes the waiters.
-    fn release(&self) {
-        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let mut waiters = self.waiters.lock();
-            while let Some(claim) = waiters.claim() {
-                claim.complete();
-            }
+    /// Drops one handle; the last one wakes the waiters and returns true.
+    fn release(&self) -> bool {
+        if self.count.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return false;
         }
+        let mut waiters = self.waiters.lock();
+        while let Some(claim) = waiters.claim() {
+            claim.complete();
+        }
+        true
     }
 }
 
@@ -107,23 +134,25 @@ impl Default for WaitGroup {
 
 impl Clone for WaitGroup {
     fn clone(&self) -> Self {
-        self.inner.count.fetch_add(1, Ordering::Relaxed);
-        WaitGroup {
-            inner: self.inner.clone(),
-        }
+        self.inner().count.fetch_add(1, Ordering::Relaxed);
+        WaitGroup { inner: self.inner }
     }
 }
 
 impl Drop for WaitGroup {
     fn drop(&mut self) {
-        self.inner.release();
+        if self.inner().release() {
+            // SAFETY: the last handle gives up the handles' strong
+            // reference, taken from `Arc::into_raw` in `new`.
+            drop(unsafe { Arc::from_raw(self.inner.as_ptr()) });
+        }
     }
 }
 
 impl fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitGroup")
-            .field("count", &self.inner.count.load(Ordering::Relaxed))
+            .field("count", &self.inner().count.load(Ordering::Relaxed))
             .finish()
     }
 }
