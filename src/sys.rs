@@ -5,7 +5,7 @@
 //! `cfg(target_os)`. Each target provides:
 //!
 //! - `page_size()`, `max_map_count()` and `MAP_COUNT_HINT` (the stack budget);
-//! - `prefault(addr, len)` (task memory chunks);
+//! - `prefault(addr, len)` and `huge_pages(addr, len)` (task memory chunks);
 //! - `fault_address(siginfo)` and `OVERFLOW_SIGNALS` (the overflow handler);
 //! - `thread_stack_bounds()` (`weft::grow` on plain threads);
 //! - `raw::*`, the real functions behind the hooks (system calls, and libc's

@@ -47,6 +47,16 @@ pub(crate) fn prefault(addr: usize, len: usize) {
     unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) };
 }
 
+/// Asks for transparent huge pages for `len` bytes at `addr` (aligned to
+/// the huge page size, in a private anonymous mapping). Advisory: where
+/// THP is off (`/sys/kernel/mm/transparent_hugepage/enabled` is `never`)
+/// or no huge page is free, normal pages are used.
+pub(crate) fn huge_pages(addr: usize, len: usize) {
+    // SAFETY: MADV_HUGEPAGE only changes how the range is backed, not its
+    // contents; on an unsuitable range it fails without effect.
+    unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+}
+
 /// The faulting address of a SIGSEGV or SIGBUS.
 ///
 /// # Safety

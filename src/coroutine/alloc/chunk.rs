@@ -12,6 +12,10 @@
 //!    address rounded down. Its [`Header`] (the first `HEADER` bytes) says
 //!    how many of its blocks are out, which came back (a list linked
 //!    through the blocks themselves) and where its never-used blocks start.
+//!    A class's first chunk has normal pages, so a program with a few
+//!    thousand coroutines pays for the pages it touches; any further chunk
+//!    asks for a transparent huge page (a chunk is one), which the kernel
+//!    faults in and clears with one fault instead of 512.
 //! 2. [`take`] hands out a batch of blocks under the class's lock: blocks
 //!    that came back first, then never-used ones, from the chunks on the
 //!    class's `partial` list (those with a block to give); it maps a chunk
@@ -33,7 +37,7 @@ use super::{Block, CLASSES};
 use crate::sys;
 
 /// Bytes per chunk (and their alignment).
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 2 << 20;
 /// Bytes before a chunk's first block: its header, rounded up to keep
 /// blocks aligned.
 const HEADER: usize = 64;
@@ -147,6 +151,10 @@ impl Pool {
             if tail > 0 {
                 libc::munmap((start + CHUNK) as *mut libc::c_void, tail);
             }
+        }
+        if self.mapped > 0 {
+            // A class that outgrew one chunk gets huge pages (step 1).
+            sys::huge_pages(start, CHUNK);
         }
         let chunk = NonNull::new(start as *mut Header).expect("a mapping is not at zero");
         // SAFETY: the chunk is fresh, writable memory with room for a
