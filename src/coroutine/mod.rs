@@ -3,6 +3,7 @@
 
 mod alloc;
 mod builder;
+mod frame;
 mod handle;
 mod job;
 mod join;
@@ -10,7 +11,8 @@ mod task;
 
 pub(crate) use alloc::TaskRef;
 pub use builder::Builder;
+pub(crate) use frame::Frame;
 pub use handle::{Coroutine, CoroutineId};
 pub(crate) use job::JobCell;
 pub use join::JoinHandle;
-pub(crate) use task::{Body, Coro, Options, Suspend, Task};
+pub(crate) use task::{Body, Options, Suspend, Task};

@@ -18,12 +18,15 @@ use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use std::ptr::NonNull;
+
 use corosensei::Yielder;
 
+use super::frame::Frame;
 use super::job::Job;
 use super::CoroutineId;
 use crate::runtime::TaskShare;
-use crate::stack::{GuardedStack, Segment};
+use crate::stack::Segment;
 
 /// Why a coroutine handed control back to its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,15 +40,15 @@ pub(crate) enum Suspend {
     Abandon,
 }
 
-/// The corosensei coroutine a started task runs on.
-pub(crate) type Coro = corosensei::Coroutine<(), Suspend, (), GuardedStack>;
-
 /// What a task owns, by stage.
+#[derive(Clone, Copy)]
 pub(crate) enum Body {
     /// Spawned, never run: the closure waits in `Task::job`.
     Fresh,
-    /// Started on its bound worker (which holds a stack-budget slot for it).
-    Running(Coro),
+    /// Started on its bound worker (which holds a stack-budget slot for it):
+    /// its coroutine, in a frame at the top of its stack (`frame.rs`),
+    /// which the task owns.
+    Running(NonNull<Frame>),
     /// Finished (or unwound at shutdown); the stack is back in a pool.
     Done,
 }
@@ -86,16 +89,11 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// The task's key in its worker's table of suspended tasks, or
     /// `NO_KEY` while it is not there (before its first suspension).
     key: Cell<u32>,
-    /// Fresh closure or running coroutine. Touched only by the worker that
+    /// Fresh closure or running coroutine. Changed only by the worker that
     /// holds the task (a fresh task popped from a queue, or a bound task on
-    /// its own worker while it is not running).
+    /// its own worker while it is not running); read by the running
+    /// coroutine itself (its frame).
     body: UnsafeCell<Body>,
-    /// The corosensei yielder, on the coroutine's own stack. Written by the
-    /// coroutine when it starts, read by it when it suspends.
-    yielder: Cell<*const Yielder<(), Suspend>>,
-    /// Guard page of the task's stack, for the overflow handler. Written by
-    /// the bound worker at first resume.
-    segment: Cell<Segment>,
     /// The closure and result slot; last, because it is unsized in `Task`.
     pub(crate) job: J,
 }
@@ -113,8 +111,9 @@ pub(crate) struct Options {
     pub(crate) stack_size: Option<usize>,
 }
 
-// SAFETY: the non-thread-safe parts (`body`, `yielder`, `segment`, `key`,
-// `cancelled`, `cancelled_calls`, `offloaded`, `parked`, `token`) follow the
+// SAFETY: the non-thread-safe parts (`body` and the frame it points to,
+// `key`, `cancelled`, `cancelled_calls`, `offloaded`, `parked`, `token`)
+// follow the
 // ownership rule above: one thread at a time touches them, and the hand-over
 // between threads (a fresh task moving through a queue, a bound task woken
 // through its worker's inbox) goes through the queues' release/acquire
@@ -124,6 +123,18 @@ unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
 // SAFETY: see above; the fields other threads may write (`refs`, `worker`)
 // are atomics, and `id`, `options`, `shared` are read-only.
 unsafe impl<J: ?Sized + Send + Sync> Sync for Task<J> {}
+
+impl<J: ?Sized> Drop for Task<J> {
+    fn drop(&mut self) {
+        // A started task dropped before it finished (not expected: a worker
+        // ends every coroutine it started). Dropping the coroutine unwinds
+        // it, as corosensei does, then unmaps its stack.
+        if let Body::Running(frame) = *self.body.get_mut() {
+            // SAFETY: the task owns its frame, and is going away.
+            drop(unsafe { Frame::take(frame) });
+        }
+    }
+}
 
 impl<J> Task<J> {
     pub(crate) fn new(shared: TaskShare, options: Option<Box<Options>>, job: J) -> Task<J> {
@@ -140,8 +151,6 @@ impl<J> Task<J> {
             worker: AtomicU32::new(UNBOUND as u32),
             key: Cell::new(NO_KEY),
             body: UnsafeCell::new(Body::Fresh),
-            yielder: Cell::new(std::ptr::null()),
-            segment: Cell::new(Segment::NONE),
             job,
         }
     }
@@ -175,13 +184,29 @@ impl<J: ?Sized> Task<J> {
     }
 
     /// Binds the task to `worker`, on its first resume.
-    pub(crate) fn bind(&self, worker: usize, segment: Segment) {
+    pub(crate) fn bind(&self, worker: usize) {
         self.worker.store(worker as u32, Ordering::Release);
-        self.segment.set(segment);
     }
 
+    /// The started task's frame. Only on its worker's thread.
+    #[inline]
+    fn frame(&self) -> Option<NonNull<Frame>> {
+        // SAFETY: a plain read of the body, which only the bound worker
+        // changes, between resumes (never while the coroutine runs or the
+        // worker holds `body()`'s reference).
+        match unsafe { *self.body.get() } {
+            Body::Running(frame) => Some(frame),
+            _ => None,
+        }
+    }
+
+    /// The stack segment the task runs on (`Segment::NONE` unless started).
+    /// Only on its worker's thread.
     pub(crate) fn segment(&self) -> Segment {
-        self.segment.get()
+        // SAFETY: a running body's frame is alive until the worker takes it
+        // out at the end; we are on its thread.
+        self.frame()
+            .map_or(Segment::NONE, |f| unsafe { Frame::segment(f) })
     }
 
     /// Marks the task as cancelled by its runtime's shutdown.
@@ -207,9 +232,12 @@ impl<J: ?Sized> Task<J> {
         n
     }
 
-    /// Records a `weft::grow` segment (or the original stack again).
+    /// Records a `weft::grow` segment (or the original stack again). Only
+    /// from the running coroutine.
     pub(crate) fn replace_segment(&self, segment: Segment) -> Segment {
-        self.segment.replace(segment)
+        let frame = self.frame().expect("a running coroutine has a frame");
+        // SAFETY: the running coroutine's frame, on its thread.
+        unsafe { Frame::replace_segment(frame, segment) }
     }
 
     /// The task's key in its worker's table, if it is there.
@@ -238,14 +266,19 @@ impl<J: ?Sized> Task<J> {
 
     /// Records the yielder when the coroutine starts, on its own stack.
     pub(crate) fn set_yielder(&self, y: &Yielder<(), Suspend>) {
-        self.yielder.set(y);
+        let frame = self.frame().expect("a running coroutine has a frame");
+        // SAFETY: the running coroutine's frame, on its thread.
+        unsafe { Frame::set_yielder(frame, y) };
     }
 
     /// Suspends the running coroutine, which must be `self`, back to its worker.
     #[inline]
     pub(crate) fn suspend(&self, why: Suspend) {
-        let y = self.yielder.get();
-        debug_assert!(!y.is_null(), "suspend outside the coroutine");
+        // SAFETY: the running coroutine's frame, on its thread.
+        let y = self
+            .frame()
+            .map_or(std::ptr::null(), |f| unsafe { Frame::yielder(f) });
+        assert!(!y.is_null(), "suspend outside the coroutine");
         // SAFETY: `yielder` was set when this coroutine started and lives on
         // its stack, which is the stack we are running on now.
         unsafe { (*y).suspend(why) };
@@ -297,5 +330,24 @@ impl Task {
             *body = Body::Done;
             self.job.discard();
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::coroutine::JobCell;
+
+    fn task_size<F>(_: &F) -> usize {
+        std::mem::size_of::<Task<JobCell<F, ()>>>()
+    }
+
+    /// A coroutine without captures fits the 128-byte block class: what a
+    /// started task needs beyond that lives in its frame (`frame.rs`).
+    #[test]
+    fn an_empty_coroutine_takes_128_bytes() {
+        assert!(task_size(&|| ()) <= 128, "{} bytes", task_size(&|| ()));
+        // The frame takes that much of the top of each coroutine stack.
+        assert!(std::mem::size_of::<Frame>() <= 96);
     }
 }

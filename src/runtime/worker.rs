@@ -55,9 +55,9 @@ use slab::Slab;
 use super::context::{self, enter_worker};
 use super::park::Unparker;
 use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
-use crate::coroutine::{Body, Coro, Suspend, Task, TaskRef};
+use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller, Readiness};
-use crate::stack::{Budget, Segment, StackPool};
+use crate::stack::{Budget, StackPool};
 use crate::time::Timers;
 
 /// Picks between fairness checks.
@@ -553,20 +553,25 @@ impl Local {
     }
 
     fn run_task(&self, task: TaskRef) {
-        // SAFETY: we popped `task` from one of our queues, so we hold it; it
-        // is fresh or bound to us, and not running.
-        let body = unsafe { task.body() };
-        if let Body::Fresh = body {
-            if !self.start(&task, body) {
-                return;
+        let frame = {
+            // SAFETY: we popped `task` from one of our queues, so we hold
+            // it; it is fresh or bound to us, and not running. The borrow
+            // ends before the coroutine runs (which reads the body).
+            let body = unsafe { task.body() };
+            if let Body::Fresh = body {
+                if !self.start(&task, body) {
+                    return;
+                }
             }
-        }
-        let Body::Running(coro) = body else {
-            // Done: a stale queue entry (woken after it finished).
-            return;
+            let Body::Running(frame) = *body else {
+                // Done: a stale queue entry (woken after it finished).
+                return;
+            };
+            frame
         };
         context::set_task(Some(&task));
-        let result = coro.resume(());
+        // SAFETY: the live frame of a task bound to us, which we hold.
+        let result = unsafe { Frame::resume(frame) };
         context::set_task(None);
         if let CoroutineResult::Yield(_) = result {
             self.keep(&task);
@@ -577,7 +582,7 @@ impl Local {
             // Parked (`park.rs`, step 1): `Task::parked` keeps this queue
             // entry's strong count for whoever wakes it.
             CoroutineResult::Yield(Suspend::Park) => std::mem::forget(task),
-            CoroutineResult::Return(()) => self.finish(&task, body),
+            CoroutineResult::Return(()) => self.finish(&task),
         }
     }
 
@@ -608,14 +613,13 @@ impl Local {
                 return false;
             }
         };
-        let segment = Segment::of(&stack);
-        let coro = Coro::with_stack(stack, |yielder, ()| {
+        let frame = Frame::create(stack, |yielder, ()| {
             let task = context::current_task().expect("coroutine started off its worker");
             task.set_yielder(yielder);
             task.job.run();
         });
-        task.bind(self.index, segment);
-        *body = Body::Running(coro);
+        task.bind(self.index);
+        *body = Body::Running(frame);
         true
     }
 
@@ -628,17 +632,29 @@ impl Local {
         }
     }
 
-    fn finish(&self, task: &Task, body: &mut Body) {
-        if let Body::Running(coro) = std::mem::replace(body, Body::Done) {
-            self.pool.borrow_mut().put(coro.into_stack());
-            self.give_slot();
-        }
+    /// The coroutine returned: its stack back to the pool.
+    fn finish(&self, task: &Task) {
+        // SAFETY: we hold the task, bound to us, and it has returned.
+        let body = unsafe { task.body() };
+        self.end(body);
         if let Some(key) = task.key() {
             let mut tasks = self.tasks.borrow_mut();
             tasks.remove(key);
             self.remote().bound.store(tasks.len(), Ordering::Relaxed);
         }
         self.retry_starved();
+    }
+
+    /// Marks a returned coroutine's body done, and gives its stack back to
+    /// the pool and its budget slot back.
+    fn end(&self, body: &mut Body) {
+        if let Body::Running(frame) = std::mem::replace(body, Body::Done) {
+            // SAFETY: the body held the frame and says `Done` now: nothing
+            // uses the frame any more, and the coroutine has returned.
+            let frame = unsafe { Frame::take(frame) };
+            self.pool.borrow_mut().put(frame.into_stack());
+            self.give_slot();
+        }
     }
 
     /// Whether this worker holds `BALANCE_SLACK` more started coroutines
@@ -661,8 +677,8 @@ impl Local {
         for task in started {
             // SAFETY: the task is bound to us and not running (we are
             // between coroutines), so we hold its body.
-            let body = unsafe { task.body() };
-            let Body::Running(coro) = body else { continue };
+            let body = unsafe { *task.body() };
+            let Body::Running(frame) = body else { continue };
             if task.unmark_parked() {
                 // SAFETY: the count `parked` held is ours now, and `task`
                 // holds another, so this release frees nothing.
@@ -674,7 +690,9 @@ impl Local {
             // counts towards abandoning it) when resumed.
             let result = loop {
                 context::set_task(Some(&task));
-                let result = coro.resume(());
+                // SAFETY: the live frame of a task bound to us, which we
+                // hold.
+                let result = unsafe { Frame::resume(frame) };
                 context::set_task(None);
                 match result {
                     CoroutineResult::Yield(Suspend::Park) => {
@@ -686,13 +704,10 @@ impl Local {
                     result => break result,
                 }
             };
+            // SAFETY: as above; the coroutine is suspended or returned.
+            let body = unsafe { task.body() };
             match result {
-                CoroutineResult::Return(()) => {
-                    if let Body::Running(coro) = std::mem::replace(body, Body::Done) {
-                        self.pool.borrow_mut().put(coro.into_stack());
-                        self.give_slot();
-                    }
-                }
+                CoroutineResult::Return(()) => self.end(body),
                 CoroutineResult::Yield(_) => {
                     // It ignored its cancellation (`park.rs`, step 5).
                     eprintln!(
@@ -700,7 +715,8 @@ impl Local {
                          it is abandoned and its stack is leaked",
                         task.id()
                     );
-                    std::mem::forget(std::mem::replace(body, Body::Done));
+                    // The frame (and the stack it lies in) is leaked.
+                    *body = Body::Done;
                 }
             }
         }
