@@ -346,8 +346,8 @@ mod tests {
         .join()
         .unwrap();
         // The freeing thread kept at most `LOCAL_MAX` and has exited, so
-        // every block is in the global batches (or back with the
-        // allocator); new allocations here reuse them.
+        // every block is in the global batches (or back in its chunk); new
+        // allocations here reuse them.
         assert!(GLOBAL[class].len() <= GLOBAL_MAX);
         let again: Vec<usize> = (0..BATCH)
             .map(|_| allocate(layout).as_ptr() as usize)

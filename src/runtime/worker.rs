@@ -26,7 +26,9 @@
 //! fresh coroutine while holding `BALANCE_SLACK` more started coroutines
 //! than the least loaded worker hands it to the injector instead (and wakes
 //! a searcher); the next worker to take it starts it, whatever its load, so
-//! a coroutine is handed on at most once.
+//! a coroutine is handed on at most once. (A worker's load is the started
+//! coroutines it keeps in its table: those that have suspended at least
+//! once. One that runs to its end in one go never enters the table.)
 //!
 //! # Shutdown
 //!
