@@ -34,7 +34,8 @@ pub(crate) fn current_worker() -> Option<&'static Local> {
 /// The coroutine running on this thread, if any.
 ///
 /// The reference stays valid while that coroutine runs or is suspended: its
-/// worker keeps every started task in its task table until it finishes.
+/// worker holds the task while it runs, and keeps every task that has
+/// suspended in its task table until it finishes.
 #[inline]
 pub(crate) fn current_task() -> Option<&'static Task> {
     let p = TASK.with(Cell::get)?;
