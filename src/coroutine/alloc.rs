@@ -207,7 +207,7 @@ impl TaskRef {
     /// # Safety
     ///
     /// `ptr` must point to a live task, and the caller must own one of its
-    /// counts (left by `into_raw` or `forget`, or added by `increment`),
+    /// counts (left by `forget`, or added by `increment`),
     /// which the returned `TaskRef` now owns.
     pub(crate) unsafe fn from_raw(ptr: *const Task) -> TaskRef {
         TaskRef {

@@ -28,17 +28,13 @@ impl CoroutineId {
             /// The thread's block: next id, end (exclusive).
             static BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
         }
-        let take = |(next, end): (u64, u64)| {
-            if next < end {
-                (next, end)
-            } else {
-                let start = NEXT.fetch_add(ID_BLOCK, Ordering::Relaxed);
-                (start, start + ID_BLOCK)
-            }
-        };
         let id = BLOCK
             .try_with(|b| {
-                let (id, end) = take(b.get());
+                let (mut id, mut end) = b.get();
+                if id == end {
+                    id = NEXT.fetch_add(ID_BLOCK, Ordering::Relaxed);
+                    end = id + ID_BLOCK;
+                }
                 b.set((id + 1, end));
                 id
             })

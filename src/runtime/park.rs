@@ -48,7 +48,7 @@
 //! wake-ups are not folded, but each answers one registration of the task
 //! (a claimed wait, a finished join), so the inbox stays bounded; one that
 //! finds the task running or finished leaves a token. The worker's table of
-//! started tasks holds a count of its own until the task finishes, so none
+//! suspended tasks holds a count of its own until the task finishes, so none
 //! of these hand-overs can free a task.
 //!
 //! # Cancellation (runtime shutdown)
@@ -195,8 +195,8 @@ pub(crate) fn current() -> Unparker {
 /// A counted reference to the running coroutine.
 pub(crate) fn current_ref() -> Option<TaskRef> {
     let task: *const Task = current_task()?;
-    // SAFETY: the worker holds a reference to the running task (its task
-    // table entry), so the count is at least one while we add ours.
+    // SAFETY: the worker holds a reference to the running task (the one it
+    // resumed it with), so the count is at least one while we add ours.
     unsafe {
         TaskRef::increment(task);
         Some(TaskRef::from_raw(task))

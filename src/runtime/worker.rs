@@ -354,25 +354,22 @@ impl Local {
         }
     }
 
-    /// Keeps the task reference of a task freed here; a reserve grown past
-    /// twice the batch releases a batch.
+    /// Keeps the task reference of a task freed here, and releases the
+    /// reserve's excess (as `give_slot` does for budget slots).
     #[inline]
     pub(crate) fn give_task_ref(&self) {
         let reserved = self.task_refs.get() + 1;
         if reserved > 2 * TASK_REF_BATCH {
-            self.release_task_refs(TASK_REF_BATCH);
+            self.task_refs.set(TASK_REF_BATCH);
+            // SAFETY: the reserve held these references and gives them up;
+            // the worker's own `Arc` keeps the runtime alive whatever
+            // happens.
+            unsafe {
+                Shared::release_task_refs(NonNull::from(&*self.shared), reserved - TASK_REF_BATCH)
+            };
         } else {
             self.task_refs.set(reserved);
         }
-    }
-
-    /// Releases `n` of the reserve, less the one just given back.
-    #[cold]
-    fn release_task_refs(&self, n: usize) {
-        self.task_refs.set(self.task_refs.get() + 1 - n);
-        // SAFETY: the reserve holds these references and gives them up;
-        // the worker's own `Arc` keeps the runtime alive whatever happens.
-        unsafe { Shared::release_task_refs(NonNull::from(&*self.shared), n) };
     }
 
     /// Releases the counts that parked tasks woken through the inbox held
