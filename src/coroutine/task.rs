@@ -307,6 +307,12 @@ impl<J: ?Sized> Task<J> {
         false
     }
 
+    /// Whether the task is parked (not woken since). Bound worker only.
+    #[inline]
+    pub(crate) fn is_parked(&self) -> bool {
+        self.parked.get()
+    }
+
     /// Clears `parked` for a task the worker resumes without a wake-up
     /// (cancellation at shutdown). True if it was set: the caller now owns
     /// the strong count it held.

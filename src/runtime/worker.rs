@@ -11,6 +11,10 @@
 //!    briefly, and glancing at the poller, while other workers are awake);
 //! 7. sleep in the poller until the next timer, I/O readiness or a wake-up.
 //!
+//! A coroutine that parks while `next` holds a task runs that task itself
+//! instead of returning here (a hand-off, `park.rs`); each hand-off counts
+//! as a pick.
+//!
 //! Ready work (bound to this worker, unmovable) goes before fresh work (which
 //! an idle peer can take). Every 61st pick (Go's number) also drains the
 //! inbox, fires timers, polls for I/O without blocking (at most every
@@ -120,6 +124,8 @@ pub(crate) struct Local {
     tick: Cell<u32>,
     /// This worker is counted in `Shared::searching`.
     searching: Cell<bool>,
+    /// A coroutine is resuming another (`hand_off`).
+    handing_off: Cell<bool>,
     /// Poller keys by fd: `key << 32 | generation`, or `NO_REGISTRATION`.
     /// Only this worker's coroutines touch it.
     registrations: RefCell<Vec<u64>>,
@@ -162,6 +168,7 @@ impl Local {
             last_busy_poll: Cell::new(Instant::now()),
             tick: Cell::new(0),
             searching: Cell::new(false),
+            handing_off: Cell::new(false),
             registrations: RefCell::new(Vec::new()),
             readiness: Readiness::default(),
             slots: Cell::new(0),
@@ -568,10 +575,24 @@ impl Local {
             };
             frame
         };
-        context::set_task(Some(&task));
         // SAFETY: the live frame of a task bound to us, which we hold.
+        unsafe { self.resume(task, frame, None) };
+    }
+
+    /// Resumes a started task until it suspends or returns, and files it
+    /// by how it stopped. `resumer` is the coroutine that resumes it (a
+    /// hand-off), `None` for the worker itself.
+    ///
+    /// # Safety
+    ///
+    /// `frame` must be `task`'s live frame, `task` bound to this worker
+    /// and not running, and the caller on this worker's thread.
+    #[inline(always)]
+    unsafe fn resume(&self, task: TaskRef, frame: NonNull<Frame>, resumer: Option<&Task>) {
+        context::set_task(Some(&task));
+        // SAFETY: the caller's promise.
         let result = unsafe { Frame::resume(frame) };
-        context::set_task(None);
+        context::set_task(resumer);
         if let CoroutineResult::Yield(_) = result {
             self.keep(&task);
         }
@@ -582,6 +603,51 @@ impl Local {
             // entry's strong count for whoever wakes it.
             CoroutineResult::Yield(Suspend::Park) => std::mem::forget(task),
             CoroutineResult::Return(()) => self.finish(&task),
+        }
+    }
+
+    /// Park-protocol hand-off: the running coroutine `me`, about to
+    /// suspend parked, resumes the task in the `next` slot itself instead
+    /// of going back to this loop, and goes on at once if that task wakes
+    /// it (a channel partner answering). True if `me` was woken so and runs
+    /// on; false if it must suspend as usual (possibly woken already: then
+    /// its queue entry holds its count, as for any woken task).
+    ///
+    /// A hand-off is one level deep (the task resumed so cannot hand off
+    /// again) and counts as a pick, so the fairness round still comes.
+    pub(crate) fn hand_off(&self, me: &Task) -> bool {
+        let tick = self.tick.get();
+        if self.handing_off.get() || tick <= 1 {
+            return false;
+        }
+        let Some(task) = self.next.take() else {
+            return false;
+        };
+        // SAFETY: a woken task in our queue: bound to us, not running (the
+        // running one is `me`, which is parked, so not queued).
+        let Body::Running(frame) = (unsafe { *task.body() }) else {
+            self.next.set(Some(task));
+            return false;
+        };
+        self.tick.set(tick - 1);
+        self.handing_off.set(true);
+        // SAFETY: as above.
+        unsafe { self.resume(task, frame, Some(me)) };
+        self.handing_off.set(false);
+        if me.is_parked() {
+            return false;
+        }
+        match self.next.take() {
+            Some(t) if std::ptr::eq(TaskRef::as_ptr(&t), me) => {
+                // The count this entry holds is the one `parked` held,
+                // which is the worker's: it still holds `me` in `run_task`.
+                std::mem::forget(t);
+                true
+            }
+            other => {
+                self.next.set(other);
+                false
+            }
         }
     }
 
@@ -623,12 +689,18 @@ impl Local {
     }
 
     /// Enters a suspended task in the table, the first time it suspends.
+    #[inline(always)]
     fn keep(&self, task: &TaskRef) {
         if task.key().is_none() {
-            let mut tasks = self.tasks.borrow_mut();
-            task.set_key(tasks.insert(task.clone()));
-            self.remote().bound.store(tasks.len(), Ordering::Relaxed);
+            self.enter(task);
         }
+    }
+
+    #[inline(never)]
+    fn enter(&self, task: &TaskRef) {
+        let mut tasks = self.tasks.borrow_mut();
+        task.set_key(tasks.insert(task.clone()));
+        self.remote().bound.store(tasks.len(), Ordering::Relaxed);
     }
 
     /// The coroutine returned: its stack back to the pool.
