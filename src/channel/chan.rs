@@ -92,6 +92,7 @@ impl<T> Chan<T> {
     }
 
     /// Sends without waiting, under the lock.
+    #[inline(always)]
     pub(crate) fn start_send(&self, st: &mut State<T>, msg: T) -> Result<(), TrySendError<T>> {
         if st.disconnected {
             return Err(TrySendError::Disconnected(msg));
@@ -111,6 +112,7 @@ impl<T> Chan<T> {
     }
 
     /// Receives without waiting, under the lock.
+    #[inline(always)]
     pub(crate) fn start_recv(&self, st: &mut State<T>) -> Result<T, TryRecvError> {
         if let Some(msg) = st.queue.pop_front() {
             if let Some(claim) = st.senders.claim() {
@@ -181,6 +183,7 @@ impl<T> Chan<T> {
 
     /// Sends, waiting until `deadline` (`None`: for ever) for room or a
     /// receiver.
+    #[inline(always)]
     pub(crate) fn send(
         &self,
         msg: T,
@@ -218,6 +221,7 @@ impl<T> Chan<T> {
     }
 
     /// Receives, waiting until `deadline` (`None`: for ever).
+    #[inline(always)]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         loop {
             let mut st = self.lock();

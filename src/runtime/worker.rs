@@ -615,6 +615,7 @@ impl Local {
     ///
     /// A hand-off is one level deep (the task resumed so cannot hand off
     /// again) and counts as a pick, so the fairness round still comes.
+    #[inline(always)]
     pub(crate) fn hand_off(&self, me: &Task) -> bool {
         let tick = self.tick.get();
         if self.handing_off.get() || tick <= 1 {

@@ -160,7 +160,7 @@ impl Context {
 
     /// Step 5: parks until an operation completes, `deadline` passes, or
     /// the coroutine's runtime cancels it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Outcome {
         loop {
             match self.state.load(Ordering::Acquire) {
