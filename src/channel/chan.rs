@@ -13,11 +13,12 @@
 //! receiver's packet is an empty `Option<T>`, which a sender fills.
 
 use std::collections::VecDeque;
+use std::ptr;
 use std::time::{Duration, Instant};
 
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::loom::{AtomicUsize, Lock, LockGuard};
-use crate::sync::queue::{Context, Outcome, WaitList};
+use crate::sync::queue::{Context, Entry, Outcome, WaitList};
 
 pub(crate) struct Chan<T> {
     state: Lock<State<T>>,
@@ -165,20 +166,34 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Registers a waiting sender; `slot` holds its message.
-    pub(crate) fn register_send(st: &mut State<T>, cx: &Context, op: usize, slot: *mut Option<T>) {
-        st.senders.register(cx, op, slot.cast());
+    /// Registers a waiting sender of a `select!` arm, through the arm's
+    /// `entry`; `slot` holds its message.
+    pub(crate) fn register_send(
+        st: &mut State<T>,
+        entry: &Entry,
+        cx: &Context,
+        op: usize,
+        slot: *mut Option<T>,
+    ) {
+        st.senders.register_entry(entry, cx, op, slot.cast());
     }
 
-    /// Registers a waiting receiver; `slot` is empty.
-    pub(crate) fn register_recv(st: &mut State<T>, cx: &Context, op: usize, slot: *mut Option<T>) {
-        st.receivers.register(cx, op, slot.cast());
+    /// Registers a waiting receiver of a `select!` arm; `slot` is empty.
+    pub(crate) fn register_recv(
+        st: &mut State<T>,
+        entry: &Entry,
+        cx: &Context,
+        op: usize,
+        slot: *mut Option<T>,
+    ) {
+        st.receivers.register_entry(entry, cx, op, slot.cast());
     }
 
-    pub(crate) fn unregister(&self, cx: &Context) {
+    /// Unlinks `entry` from whichever wait list holds it, if any.
+    pub(crate) fn unregister(&self, entry: &Entry) {
         let mut st = self.lock();
-        st.senders.unregister(cx);
-        st.receivers.unregister(cx);
+        st.senders.unregister_entry(entry);
+        st.receivers.unregister_entry(entry);
     }
 
     /// Sends, waiting until `deadline` (`None`: for ever) for room or a
@@ -202,13 +217,13 @@ impl<T> Chan<T> {
         }
         let mut slot = Some(msg);
         let cx = Context::new();
-        Chan::register_send(&mut st, &cx, 0, &mut slot);
+        st.senders.register(&cx, 0, ptr::addr_of_mut!(slot).cast());
         drop(st);
         match cx.wait(deadline) {
             Outcome::Selected(sel) if !sel.disconnected => Ok(()),
             Outcome::Selected(_) => Err(SendTimeoutError::Disconnected(unwrap_slot(slot))),
             outcome => {
-                self.unregister(&cx);
+                self.unregister(cx.entry());
                 let msg = unwrap_slot(slot);
                 if matches!(outcome, Outcome::Cancelled) {
                     crate::loom::checkpoint();
@@ -242,14 +257,15 @@ impl<T> Chan<T> {
             };
             let mut slot: Option<T> = None;
             let cx = Context::new();
-            Chan::register_recv(&mut st, &cx, 0, &mut slot);
+            st.receivers
+                .register(&cx, 0, ptr::addr_of_mut!(slot).cast());
             drop(st);
             match cx.wait(wake) {
                 Outcome::Selected(sel) if !sel.disconnected => return Ok(unwrap_slot(slot)),
                 Outcome::Selected(_) => return Err(RecvTimeoutError::Disconnected),
-                Outcome::TimedOut => self.unregister(&cx),
+                Outcome::TimedOut => self.unregister(cx.entry()),
                 Outcome::Cancelled => {
-                    self.unregister(&cx);
+                    self.unregister(cx.entry());
                     crate::loom::checkpoint();
                     return Err(RecvTimeoutError::Disconnected);
                 }

@@ -1,9 +1,10 @@
 //! `select!`: waits on several channel operations and runs the first that
 //! completes. Public only for the macro's expansion; not a stable API.
 //!
-//! One select is one [`Context`] registered in every arm's channel, so the
-//! first partner to arrive claims it through one arm and the others see a
-//! stale entry (`sync/queue.rs`). A round:
+//! One select is one [`Context`] registered in every arm's channel (each arm
+//! links an entry of its own), so the first partner to arrive claims it
+//! through one arm and the others see a stale entry (`sync/queue.rs`). A
+//! round:
 //!
 //! 1. try every arm once, from a random one on (so ready arms are chosen
 //!    fairly); the first that can complete does, and wins;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::chan::Chan;
 use super::{Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
 pub use crate::sync::queue::Context;
-use crate::sync::queue::{Outcome, Selected};
+use crate::sync::queue::{Entry, Outcome, Selected};
 
 /// One `select!` arm, type-erased.
 pub trait Arm {
@@ -32,7 +33,7 @@ pub trait Arm {
     fn register(&self, cx: &Context, op: usize);
     /// Step 3: whether the operation could complete now.
     fn is_ready(&self, cx: &Context) -> bool;
-    /// Step 4: removes `cx`'s entries.
+    /// Step 4: unlinks the arm's entry from its channel.
     fn unregister(&self, cx: &Context);
     /// A partner completed this arm (`disconnected`: by a disconnect).
     fn completed(&self, disconnected: bool);
@@ -49,6 +50,8 @@ pub struct RecvArm<'a, T> {
     /// The received message; the packet while registered.
     slot: UnsafeCell<Option<T>>,
     disconnected: Cell<bool>,
+    /// Its entry in the channel's wait list.
+    entry: Entry,
 }
 
 impl<'a, T> RecvArm<'a, T> {
@@ -58,6 +61,7 @@ impl<'a, T> RecvArm<'a, T> {
             chan: &r.chan,
             slot: UnsafeCell::new(None),
             disconnected: Cell::new(false),
+            entry: Entry::new(),
         }
     }
 
@@ -87,15 +91,15 @@ impl<T> Arm for RecvArm<'_, T> {
     }
 
     fn register(&self, cx: &Context, op: usize) {
-        Chan::register_recv(&mut self.chan.lock(), cx, op, self.slot.get());
+        Chan::register_recv(&mut self.chan.lock(), &self.entry, cx, op, self.slot.get());
     }
 
     fn is_ready(&self, cx: &Context) -> bool {
         self.chan.recv_ready(&self.chan.lock(), cx)
     }
 
-    fn unregister(&self, cx: &Context) {
-        self.chan.unregister(cx);
+    fn unregister(&self, _: &Context) {
+        self.chan.unregister(&self.entry);
     }
 
     fn completed(&self, disconnected: bool) {
@@ -125,6 +129,8 @@ pub struct SendArm<'a, T> {
     /// The message until it is sent; the packet while registered.
     slot: UnsafeCell<Option<T>>,
     disconnected: Cell<bool>,
+    /// Its entry in the channel's wait list.
+    entry: Entry,
 }
 
 impl<'a, T> SendArm<'a, T> {
@@ -134,6 +140,7 @@ impl<'a, T> SendArm<'a, T> {
             chan: &s.chan,
             slot: UnsafeCell::new(Some(msg)),
             disconnected: Cell::new(false),
+            entry: Entry::new(),
         }
     }
 
@@ -172,15 +179,15 @@ impl<T> Arm for SendArm<'_, T> {
     }
 
     fn register(&self, cx: &Context, op: usize) {
-        Chan::register_send(&mut self.chan.lock(), cx, op, self.slot.get());
+        Chan::register_send(&mut self.chan.lock(), &self.entry, cx, op, self.slot.get());
     }
 
     fn is_ready(&self, cx: &Context) -> bool {
         self.chan.send_ready(&self.chan.lock(), cx)
     }
 
-    fn unregister(&self, cx: &Context) {
-        self.chan.unregister(cx);
+    fn unregister(&self, _: &Context) {
+        self.chan.unregister(&self.entry);
     }
 
     fn completed(&self, disconnected: bool) {

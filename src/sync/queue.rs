@@ -2,11 +2,17 @@
 //! and how whoever changes that channel or lock hands it the result.
 //!
 //! Every blocking operation in `channel` and `sync` uses this one mechanism.
-//! A waiter owns a [`Context`] (on its own stack) and puts an [`Entry`] for
+//! A waiter owns a [`Context`] (on its own stack) and links an [`Entry`] for
 //! each operation it waits on into the [`WaitList`] of that channel or lock,
 //! under that object's [`Lock`]. An entry names the context, the operation's
 //! index (its arm in a `select!`) and a *packet*: a pointer to the waiter's
 //! slot for the value (the message to send, the place to receive into).
+//!
+//! A wait list is intrusive, like Go's queue of waiting goroutines: the
+//! entries live with their waiters (a single wait uses the one inside its
+//! context, a `select!` one per arm), and the list only links them. So
+//! waiting allocates nothing, and a waiter that gives up unlinks its entry
+//! in constant time, however many others wait.
 //!
 //! # Protocol (`Context::state`: WAITING, CLAIMED, ABORTED, SELECTED)
 //!
@@ -16,11 +22,11 @@
 //!    and registers one arm at a time, then looks at every arm once more and
 //!    starts over if one became ready: see `channel/select.rs`.)
 //! 2. A *waker* (a sender, an unlocker, a disconnect), holding the object's
-//!    lock, takes the first entry off the list and claims its context with a
+//!    lock, unlinks the first entry from the list and claims its context with a
 //!    CAS `WAITING -> CLAIMED`. Only one CAS can win, so one operation of one
 //!    waiter is completed once, even when the waiter waits on many objects.
 //!    An entry whose CAS fails is stale (its context was claimed through
-//!    another entry, or gave up) and is simply dropped.
+//!    another entry, or gave up) and is simply left unlinked.
 //! 3. The claimant completes the operation through the packet (moves the
 //!    message in or out, hands over the lock), then
 //! 4. prepares the waiter's wake-up (a waiter on the claimant's own worker
@@ -38,17 +44,19 @@
 //! 6. A waiter that stops waiting (deadline, runtime shutdown, or a
 //!    `select!` arm that became ready) CASes `WAITING -> ABORTED`. If that
 //!    fails, a claimant won in step 2 and the operation completes after all
-//!    (the waiter takes its result). Either way it then removes its
-//!    remaining entries under each object's lock, so no entry outlives the
-//!    context it points to.
+//!    (the waiter takes its result). Either way it then unlinks its
+//!    remaining entries under each object's lock, so no entry is freed
+//!    while linked. (An entry a claimant took is unlinked before `SELECTED`
+//!    is stored, so a waiter that sees `SELECTED` has nothing left to
+//!    unlink there.)
 //!
 //! No wake-up is lost: a waker that finds no claimable entry leaves its
 //! change in the object (a buffered message, a free permit) for the next
 //! try, and steps 1 and 2 are ordered by the object's lock. An unpark that
 //! arrives before the waiter parks leaves a token, so the park returns.
 
-use std::collections::VecDeque;
-use std::ptr::NonNull;
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
 use std::time::Instant;
 
 use crossbeam_utils::Backoff;
@@ -97,6 +105,8 @@ pub(crate) enum Outcome {
 pub struct Context {
     state: AtomicUsize,
     parker: Parker,
+    /// The entry of a wait on one object ([`WaitList::register`]).
+    entry: Entry,
 }
 
 impl std::fmt::Debug for Context {
@@ -112,7 +122,13 @@ impl Context {
         Context {
             state: AtomicUsize::new(WAITING),
             parker: Parker::current(),
+            entry: Entry::new(),
         }
+    }
+
+    /// The entry of a wait on one object.
+    pub(crate) fn entry(&self) -> &Entry {
+        &self.entry
     }
 
     /// Makes the context wait again. Only with no entry registered.
@@ -160,6 +176,12 @@ impl Context {
 
     /// Step 5: parks until an operation completes, `deadline` passes, or
     /// the coroutine's runtime cancels it.
+    ///
+    /// Always inlined, as are the channel operations that call it and the
+    /// hand-off it parks through: after a stack switch the CPU's return
+    /// predictor holds the other stack's addresses, so each function the
+    /// woken coroutine returns through on its way back to its own code
+    /// would be a mispredicted return.
     #[inline(always)]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Outcome {
         loop {
@@ -193,19 +215,21 @@ impl Context {
 /// wake it. Dropping the claim is what releases the waiter, so it happens
 /// even if the completion code unwinds.
 pub(crate) struct Claim {
-    entry: Entry,
+    cx: NonNull<Context>,
+    op: usize,
+    packet: *mut (),
     disconnected: bool,
 }
 
 impl Claim {
     /// The waiter's packet, as it registered it.
     pub(crate) fn packet(&self) -> *mut () {
-        self.entry.packet
+        self.packet
     }
 
     /// The claimed operation's index.
     pub(crate) fn op(&self) -> usize {
-        self.entry.op
+        self.op
     }
 
     /// Completes it as disconnected: nothing moved through the packet.
@@ -223,106 +247,279 @@ impl Drop for Claim {
     fn drop(&mut self) {
         // SAFETY: a claimed context stays alive until the store below: its
         // owner spins in `wait_selected` while the state is CLAIMED.
-        let cx = unsafe { self.entry.cx.as_ref() };
+        let cx = unsafe { self.cx.as_ref() };
         let wake = cx.parker.prepare_unpark();
-        let state = SELECTED + 2 * self.entry.op + usize::from(self.disconnected);
+        let state = SELECTED + 2 * self.op + usize::from(self.disconnected);
         cx.state.store(state, Ordering::Release);
         // The context may be gone now; `wake` owns what it needs.
         wake.finish();
     }
 }
 
-/// One registered operation.
-struct Entry {
-    cx: NonNull<Context>,
-    op: usize,
-    packet: *mut (),
+/// One registered operation: a node of one wait list. It lives with its
+/// waiter (in its [`Context`], or in a `select!` arm), stays in place while
+/// linked, and is linked, unlinked and read only under the lock of the
+/// list's object.
+pub(crate) struct Entry {
+    cx: Cell<*const Context>,
+    op: Cell<usize>,
+    packet: Cell<*mut ()>,
+    prev: Cell<*const Entry>,
+    next: Cell<*const Entry>,
+    /// The list it is linked in; null while unlinked.
+    list: Cell<*const WaitList>,
 }
 
-/// The waiters of one channel direction or lock, oldest first.
+impl Entry {
+    /// An unlinked entry.
+    pub(crate) const fn new() -> Entry {
+        Entry {
+            cx: Cell::new(ptr::null()),
+            op: Cell::new(0),
+            packet: Cell::new(ptr::null_mut()),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+            list: Cell::new(ptr::null()),
+        }
+    }
+}
+
+impl Default for Entry {
+    fn default() -> Entry {
+        Entry::new()
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // Step 6 unlinked it, or a claimant did before storing SELECTED,
+        // which the owner has seen: no other thread touches `list` now.
+        debug_assert!(self.list.get().is_null(), "a wait entry freed while linked");
+    }
+}
+
+/// The waiters of one channel direction or lock, oldest first: a doubly
+/// linked list of their entries.
 pub(crate) struct WaitList {
-    entries: VecDeque<Entry>,
+    head: *const Entry,
+    tail: *const Entry,
 }
 
 // SAFETY: a wait list lives inside the lock of its object and is touched
-// only under it. The contexts and packets its entries point to are owned by
-// waiters that keep them alive while registered (step 6) and are only
-// accessed by a claimant (steps 2-4), which synchronises through the
-// context's state.
+// only under it. The entries, contexts and packets it points to are owned
+// by waiters that keep them alive and in place while linked (step 6), and
+// are only accessed under the same lock or, by a claimant, through the
+// context's state (steps 2-4).
 unsafe impl Send for WaitList {}
 
 impl WaitList {
     pub(crate) const fn new() -> WaitList {
         WaitList {
-            entries: VecDeque::new(),
+            head: ptr::null(),
+            tail: ptr::null(),
         }
     }
 
-    /// Step 1: registers operation `op` of `cx`. `cx` and `packet` must
-    /// stay valid until the entry is unregistered or claimed.
+    /// Step 1: registers operation `op` of `cx`, a wait on this object
+    /// only, through the entry inside `cx`. `cx` and `packet` must stay
+    /// valid, and `cx` in place, until it is unregistered or claimed.
     #[inline]
     pub(crate) fn register(&mut self, cx: &Context, op: usize, packet: *mut ()) {
-        self.entries.push_back(Entry {
-            cx: NonNull::from(cx),
-            op,
-            packet,
-        });
+        self.register_entry(&cx.entry, cx, op, packet);
     }
 
-    /// Step 6: removes every entry of `cx`.
+    /// Step 1 with an entry of the caller's (one per `select!` arm). The
+    /// entry, too, must stay valid and in place until unlinked.
+    #[inline]
+    pub(crate) fn register_entry(
+        &mut self,
+        entry: &Entry,
+        cx: &Context,
+        op: usize,
+        packet: *mut (),
+    ) {
+        debug_assert!(entry.list.get().is_null(), "a wait entry linked twice");
+        entry.cx.set(cx);
+        entry.op.set(op);
+        entry.packet.set(packet);
+        entry.prev.set(self.tail);
+        entry.next.set(ptr::null());
+        entry.list.set(self);
+        match NonNull::new(self.tail.cast_mut()) {
+            // SAFETY: a linked entry is alive (step 6); we hold the lock.
+            Some(tail) => unsafe { tail.as_ref() }.next.set(entry),
+            None => self.head = entry,
+        }
+        self.tail = entry;
+    }
+
+    /// Step 6: unlinks `cx`'s own entry, if it is linked here.
+    #[inline]
     pub(crate) fn unregister(&mut self, cx: &Context) {
-        let cx = NonNull::from(cx);
-        self.entries.retain(|e| e.cx != cx);
+        self.unregister_entry(&cx.entry);
     }
 
-    /// Step 2: claims the oldest waiter that still waits, dropping stale
+    /// Step 6: unlinks `entry`, if it is linked here.
+    #[inline]
+    pub(crate) fn unregister_entry(&mut self, entry: &Entry) {
+        if ptr::eq(entry.list.get(), self) {
+            self.unlink(entry);
+        }
+    }
+
+    /// Takes a linked entry out of the list.
+    #[inline]
+    fn unlink(&mut self, entry: &Entry) {
+        let (prev, next) = (entry.prev.get(), entry.next.get());
+        match NonNull::new(prev.cast_mut()) {
+            // SAFETY: linked entries are alive (step 6); we hold the lock.
+            Some(p) => unsafe { p.as_ref() }.next.set(next),
+            None => self.head = next,
+        }
+        match NonNull::new(next.cast_mut()) {
+            // SAFETY: as above.
+            Some(n) => unsafe { n.as_ref() }.prev.set(prev),
+            None => self.tail = prev,
+        }
+        entry.list.set(ptr::null());
+    }
+
+    /// The oldest entry, if any.
+    #[inline]
+    fn front(&self) -> Option<&Entry> {
+        // SAFETY: a linked entry is alive (step 6), and stays linked while
+        // the caller holds the lock, as the borrow of `self` says.
+        unsafe { self.head.as_ref() }
+    }
+
+    /// Unlinks `entry` (linked here) and claims its context.
+    #[inline]
+    fn take(&mut self, entry: &Entry) -> Option<Claim> {
+        self.unlink(entry);
+        let cx = entry.cx.get();
+        // SAFETY: the context of an entry that was linked is alive: its
+        // owner unlinks its entries (under our lock) before it goes.
+        if unsafe { &*cx }.try_claim() {
+            return Some(Claim {
+                // SAFETY: set from a reference when registered.
+                cx: unsafe { NonNull::new_unchecked(cx.cast_mut()) },
+                op: entry.op.get(),
+                packet: entry.packet.get(),
+                disconnected: false,
+            });
+        }
+        None
+    }
+
+    /// Step 2: claims the oldest waiter that still waits, unlinking stale
     /// entries on the way.
     #[inline]
     pub(crate) fn claim(&mut self) -> Option<Claim> {
-        while let Some(entry) = self.entries.pop_front() {
-            // SAFETY: a registered entry's context is alive (step 6).
-            if unsafe { entry.cx.as_ref() }.try_claim() {
-                return Some(Claim {
-                    entry,
-                    disconnected: false,
-                });
+        while let Some(entry) = self.front() {
+            let entry: *const Entry = entry;
+            // SAFETY: linked until `take` unlinks it, and alive until the
+            // lock we hold is released.
+            if let Some(claim) = self.take(unsafe { &*entry }) {
+                return Some(claim);
             }
         }
         None
     }
 
     /// Step 2, for the oldest entry only, and only if `wanted(op)` holds
-    /// for it (stale entries at the front are dropped first).
+    /// for it (stale entries at the front are unlinked first).
     pub(crate) fn claim_front(&mut self, wanted: impl Fn(usize) -> bool) -> Option<Claim> {
         loop {
-            let front = self.entries.front()?;
-            // SAFETY: a registered entry's context is alive (step 6).
-            let waiting = unsafe { front.cx.as_ref() }.is_waiting();
-            if waiting && !wanted(front.op) {
+            let entry: *const Entry = self.front()?;
+            // SAFETY: linked, so alive while we hold the lock.
+            let entry = unsafe { &*entry };
+            // SAFETY: a linked entry's context is alive (step 6).
+            let waiting = unsafe { &*entry.cx.get() }.is_waiting();
+            if waiting && !wanted(entry.op.get()) {
                 return None;
             }
-            let entry = self.entries.pop_front()?;
-            // SAFETY: as above.
-            if waiting && unsafe { entry.cx.as_ref() }.try_claim() {
-                return Some(Claim {
-                    entry,
-                    disconnected: false,
-                });
+            if !waiting {
+                self.unlink(entry);
+                continue;
+            }
+            if let Some(claim) = self.take(entry) {
+                return Some(claim);
             }
         }
     }
 
     /// Whether a context other than `cx` still waits here.
     pub(crate) fn has_waiter_besides(&self, cx: &Context) -> bool {
-        let me = NonNull::from(cx);
-        self.entries.iter().any(|e| {
-            // SAFETY: a registered entry's context is alive (step 6).
-            e.cx != me && unsafe { e.cx.as_ref() }.is_waiting()
-        })
+        let mut at = self.head;
+        // SAFETY: linked entries and their contexts are alive (step 6),
+        // and the list does not change while we hold the lock.
+        while let Some(entry) = unsafe { at.as_ref() } {
+            let other = entry.cx.get();
+            // SAFETY: as above.
+            if !ptr::eq(other, cx) && unsafe { &*other }.is_waiting() {
+                return true;
+            }
+            at = entry.next.get();
+        }
+        false
     }
 
     /// Whether no entry is registered (stale ones count).
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.head.is_null()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::ptr;
+
+    use super::{Context, Entry, WaitList};
+
+    /// Entries come out oldest first; one unlinked from the middle, or
+    /// whose waiter gave up, is skipped; and the list ends empty with
+    /// every entry unlinked (their drops assert it).
+    #[test]
+    fn the_list_is_fifo_and_unlinks_from_anywhere() {
+        let cxs: Vec<Context> = (0..4).map(|_| Context::new()).collect();
+        let select = Context::new();
+        let arm = Entry::new();
+        let mut list = WaitList::new();
+        for (i, cx) in cxs.iter().enumerate() {
+            list.register(cx, i, ptr::null_mut());
+        }
+        list.register_entry(&arm, &select, 9, ptr::null_mut());
+        assert!(list.has_waiter_besides(&cxs[0]));
+
+        list.unregister(&cxs[1]);
+        list.unregister(&cxs[1]); // not linked any more: nothing happens
+        assert!(cxs[2].try_abort().is_none()); // gave up; its entry is stale
+        let ops: Vec<usize> = std::iter::from_fn(|| list.claim().map(|c| c.op())).collect();
+        assert_eq!(ops, [0, 3, 9]);
+        assert!(list.is_empty());
+        // A claimed or stale entry was unlinked by the claim: unregistering
+        // it again is harmless.
+        list.unregister(&cxs[2]);
+        list.unregister_entry(&arm);
+        assert!(!list.has_waiter_besides(&select));
+    }
+
+    /// `claim_front` only takes the oldest waiter, and only if it is wanted.
+    #[test]
+    fn claim_front_stops_at_an_unwanted_waiter() {
+        let (a, b) = (Context::new(), Context::new());
+        let mut list = WaitList::new();
+        list.register(&a, 1, ptr::null_mut());
+        list.register(&b, 2, ptr::null_mut());
+        assert!(list.claim_front(|op| op == 2).is_none());
+        assert_eq!(list.claim_front(|op| op == 1).map(|c| c.op()), Some(1));
+        assert_eq!(list.claim_front(|_| true).map(|c| c.op()), Some(2));
+        assert!(list.is_empty());
     }
 }
