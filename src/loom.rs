@@ -17,12 +17,14 @@ pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
 pub(crate) use self::std_impl::{
-    cancelled, checkpoint, park, park_deadline, spin_wait, Lock, LockGuard, Parker,
+    cancelled, checkpoint, park_deadline_or_spin, park_or_spin, spin_pause, spin_wait, Lock,
+    LockGuard, Parker,
 };
 
 #[cfg(loom)]
 pub(crate) use self::loom_impl::{
-    cancelled, checkpoint, park, park_deadline, spin_wait, Lock, LockGuard, Parker,
+    cancelled, checkpoint, park_deadline_or_spin, park_or_spin, spin_pause, spin_wait, Lock,
+    LockGuard, Parker,
 };
 
 #[cfg(not(loom))]
@@ -152,21 +154,29 @@ mod std_impl {
         }
     }
 
-    /// Parks the caller until unparked, or spuriously.
+    /// Parks the caller until unparked, or spuriously; `spin` first, if it
+    /// may spin (true: do not park). See `runtime::park::park_or_spin`.
     #[inline]
-    pub(crate) fn park() {
-        rt::park()
+    pub(crate) fn park_or_spin(spin: impl FnOnce() -> bool) {
+        rt::park_or_spin(spin)
     }
 
-    /// Parks the caller until unparked, `deadline`, or spuriously.
-    pub(crate) fn park_deadline(deadline: Instant) {
-        rt::park_deadline(deadline)
+    /// Parks the caller until unparked, `deadline`, or spuriously; `spin`
+    /// as above.
+    pub(crate) fn park_deadline_or_spin(deadline: Instant, spin: impl FnOnce() -> bool) {
+        rt::park_deadline_or_spin(deadline, spin)
     }
 
     /// One step of a short wait for another thread's store.
     #[inline]
     pub(crate) fn spin_wait(backoff: &Backoff) {
         backoff.snooze();
+    }
+
+    /// One pause of such a spin.
+    #[inline]
+    pub(crate) fn spin_pause() {
+        std::hint::spin_loop();
     }
 
     /// Whether the caller is a coroutine its runtime is cancelling.
@@ -240,7 +250,12 @@ mod loom_impl {
         }
     }
 
-    pub(crate) fn park() {
+    /// Models always spin before they park, so that loom explores claims
+    /// that meet a spinning waiter.
+    pub(crate) fn park_or_spin(spin: impl FnOnce() -> bool) {
+        if spin() {
+            return;
+        }
         let me = Parker::current();
         let mut token = me.0 .0.lock().unwrap();
         while !*token {
@@ -250,12 +265,16 @@ mod loom_impl {
     }
 
     /// loom has no clock: models never time out.
-    pub(crate) fn park_deadline(_: Instant) {
-        park()
+    pub(crate) fn park_deadline_or_spin(_: Instant, spin: impl FnOnce() -> bool) {
+        park_or_spin(spin)
     }
 
     /// Lets loom schedule the thread being waited for.
     pub(crate) fn spin_wait(_: &Backoff) {
+        thread::yield_now()
+    }
+
+    pub(crate) fn spin_pause() {
         thread::yield_now()
     }
 

@@ -256,17 +256,37 @@ pub(crate) fn note_cancelled_call(task: &Task) -> bool {
 /// Blocks the caller until unparked (or spuriously).
 #[inline]
 pub(crate) fn park() {
+    park_or_spin(|| false);
+}
+
+/// `park`, but a coroutine that would suspend calls `spin` first if it
+/// may spin (`Local::may_spin`: no task to hand off to, nothing else to
+/// run, another worker awake): true means its wait ended meanwhile without
+/// a wake-up (a claimant met it spinning), and it returns at once. Plain
+/// threads never spin.
+#[inline]
+pub(crate) fn park_or_spin(spin: impl FnOnce() -> bool) {
     match current_task() {
-        Some(task) => park_task(task),
+        Some(task) => park_task(task, spin),
         None => thread::park(),
     }
 }
 
 /// Park-protocol steps 1 and 5. Returns at once in a cancelled task.
 #[inline]
-fn park_task(task: &Task) {
+fn park_task(task: &Task, spin: impl FnOnce() -> bool) {
     if !task.is_cancelled() && task.prepare_park() {
-        if current_worker().is_some_and(|w| w.hand_off(task)) {
+        let Some(w) = current_worker() else {
+            unreachable!("a coroutine off its worker");
+        };
+        if w.hand_off(task) {
+            return;
+        }
+        if w.may_spin() && spin() {
+            // Not suspended, so `parked` holds no count (the worker still
+            // holds the task), and no wake-up can have seen the flag: none
+            // runs on this thread while the coroutine spins.
+            task.unmark_parked();
             return;
         }
         task.suspend(Suspend::Park);
@@ -275,6 +295,11 @@ fn park_task(task: &Task) {
 
 /// Blocks the caller until unparked, `deadline` passes, or spuriously.
 pub(crate) fn park_deadline(deadline: Instant) {
+    park_deadline_or_spin(deadline, || false);
+}
+
+/// `park_deadline` with a spin, as `park_or_spin`.
+pub(crate) fn park_deadline_or_spin(deadline: Instant, spin: impl FnOnce() -> bool) {
     let Some(worker) = current_worker().filter(|_| current_task().is_some()) else {
         let now = Instant::now();
         if deadline > now {
@@ -284,7 +309,7 @@ pub(crate) fn park_deadline(deadline: Instant) {
     };
     let task = current_ref().expect("checked above");
     let key = worker.timers().insert(deadline, Unparker::Task(task));
-    park();
+    park_or_spin(spin);
     worker.timers().cancel(key);
 }
 
@@ -346,6 +371,58 @@ mod tests {
             assert_eq!(c.join().unwrap(), (0..2_000).sum::<u32>());
             assert_released(&handles);
         }
+    }
+
+    /// Partners bound to two different workers: most wake-ups meet a
+    /// spinning waiter (`sync/queue.rs`, step 5), which takes no task
+    /// reference and no inbox entry; the others go through the inbox. Every
+    /// message arrives, in order, and every reference is given back.
+    #[test]
+    fn cross_worker_partners_lose_nothing_and_leak_nothing() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        let arrived = Arc::new(AtomicUsize::new(0));
+        // Each partner holds its worker until the other has started, so
+        // they start, and stay, on different workers.
+        let barrier = |arrived: &AtomicUsize| {
+            arrived.fetch_add(1, Ordering::SeqCst);
+            let start = std::time::Instant::now();
+            while arrived.load(Ordering::SeqCst) < 2 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "partner never started"
+                );
+                std::hint::spin_loop();
+            }
+            std::thread::current().id()
+        };
+        let (to_b, from_a) = bounded::<u32>(0);
+        let (to_a, from_b) = bounded::<u32>(0);
+        let b = {
+            let arrived = arrived.clone();
+            rt.spawn(move || {
+                let me = barrier(&arrived);
+                for v in from_a.iter() {
+                    to_a.send(v + 1).unwrap();
+                }
+                me
+            })
+        };
+        let a = rt.spawn(move || {
+            let me = barrier(&arrived);
+            let limit = Duration::from_secs(10); // a lost wake-up fails
+            for i in 0..20_000 {
+                to_b.send_timeout(i, limit).unwrap();
+                assert_eq!(from_b.recv_timeout(limit).unwrap(), i + 1);
+            }
+            me
+        });
+        let handles = [a.coroutine().clone(), b.coroutine().clone()];
+        let (ta, tb) = (a.join().unwrap(), b.join().unwrap());
+        assert_ne!(ta, tb, "the partners shared a worker");
+        assert_released(&handles);
     }
 
     /// A coroutine still parked when its runtime shuts down is unwound, and

@@ -7,9 +7,11 @@
 //! 3. the inbox (bound tasks woken from other threads), drained into 2;
 //! 4. due timers, whose wake-ups land in 1-2;
 //! 5. the worker's own FIFO of fresh tasks;
-//! 6. search: the injector, then the other workers' fresh FIFOs (spinning
+//! 6. a glance of a microsecond or two at the inbox alone: a coroutine that
+//!    just parked is often woken from another worker that soon;
+//! 7. search: the injector, then the other workers' fresh FIFOs (spinning
 //!    briefly, and glancing at the poller, while other workers are awake);
-//! 7. sleep in the poller until the next timer, I/O readiness or a wake-up.
+//! 8. sleep in the poller until the next timer, I/O readiness or a wake-up.
 //!
 //! A coroutine that parks while `next` holds a task runs that task itself
 //! instead of returning here (a hand-off, `park.rs`); each hand-off counts
@@ -82,6 +84,8 @@ const SPIN_POLL: u32 = 16;
 const SPIN_GRACE: Duration = Duration::from_micros(2);
 /// Pauses between two looks at the inbox while spinning.
 const INBOX_CHECKS: u32 = 4;
+/// Pauses a worker out of work watches its inbox before it searches.
+const INBOX_WATCH: u32 = 64;
 
 /// An empty entry of `Local::registrations`.
 const NO_REGISTRATION: u64 = u64::MAX;
@@ -264,6 +268,9 @@ impl Local {
             if let Some(t) = self.fresh.pop() {
                 return Some(t);
             }
+            if self.watch_inbox() {
+                continue;
+            }
             if let Some(t) = self.search() {
                 return Some(t);
             }
@@ -429,7 +436,49 @@ impl Local {
         any
     }
 
-    /// Step 6: the injector, then the peers, while counted as searching.
+    /// Whether the running coroutine, about to suspend parked, may spin
+    /// first (`sync/queue.rs`, step 5): it is not inside a hand-off, this
+    /// worker has nothing else to run, and another worker is awake, so a
+    /// wake-up from there may come within a microsecond.
+    #[inline]
+    pub(crate) fn may_spin(&self) -> bool {
+        !self.handing_off.get() && self.idle_beside_peers()
+    }
+
+    #[inline(never)]
+    fn idle_beside_peers(&self) -> bool {
+        if self.has_local_work() || !self.fresh.is_empty() {
+            return false;
+        }
+        let me = self.index;
+        self.shared
+            .workers
+            .iter()
+            .enumerate()
+            .any(|(i, w)| i != me && w.state.load(Ordering::Relaxed) != SLEEPING)
+    }
+
+    /// Step 6: watches the inbox alone for a microsecond or two.
+    /// A worker whose coroutine just parked often gets it back from another
+    /// worker that soon (a request answered across workers, a channel
+    /// partner); the search would first count it in `Shared::searching`
+    /// and read the peers' queues, and take it out of that count again when
+    /// the wake-up comes: a write to a line the other worker just wrote,
+    /// right on the path of the answer.
+    fn watch_inbox(&self) -> bool {
+        let inbox = &self.remote().inbox;
+        for _ in 0..INBOX_WATCH / INBOX_CHECKS {
+            if !inbox.is_empty() {
+                return true;
+            }
+            for _ in 0..INBOX_CHECKS {
+                std::hint::spin_loop();
+            }
+        }
+        false
+    }
+
+    /// Step 7: the injector, then the peers, while counted as searching.
     ///
     /// While another worker is awake (so fresh work may appear), a worker
     /// that finds nothing keeps looking for a few microseconds (`SPIN_FOR`)
@@ -533,7 +582,7 @@ impl Local {
         }
     }
 
-    /// Step 7, with the re-check that makes wake-ups race-free.
+    /// Step 8, with the re-check that makes wake-ups race-free.
     fn sleep(&self) {
         self.release_deferred();
         let remote = self.remote();
