@@ -7,11 +7,9 @@
 //! 3. the inbox (bound tasks woken from other threads), drained into 2;
 //! 4. due timers, whose wake-ups land in 1-2;
 //! 5. the worker's own FIFO of fresh tasks;
-//! 6. a glance of a microsecond or two at the inbox alone: a coroutine that
-//!    just parked is often woken from another worker that soon;
-//! 7. search: the injector, then the other workers' fresh FIFOs (spinning
+//! 6. search: the injector, then the other workers' fresh FIFOs (spinning
 //!    briefly, and glancing at the poller, while other workers are awake);
-//! 8. sleep in the poller until the next timer, I/O readiness or a wake-up.
+//! 7. sleep in the poller until the next timer, I/O readiness or a wake-up.
 //!
 //! A coroutine that parks while `next` holds a task runs that task itself
 //! instead of returning here (a hand-off, `park.rs`); each hand-off counts
@@ -84,8 +82,6 @@ const SPIN_POLL: u32 = 16;
 const SPIN_GRACE: Duration = Duration::from_micros(2);
 /// Pauses between two looks at the inbox while spinning.
 const INBOX_CHECKS: u32 = 4;
-/// Pauses a worker out of work watches its inbox before it searches.
-const INBOX_WATCH: u32 = 64;
 
 /// An empty entry of `Local::registrations`.
 const NO_REGISTRATION: u64 = u64::MAX;
@@ -267,9 +263,6 @@ impl Local {
             }
             if let Some(t) = self.fresh.pop() {
                 return Some(t);
-            }
-            if self.watch_inbox() {
-                continue;
             }
             if let Some(t) = self.search() {
                 return Some(t);
@@ -458,27 +451,7 @@ impl Local {
             .any(|(i, w)| i != me && w.state.load(Ordering::Relaxed) != SLEEPING)
     }
 
-    /// Step 6: watches the inbox alone for a microsecond or two.
-    /// A worker whose coroutine just parked often gets it back from another
-    /// worker that soon (a request answered across workers, a channel
-    /// partner); the search would first count it in `Shared::searching`
-    /// and read the peers' queues, and take it out of that count again when
-    /// the wake-up comes: a write to a line the other worker just wrote,
-    /// right on the path of the answer.
-    fn watch_inbox(&self) -> bool {
-        let inbox = &self.remote().inbox;
-        for _ in 0..INBOX_WATCH / INBOX_CHECKS {
-            if !inbox.is_empty() {
-                return true;
-            }
-            for _ in 0..INBOX_CHECKS {
-                std::hint::spin_loop();
-            }
-        }
-        false
-    }
-
-    /// Step 7: the injector, then the peers, while counted as searching.
+    /// Step 6: the injector, then the peers, while counted as searching.
     ///
     /// While another worker is awake (so fresh work may appear), a worker
     /// that finds nothing keeps looking for a few microseconds (`SPIN_FOR`)
@@ -582,7 +555,7 @@ impl Local {
         }
     }
 
-    /// Step 8, with the re-check that makes wake-ups race-free.
+    /// Step 7, with the re-check that makes wake-ups race-free.
     fn sleep(&self) {
         self.release_deferred();
         let remote = self.remote();
