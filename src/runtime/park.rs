@@ -256,7 +256,10 @@ pub(crate) fn note_cancelled_call(task: &Task) -> bool {
 /// Blocks the caller until unparked (or spuriously).
 #[inline]
 pub(crate) fn park() {
-    park_or_spin(|| false);
+    match current_task() {
+        Some(task) => park_task(task, None::<fn() -> bool>),
+        None => thread::park(),
+    }
 }
 
 /// `park`, but a coroutine that would suspend calls `spin` first if it
@@ -267,14 +270,14 @@ pub(crate) fn park() {
 #[inline]
 pub(crate) fn park_or_spin(spin: impl FnOnce() -> bool) {
     match current_task() {
-        Some(task) => park_task(task, spin),
+        Some(task) => park_task(task, Some(spin)),
         None => thread::park(),
     }
 }
 
 /// Park-protocol steps 1 and 5. Returns at once in a cancelled task.
 #[inline]
-fn park_task(task: &Task, spin: impl FnOnce() -> bool) {
+fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>) {
     if !task.is_cancelled() && task.prepare_park() {
         let Some(w) = current_worker() else {
             unreachable!("a coroutine off its worker");
@@ -282,7 +285,7 @@ fn park_task(task: &Task, spin: impl FnOnce() -> bool) {
         if w.hand_off(task) {
             return;
         }
-        if w.may_spin() && spin() {
+        if spin.is_some_and(|spin| w.may_spin() && spin()) {
             // Not suspended, so `parked` holds no count (the worker still
             // holds the task), and no wake-up can have seen the flag: none
             // runs on this thread while the coroutine spins.
@@ -295,11 +298,15 @@ fn park_task(task: &Task, spin: impl FnOnce() -> bool) {
 
 /// Blocks the caller until unparked, `deadline` passes, or spuriously.
 pub(crate) fn park_deadline(deadline: Instant) {
-    park_deadline_or_spin(deadline, || false);
+    park_deadline_with(deadline, None::<fn() -> bool>);
 }
 
 /// `park_deadline` with a spin, as `park_or_spin`.
 pub(crate) fn park_deadline_or_spin(deadline: Instant, spin: impl FnOnce() -> bool) {
+    park_deadline_with(deadline, Some(spin));
+}
+
+fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -> bool>) {
     let Some(worker) = current_worker().filter(|_| current_task().is_some()) else {
         let now = Instant::now();
         if deadline > now {
@@ -309,7 +316,7 @@ pub(crate) fn park_deadline_or_spin(deadline: Instant, spin: impl FnOnce() -> bo
     };
     let task = current_ref().expect("checked above");
     let key = worker.timers().insert(deadline, Unparker::Task(task));
-    park_or_spin(spin);
+    park_task(current_task().expect("checked above"), spin);
     worker.timers().cancel(key);
 }
 
