@@ -17,14 +17,14 @@ pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
 pub(crate) use self::std_impl::{
-    cancelled, checkpoint, park_deadline_or_spin, park_or_spin, spin_pause, spin_wait, Lock,
-    LockGuard, Parker,
+    cancelled, checkpoint, park_deadline_with, park_with, spin_pause, spin_wait, Lock, LockGuard,
+    Parker,
 };
 
 #[cfg(loom)]
 pub(crate) use self::loom_impl::{
-    cancelled, checkpoint, park_deadline_or_spin, park_or_spin, spin_pause, spin_wait, Lock,
-    LockGuard, Parker,
+    cancelled, checkpoint, park_deadline_with, park_with, spin_pause, spin_wait, Lock, LockGuard,
+    Parker,
 };
 
 #[cfg(not(loom))]
@@ -154,17 +154,18 @@ mod std_impl {
         }
     }
 
-    /// Parks the caller until unparked, or spuriously; `spin` first, if it
-    /// may spin (true: do not park). See `runtime::park::park_or_spin`.
+    /// Parks the caller until unparked, or spuriously; `spin` first, if
+    /// given and the caller may spin (true: do not park). See
+    /// `runtime::park::park_with`.
     #[inline]
-    pub(crate) fn park_or_spin(spin: impl FnOnce() -> bool) {
-        rt::park_or_spin(spin)
+    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
+        rt::park_with(spin)
     }
 
     /// Parks the caller until unparked, `deadline`, or spuriously; `spin`
     /// as above.
-    pub(crate) fn park_deadline_or_spin(deadline: Instant, spin: impl FnOnce() -> bool) {
-        rt::park_deadline_or_spin(deadline, spin)
+    pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -> bool>) {
+        rt::park_deadline_with(deadline, spin)
     }
 
     /// One step of a short wait for another thread's store.
@@ -250,10 +251,10 @@ mod loom_impl {
         }
     }
 
-    /// Models always spin before they park, so that loom explores claims
-    /// that meet a spinning waiter.
-    pub(crate) fn park_or_spin(spin: impl FnOnce() -> bool) {
-        if spin() {
+    /// Models always spin (when given a spin) before they park, so that
+    /// loom explores claims that meet a spinning waiter.
+    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
+        if spin.is_some_and(|spin| spin()) {
             return;
         }
         let me = Parker::current();
@@ -265,8 +266,8 @@ mod loom_impl {
     }
 
     /// loom has no clock: models never time out.
-    pub(crate) fn park_deadline_or_spin(_: Instant, spin: impl FnOnce() -> bool) {
-        park_or_spin(spin)
+    pub(crate) fn park_deadline_with(_: Instant, spin: Option<impl FnOnce() -> bool>) {
+        park_with(spin)
     }
 
     /// Lets loom schedule the thread being waited for.

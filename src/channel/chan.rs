@@ -196,6 +196,19 @@ impl<T> Chan<T> {
         st.receivers.unregister_entry(entry);
     }
 
+    /// A context for a wait on this channel: a rendezvous (every message
+    /// crosses from one waiter to the other anyway) may spin before it
+    /// parks; a buffered channel's waiters park (`Context::parking`), and
+    /// so do a timer channel's, whose only sender is the clock.
+    #[inline(always)]
+    fn context(&self) -> Context {
+        if self.cap == 0 && !self.timed {
+            Context::new()
+        } else {
+            Context::parking()
+        }
+    }
+
     /// Sends, waiting until `deadline` (`None`: for ever) for room or a
     /// receiver.
     #[inline(always)]
@@ -216,7 +229,7 @@ impl<T> Chan<T> {
             return Err(SendTimeoutError::Timeout(msg));
         }
         let mut slot = Some(msg);
-        let cx = Context::new();
+        let cx = self.context();
         st.senders.register(&cx, 0, ptr::addr_of_mut!(slot).cast());
         drop(st);
         match cx.wait(deadline) {
@@ -256,7 +269,7 @@ impl<T> Chan<T> {
                 (d, t) => d.or(t),
             };
             let mut slot: Option<T> = None;
-            let cx = Context::new();
+            let cx = self.context();
             st.receivers
                 .register(&cx, 0, ptr::addr_of_mut!(slot).cast());
             drop(st);

@@ -234,7 +234,7 @@ pub fn select(arms: &[&dyn Arm], default: Otherwise) -> Option<usize> {
             _ => {}
         }
         // Step 3.
-        let cx = cx.get_or_insert_with(Context::new);
+        let cx = cx.get_or_insert_with(Context::parking);
         cx.reset();
         for (i, arm) in arms.iter().enumerate() {
             arm.register(cx, i);

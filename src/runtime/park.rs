@@ -256,21 +256,18 @@ pub(crate) fn note_cancelled_call(task: &Task) -> bool {
 /// Blocks the caller until unparked (or spuriously).
 #[inline]
 pub(crate) fn park() {
-    match current_task() {
-        Some(task) => park_task(task, None::<fn() -> bool>),
-        None => thread::park(),
-    }
+    park_with(None::<fn() -> bool>);
 }
 
-/// `park`, but a coroutine that would suspend calls `spin` first if it
-/// may spin (`Local::may_spin`: no task to hand off to, nothing else to
-/// run, another worker awake): true means its wait ended meanwhile without
-/// a wake-up (a claimant met it spinning), and it returns at once. Plain
-/// threads never spin.
+/// `park`, but a coroutine that would suspend calls `spin` (if given)
+/// first, if it may spin (`Local::may_spin`: no task to hand off to,
+/// nothing else to run, another worker awake): true means its wait ended
+/// meanwhile without a wake-up (a claimant met it spinning), and it
+/// returns at once. Plain threads never spin.
 #[inline]
-pub(crate) fn park_or_spin(spin: impl FnOnce() -> bool) {
+pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
     match current_task() {
-        Some(task) => park_task(task, Some(spin)),
+        Some(task) => park_task(task, spin),
         None => thread::park(),
     }
 }
@@ -301,12 +298,8 @@ pub(crate) fn park_deadline(deadline: Instant) {
     park_deadline_with(deadline, None::<fn() -> bool>);
 }
 
-/// `park_deadline` with a spin, as `park_or_spin`.
-pub(crate) fn park_deadline_or_spin(deadline: Instant, spin: impl FnOnce() -> bool) {
-    park_deadline_with(deadline, Some(spin));
-}
-
-fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -> bool>) {
+/// `park_deadline` with a spin, as `park_with`.
+pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -> bool>) {
     let Some(worker) = current_worker().filter(|_| current_task().is_some()) else {
         let now = Instant::now();
         if deadline > now {
