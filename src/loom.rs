@@ -144,7 +144,7 @@ mod std_impl {
         /// Starts unparking the waiter: takes what the wake-up needs, so
         /// that the waiter may stop waiting (and drop this parker) before
         /// the returned [`Wake`] is finished.
-        #[inline]
+        #[inline(always)]
         pub(crate) fn prepare_unpark(&self) -> Wake {
             match self {
                 // SAFETY: the task is alive: see the field's comment.
@@ -157,7 +157,7 @@ mod std_impl {
     /// Parks the caller until unparked, or spuriously; `spin` first, if
     /// given and the caller may spin (true: do not park). See
     /// `runtime::park::park_with`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
         rt::park_with(spin)
     }

@@ -196,6 +196,7 @@ impl<T> Sender<T> {
     /// tx.send(5).unwrap(); // waits until the coroutine receives
     /// assert_eq!(h.join().unwrap(), 5);
     /// ```
+    #[inline]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         self.chan
             .send(msg, None)
@@ -303,6 +304,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(3));
     /// assert!(rx.recv().is_err()); // the sender finished and was dropped
     /// ```
+    #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
         self.chan.recv(None).map_err(|_| RecvError)
     }

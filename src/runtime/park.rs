@@ -140,7 +140,7 @@ fn unpark_task(task: TaskRef) {
 /// half, [`Wake::finish`], needs no borrow, so a waker can let the waiter
 /// go (and the task finish) in between: `sync/queue.rs`, step 4.
 #[cfg_attr(loom, allow(dead_code))]
-#[inline]
+#[inline(always)]
 pub(crate) fn prepare_unpark_ref(task: &Task) -> Wake {
     match own_worker(task) {
         Some(w) => {
@@ -264,7 +264,7 @@ pub(crate) fn park() {
 /// nothing else to run, another worker awake): true means its wait ended
 /// meanwhile without a wake-up (a claimant met it spinning), and it
 /// returns at once. Plain threads never spin.
-#[inline]
+#[inline(always)]
 pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
     match current_task() {
         Some(task) => park_task(task, spin),
@@ -273,7 +273,7 @@ pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
 }
 
 /// Park-protocol steps 1 and 5. Returns at once in a cancelled task.
-#[inline]
+#[inline(always)]
 fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>) {
     if !task.is_cancelled() && task.prepare_park() {
         let Some(w) = current_worker() else {

@@ -202,6 +202,7 @@ impl Local {
     }
 
     /// A bound task of this worker was unparked here: it runs next.
+    #[inline]
     pub(crate) fn push_woken(&self, task: TaskRef) {
         if let Some(prev) = self.next.replace(Some(task)) {
             self.ready.borrow_mut().push_back(prev);
