@@ -190,16 +190,20 @@ impl Context {
         }
     }
 
-    /// `try_claim` for a waiter seen spinning (which it may stop doing).
+    /// `try_claim` for a waiter seen spinning, which may stop (and start)
+    /// spinning meanwhile.
     #[cold]
     fn try_claim_spinning(&self) -> Option<bool> {
-        match self
-            .state
-            .compare_exchange(SPINNING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
-        {
-            Ok(_) => Some(true),
-            Err(WAITING) => self.try_claim(),
-            Err(_) => None,
+        let mut seen = SPINNING;
+        loop {
+            match self
+                .state
+                .compare_exchange(seen, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(seen == SPINNING),
+                Err(now @ (WAITING | SPINNING)) => seen = now,
+                Err(_) => return None,
+            }
         }
     }
 
