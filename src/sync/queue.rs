@@ -22,9 +22,10 @@
 //!    and registers one arm at a time, then looks at every arm once more and
 //!    starts over if one became ready: see `channel/select.rs`.)
 //! 2. A *waker* (a sender, an unlocker, a disconnect), holding the object's
-//!    lock, unlinks the first entry from the list and claims its context with a
-//!    CAS `WAITING -> CLAIMED` (or `SPINNING -> CLAIMED`, step 5). Only one CAS can win, so one operation of one
-//!    waiter is completed once, even when the waiter waits on many objects.
+//!    lock, unlinks the first entry from the list and claims its context
+//!    with a CAS `WAITING -> CLAIMED` (or `SPINNING -> CLAIMED`, step 5).
+//!    Only one CAS can win, so one operation of one waiter is completed
+//!    once, even when the waiter waits on many objects.
 //!    An entry whose CAS fails is stale (its context was claimed through
 //!    another entry, or gave up) and is simply left unlinked.
 //! 3. The claimant completes the operation through the packet (moves the
