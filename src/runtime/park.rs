@@ -300,7 +300,7 @@ pub(crate) fn park_deadline(deadline: Instant) {
 
 /// `park_deadline` with a spin, as `park_with`.
 pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -> bool>) {
-    let Some(worker) = current_worker().filter(|_| current_task().is_some()) else {
+    let Some((worker, me)) = current_worker().zip(current_task()) else {
         let now = Instant::now();
         if deadline > now {
             thread::park_timeout(deadline - now);
@@ -309,7 +309,7 @@ pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -
     };
     let task = current_ref().expect("checked above");
     let key = worker.timers().insert(deadline, Unparker::Task(task));
-    park_task(current_task().expect("checked above"), spin);
+    park_task(me, spin);
     worker.timers().cancel(key);
 }
 

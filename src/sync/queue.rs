@@ -273,11 +273,11 @@ impl Context {
         }
     }
 
-    /// Step 5's spin (called by the park, if the waiter may spin). True if a claimant took the context
-    /// meanwhile (it sends no wake-up, so the waiter must not park); false
-    /// if the waiter is back to `WAITING` and parks. Kept out of line:
-    /// `wait` is inlined into every blocking call, down to its stack
-    /// switch, and must stay small enough for that.
+    /// Step 5's spin (called by the park, if the waiter may spin). True if
+    /// a claimant took the context meanwhile (it sends no wake-up, so the
+    /// waiter must not park); false if the waiter is back to `WAITING` and
+    /// parks. Kept out of line: `wait` is inlined into every blocking call,
+    /// down to its stack switch, and must stay small enough for that.
     #[inline(never)]
     fn spin(&self) -> bool {
         if self
@@ -385,12 +385,6 @@ impl Entry {
             next: Cell::new(ptr::null()),
             list: Cell::new(ptr::null()),
         }
-    }
-}
-
-impl Default for Entry {
-    fn default() -> Entry {
-        Entry::new()
     }
 }
 
