@@ -29,7 +29,7 @@ declare -A peers_of=(
     [pingpong1]="weft go tokio threads"
     [pingpong2]="weft go tokio threads"
     [echo1]="weft threads"
-    [echo1000]="weft tokio go"
+    [echo1000]="weft tokio go epoll"
     [http]="weft tokio go may"
     [idle_rss]="weft tokio go"
 )
@@ -133,7 +133,8 @@ run_network() {
     : >"$tmp/client.log"
     start_server "$peer" "$kind" || { stop_server; return 1; }
     case $w in
-        echo1|echo1000) out=$(timeout "$limit" "$loadgen" "$w" "$port" 2>"$tmp/client.log") || rc=$? ;;
+        echo1) out=$(timeout "$limit" "$loadgen" echo1 "$port" 2>"$tmp/client.log") || rc=$? ;;
+        echo1000) out=$(timeout "$limit" "$loadgen" echo1000 "$port" --server-pid "$server_pid" 2>"$tmp/client.log") || rc=$? ;;
         idle_rss) out=$(timeout "$limit" "$loadgen" idle_rss "$port" "$server_pid" 2>"$tmp/client.log") || rc=$? ;;
         http)
             # First check that the server answers correctly and serves all
@@ -204,6 +205,11 @@ for w in "${workloads[@]}"; do
             echo "   $peer $w run $i: ${line#RESULT $w }" >&2
             read -r _ _ value unit <<<"$line"
             echo "$w $peer $value $unit" >>"$results"
+            # Extra figures a run reports besides its own (echo1000's server
+            # CPU time per round trip), as rows of their own.
+            grep -E "^RESULT ${w}_[a-z]+ " <<<"$out" | while read -r _ extra value unit; do
+                echo "$extra $peer $value $unit" >>"$results"
+            done
         done
     done
 done

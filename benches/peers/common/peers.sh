@@ -8,6 +8,7 @@ declare -A bin=(
     [tokio]=tokio/target/release/tokio-peer
     [threads]=threads/target/release/threads-peer
     [may]=may/target/release/may-peer
+    [epoll]=epoll/target/release/epoll-peer
 )
 loadgen=loadgen/target/release/loadgen
 

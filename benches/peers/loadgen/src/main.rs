@@ -8,12 +8,15 @@
 //! ```text
 //! loadgen echo1 PORT            one connection, 10k warm-up + 100k round trips
 //! loadgen echo1000 PORT         1000 connections, 1 s warm-up + 5 s measured
+//!                               (`--server-pid PID`: also the server's CPU
+//!                               time per round trip in the measured window)
 //! loadgen idle_rss PORT PID     10k idle connections, server RSS growth per conn
 //! loadgen http-check PORT       two keep-alive GETs must each get "Hello, world!"
 //!                               (`--conns N`: on N connections open at once)
 //! ```
 //! Options (after the positional arguments): `--conns N`, `--secs S`,
-//! `--warmup S`, `--threads N` (tokio workers of the client, default 2).
+//! `--warmup S`, `--threads N` (tokio workers of the client, default 2),
+//! `--server-pid PID`.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -44,6 +47,7 @@ struct Opts {
     secs: f64,
     warmup: f64,
     threads: usize,
+    server_pid: Option<u32>,
 }
 
 fn parse_opts(rest: &[String], conns: usize) -> Opts {
@@ -52,6 +56,7 @@ fn parse_opts(rest: &[String], conns: usize) -> Opts {
         secs: 5.0,
         warmup: 1.0,
         threads: 2,
+        server_pid: None,
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -64,6 +69,7 @@ fn parse_opts(rest: &[String], conns: usize) -> Opts {
             "--secs" => o.secs = val.parse().unwrap_or_else(|_| bad()),
             "--warmup" => o.warmup = val.parse().unwrap_or_else(|_| bad()),
             "--threads" => o.threads = val.parse().unwrap_or_else(|_| bad()),
+            "--server-pid" => o.server_pid = Some(val.parse().unwrap_or_else(|_| bad())),
             _ => fail(format!("unknown option {flag}")),
         }
     }
@@ -212,7 +218,7 @@ async fn round_trip(s: &mut tokio::net::TcpStream, id: usize, seq: u64) -> io::R
 fn echo1000(port: u16, o: &Opts) {
     raise_nofile_limit();
     let rt = runtime(o.threads);
-    let rps = rt.block_on(async {
+    let (rps, cpu_per_rt) = rt.block_on(async {
         let streams = open_all(port, o.conns, None, Duration::from_secs(20)).await;
         let counts: Arc<Vec<AtomicU64>> =
             Arc::new((0..o.conns).map(|_| AtomicU64::new(0)).collect());
@@ -243,10 +249,11 @@ fn echo1000(port: u16, o: &Opts) {
                 .map(|c| c.load(Ordering::Relaxed))
                 .collect::<Vec<_>>()
         };
+        let server_cpu = || o.server_pid.map(cpu_time);
         tokio::time::sleep(Duration::from_secs_f64(o.warmup)).await;
-        let (before, t0) = (snapshot(), Instant::now());
+        let (before, cpu0, t0) = (snapshot(), server_cpu(), Instant::now());
         tokio::time::sleep(Duration::from_secs_f64(o.secs)).await;
-        let (after, elapsed) = (snapshot(), t0.elapsed());
+        let (after, cpu1, elapsed) = (snapshot(), server_cpu(), t0.elapsed());
         stop.store(true, Ordering::Relaxed);
         if let Some(e) = error.lock().unwrap().take() {
             fail(format!("echo1000: {e}"));
@@ -259,11 +266,33 @@ fn echo1000(port: u16, o: &Opts) {
             ));
         }
         let total: u64 = after.iter().zip(&before).map(|(a, b)| a - b).sum();
-        total as f64 / elapsed.as_secs_f64()
+        let cpu_per_rt = cpu0.zip(cpu1).map(|(c0, c1)| (c1 - c0) / total as f64);
+        (total as f64 / elapsed.as_secs_f64(), cpu_per_rt)
     });
     println!("RESULT echo1000 {rps:.0} req/s");
+    if let Some(cpu) = cpu_per_rt {
+        println!("RESULT echo1000_cpu {:.2} us/rt", cpu * 1e6);
+    }
     // Connection tasks may be parked in a read; do not wait for them.
     exit(0)
+}
+
+/// CPU time (user + system, all threads) process `pid` has used, in
+/// seconds, from `/proc/PID/stat` (clock-tick resolution).
+fn cpu_time(pid: u32) -> f64 {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
+    // The command name (field 2) may hold spaces; the fields after its
+    // closing parenthesis start with field 3, so utime (14) and stime (15)
+    // are the 12th and 13th.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().skip(11).take(2))
+        .map(|f| f.filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or_else(|| fail(format!("{path}: cannot parse")));
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks as f64 / hz.max(1) as f64
 }
 
 // ------------------------------------------------------------- idle_rss
