@@ -379,7 +379,10 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
         }
         joined.push((slot, key, generation, dir));
     }
-    let mut outcome = outcome.unwrap_or_else(|| park_until(deadline));
+    let mut outcome = outcome.unwrap_or_else(|| {
+        let _io = worker.io_wait();
+        park_until(deadline)
+    });
     for &(slot, key, generation, dir) in &joined {
         poller.remove_waiter(key, generation, dir, &task);
         if slot.state().generation != generation {
@@ -409,7 +412,10 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
         return Wait::Closed;
     }
-    let outcome = park_until(deadline);
+    let outcome = {
+        let _io = worker.io_wait();
+        park_until(deadline)
+    };
     poller.remove_waiter(key, generation, dir, &task);
     if slot.state().generation != generation {
         Wait::Closed

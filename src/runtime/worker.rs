@@ -78,7 +78,7 @@ const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(200);
 /// the awake workers are spinning (see `search`).
 const SPIN_FOR: Duration = Duration::from_micros(25);
 const SPIN_PAUSES: u32 = 32;
-const SPIN_POLL: u32 = 16;
+const SPIN_POLL: u32 = 4;
 const SPIN_GRACE: Duration = Duration::from_micros(2);
 /// Pauses between two looks at the inbox while spinning.
 const INBOX_CHECKS: u32 = 4;
@@ -145,6 +145,9 @@ pub(crate) struct Local {
     /// Task references to the runtime reserved for tasks spawned here, and
     /// given back by tasks freed here (`shared::TaskShare`).
     task_refs: Cell<usize>,
+    /// This worker's coroutines parked until an fd is ready (`io_wait`):
+    /// while there are any, a searching worker looks at its poller.
+    io_waiters: Cell<usize>,
 }
 
 impl Local {
@@ -176,6 +179,7 @@ impl Local {
             expired: RefCell::new(Vec::new()),
             deferred_releases: RefCell::new(Vec::new()),
             task_refs: Cell::new(0),
+            io_waiters: Cell::new(0),
         }
     }
 
@@ -234,6 +238,13 @@ impl Local {
         }
         regs[fd] = ((key as u64) << 32) | generation as u64;
         self.readiness.reset(key, generation);
+    }
+
+    /// Counts the calling coroutine as waiting for I/O readiness on this
+    /// worker until the guard drops.
+    pub(crate) fn io_wait(&self) -> IoWait<'_> {
+        self.io_waiters.set(self.io_waiters.get() + 1);
+        IoWait(self)
     }
 
     /// What this worker's poller last said about its registrations.
@@ -470,7 +481,8 @@ impl Local {
     /// hand-over) is picked up from the inbox within a microsecond instead
     /// of after a sleep and a wake-up. At most half the awake workers spin. The spin ends early
     /// when work for this worker arrives: in its inbox, or as I/O readiness
-    /// (the poller is checked every `SPIN_POLL` rounds). With every other
+    /// (the poller is checked in the first round and then every `SPIN_POLL`
+    /// rounds, while coroutines here wait for I/O). With every other
     /// worker asleep nothing can produce fresh work but I/O and timers, so
     /// the worker goes straight to its poller instead of burning a core the
     /// rest of the machine may need.
@@ -510,7 +522,11 @@ impl Local {
             if spun >= SPIN_FOR || (crowded && spun >= SPIN_GRACE) {
                 break;
             }
-            if round % SPIN_POLL == 0
+            // Readiness for this worker's own coroutines is the work most
+            // likely to come next when they wait for sockets: look at once,
+            // not only after a few rounds of spinning.
+            if (round == 1 || round % SPIN_POLL == 0)
+                && self.io_waiters.get() > 0
                 && self
                     .driver
                     .borrow_mut()
@@ -845,6 +861,16 @@ impl Local {
         // SAFETY: the reserve held these references; the worker's own `Arc`
         // keeps the runtime alive.
         unsafe { Shared::release_task_refs(NonNull::from(&*self.shared), reserved) };
+    }
+}
+
+/// A coroutine counted in `Local::io_waiters`.
+pub(crate) struct IoWait<'a>(&'a Local);
+
+impl Drop for IoWait<'_> {
+    fn drop(&mut self) {
+        let n = &self.0.io_waiters;
+        n.set(n.get() - 1);
     }
 }
 
