@@ -84,13 +84,20 @@ const ABORTED: usize = 2;
 const SPINNING: usize = 3;
 /// `SELECTED + 2 * op + disconnected`.
 const SELECTED: usize = 4;
-/// Pauses a waiter spins before it parks: a few microseconds (7.7 µs on the
-/// EPYC machines weft is measured on, where a pause takes 30 ns; about a
-/// microsecond on CPUs with short pauses).
+/// How long a waiter spins before it parks. A time, not a count of pauses:
+/// a pause takes anywhere from a few cycles to 30 ns (on the EPYC machines
+/// weft is measured on), so a count would mean a microsecond on one CPU and
+/// ten on another.
 #[cfg(not(loom))]
-const SPINS: u32 = 256;
+const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(8);
+/// Pauses between two looks at the clock while spinning (a look costs
+/// about as much as one pause here).
+#[cfg(not(loom))]
+const SPIN_CHECK: u32 = 16;
+/// Under loom a spin is one look at the state: enough to explore both
+/// outcomes of the race with a claimant.
 #[cfg(loom)]
-const SPINS: u32 = 1;
+const SPIN_CHECK: u32 = 1;
 
 /// Which operation of a waiter completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,11 +294,23 @@ impl Context {
         {
             return true;
         }
-        for _ in 0..SPINS {
-            if self.state.load(Ordering::Relaxed) != SPINNING {
+        #[cfg(not(loom))]
+        let spent = {
+            let start = Instant::now();
+            move || start.elapsed() >= SPIN_FOR
+        };
+        #[cfg(loom)]
+        let spent = || true;
+        'spin: loop {
+            for _ in 0..SPIN_CHECK {
+                if self.state.load(Ordering::Relaxed) != SPINNING {
+                    break 'spin;
+                }
+                spin_pause();
+            }
+            if spent() {
                 break;
             }
-            spin_pause();
         }
         self.state
             .compare_exchange(SPINNING, WAITING, Ordering::Relaxed, Ordering::Relaxed)
