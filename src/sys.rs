@@ -8,6 +8,7 @@
 //! - `prefault(addr, len)` and `huge_pages(addr, len)` (task memory chunks);
 //! - `fault_address(siginfo)` and `OVERFLOW_SIGNALS` (the overflow handler);
 //! - `thread_stack_bounds()` (`weft::grow` on plain threads);
+//! - `prefetch(p)`, a cache hint (the scheduler's look-ahead);
 //! - `raw::*`, the real functions behind the hooks (system calls, and libc's
 //!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`, `errno` and
 //!   `set_errno` (the I/O hooks).

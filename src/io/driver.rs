@@ -46,21 +46,64 @@ pub(crate) enum Direction {
 /// Waiters for one registered fd.
 struct FdWaiters {
     generation: u32,
-    readers: Vec<Unparker>,
-    writers: Vec<Unparker>,
+    readers: Waiters,
+    writers: Waiters,
 }
 
 impl FdWaiters {
-    fn list(&mut self, dir: Direction) -> &mut Vec<Unparker> {
+    fn list(&mut self, dir: Direction) -> &mut Waiters {
         match dir {
             Direction::Read => &mut self.readers,
             Direction::Write => &mut self.writers,
         }
     }
 
-    fn wake_all(self) {
-        for w in self.readers.into_iter().chain(self.writers) {
+    fn wake_all(mut self) {
+        let mut all = Vec::new();
+        self.readers.take_into(&mut all);
+        self.writers.take_into(&mut all);
+        for w in all {
             w.unpark();
+        }
+    }
+}
+
+/// The waiters of one fd in one direction, oldest first. Nearly always
+/// none or one (a connection's own coroutine), so the first is kept inline:
+/// waiting and dispatching touch no memory beyond the fd's entry. Several
+/// coroutines reading one socket spill into `more`.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Unparker>,
+    more: Vec<Unparker>,
+}
+
+impl Waiters {
+    fn push(&mut self, w: Unparker) {
+        if self.first.is_none() {
+            self.first = Some(w);
+        } else {
+            self.more.push(w);
+        }
+    }
+
+    fn remove(&mut self, task: &Task) {
+        if self.first.as_ref().is_some_and(|w| w.is_task(task)) {
+            self.first = if self.more.is_empty() {
+                None
+            } else {
+                Some(self.more.remove(0))
+            };
+        } else if !self.more.is_empty() {
+            self.more.retain(|w| !w.is_task(task));
+        }
+    }
+
+    /// Moves every waiter to the end of `out`, oldest first.
+    fn take_into(&mut self, out: &mut Vec<Unparker>) {
+        out.extend(self.first.take());
+        if !self.more.is_empty() {
+            out.append(&mut self.more);
         }
     }
 }
@@ -87,8 +130,8 @@ impl Poller {
     pub(crate) fn register(&self, fd: RawFd, generation: u32) -> io::Result<usize> {
         let key = self.waiters.lock().unwrap().insert(FdWaiters {
             generation,
-            readers: Vec::new(),
-            writers: Vec::new(),
+            readers: Waiters::default(),
+            writers: Waiters::default(),
         });
         let interest = Interest::READABLE | Interest::WRITABLE;
         let t = token(key, generation);
@@ -130,7 +173,7 @@ impl Poller {
     pub(crate) fn remove_waiter(&self, key: usize, generation: u32, dir: Direction, task: &Task) {
         let mut waiters = self.waiters.lock().unwrap();
         if let Some(entry) = waiters.get_mut(key).filter(|e| e.generation == generation) {
-            entry.list(dir).retain(|w| !w.is_task(task));
+            entry.list(dir).remove(task);
         }
     }
 
@@ -166,10 +209,10 @@ impl Poller {
             let read = ev.read || ev.read_closed;
             let write = ev.write || ev.write_closed;
             if read {
-                woken.append(&mut entry.readers);
+                entry.readers.take_into(woken);
             }
             if write {
-                woken.append(&mut entry.writers);
+                entry.writers.take_into(woken);
             }
         }
     }
@@ -216,6 +259,12 @@ impl Driver {
         self.poller
             .dispatch(&self.events, readiness, &mut self.woken);
         let n = self.woken.len();
+        // Waking a coroutine first reads its record, cold in a server with
+        // many connections: start all those loads before the first wake-up
+        // waits on one.
+        for w in &self.woken {
+            w.prefetch();
+        }
         for w in self.woken.drain(..) {
             w.unpark();
         }

@@ -109,6 +109,13 @@ impl Unparker {
         matches!(self, Unparker::Task(t) if std::ptr::addr_eq(TaskRef::as_ptr(t), task))
     }
 
+    /// Starts loading what `unpark` will read first (a cache hint).
+    pub(crate) fn prefetch(&self) {
+        if let Unparker::Task(t) = self {
+            crate::sys::prefetch(TaskRef::as_ptr(t).cast());
+        }
+    }
+
     /// Step 4 for a coroutine; `Thread::unpark` for a thread.
     pub(crate) fn unpark(self) {
         match self {

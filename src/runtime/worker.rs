@@ -64,6 +64,7 @@ use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
 use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller, Readiness};
 use crate::stack::{Budget, StackPool};
+use crate::sys;
 use crate::time::Timers;
 
 /// Picks between fairness checks.
@@ -884,30 +885,12 @@ impl Drop for IoWait<'_> {
 /// shares. The queue is ordered, so one pick ahead is enough to hide it.
 #[inline(never)]
 fn prefetch_ahead(ready: &VecDeque<TaskRef>) {
-    prefetch(TaskRef::as_ptr(&ready[1]).cast());
+    sys::prefetch(TaskRef::as_ptr(&ready[1]).cast());
     // SAFETY: a task in our ready queue is bound to us and not running (the
     // running one was popped), so nobody writes its body; reading the frame
     // pointer is the same read `run_task` makes.
     if let Body::Running(frame) = unsafe { *ready[0].body() } {
-        prefetch(frame.as_ptr().cast());
-        prefetch(frame.as_ptr().cast::<u8>().wrapping_add(64));
+        sys::prefetch(frame.as_ptr().cast());
+        sys::prefetch(frame.as_ptr().cast::<u8>().wrapping_add(64));
     }
-}
-
-/// A hint to start loading the cache line at `p`; never faults.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing the program sees and cannot fault,
-    // whatever the address.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: as above: `prfm` is a hint and cannot fault.
-    unsafe {
-        core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags));
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    let _ = p;
 }
