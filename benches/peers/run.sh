@@ -207,9 +207,9 @@ for w in "${workloads[@]}"; do
             echo "$w $peer $value $unit" >>"$results"
             # Extra figures a run reports besides its own (echo1000's server
             # CPU time per round trip), as rows of their own.
-            grep -E "^RESULT ${w}_[a-z]+ " <<<"$out" | while read -r _ extra value unit; do
+            while read -r _ extra value unit; do
                 echo "$extra $peer $value $unit" >>"$results"
-            done
+            done < <(grep -E "^RESULT ${w}_[a-z]+ " <<<"$out" || true)
         done
     done
 done
