@@ -58,11 +58,8 @@ impl FdWaiters {
         }
     }
 
-    fn wake_all(mut self) {
-        let mut all = Vec::new();
-        self.readers.take_into(&mut all);
-        self.writers.take_into(&mut all);
-        for w in all {
+    fn wake_all(self) {
+        for w in self.readers.into_iter().chain(self.writers) {
             w.unpark();
         }
     }
@@ -94,7 +91,7 @@ impl Waiters {
             } else {
                 Some(self.more.remove(0))
             };
-        } else if !self.more.is_empty() {
+        } else {
             self.more.retain(|w| !w.is_task(task));
         }
     }
@@ -102,9 +99,17 @@ impl Waiters {
     /// Moves every waiter to the end of `out`, oldest first.
     fn take_into(&mut self, out: &mut Vec<Unparker>) {
         out.extend(self.first.take());
-        if !self.more.is_empty() {
-            out.append(&mut self.more);
-        }
+        out.append(&mut self.more);
+    }
+}
+
+impl IntoIterator for Waiters {
+    type Item = Unparker;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Unparker>, std::vec::IntoIter<Unparker>>;
+
+    /// Every waiter, oldest first.
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::fd_table::{self, Slot, KNOWN, SOCKET, STREAM, USER_NB, WEFT_NB};
 use super::Direction;
 use crate::runtime::park::{self, Unparker};
-use crate::runtime::{current_task, current_worker};
+use crate::runtime::{current_task, current_worker, Local};
 use crate::sys::{self, raw, FdKind};
 
 /// How a wait ended.
@@ -379,10 +379,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
         }
         joined.push((slot, key, generation, dir));
     }
-    let mut outcome = outcome.unwrap_or_else(|| {
-        let _io = worker.io_wait();
-        park_until(deadline)
-    });
+    let mut outcome = outcome.unwrap_or_else(|| park_until(worker, deadline));
     for &(slot, key, generation, dir) in &joined {
         poller.remove_waiter(key, generation, dir, &task);
         if slot.state().generation != generation {
@@ -412,10 +409,7 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
         return Wait::Closed;
     }
-    let outcome = {
-        let _io = worker.io_wait();
-        park_until(deadline)
-    };
+    let outcome = park_until(worker, deadline);
     poller.remove_waiter(key, generation, dir, &task);
     if slot.state().generation != generation {
         Wait::Closed
@@ -424,8 +418,10 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     }
 }
 
-/// Parks until unparked or `deadline`; `TimedOut` if the deadline passed.
-fn park_until(deadline: Option<Instant>) -> Wait {
+/// Parks until unparked or `deadline`, counted among `worker`'s I/O
+/// waiters meanwhile; `TimedOut` if the deadline passed.
+fn park_until(worker: &Local, deadline: Option<Instant>) -> Wait {
+    let _io = worker.io_wait();
     match deadline {
         Some(d) => park::park_deadline(d),
         None => park::park(),

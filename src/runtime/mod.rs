@@ -15,3 +15,4 @@ pub(crate) use context::{current_task, current_worker};
 pub(crate) use global::current_or_global;
 pub use handle::Runtime;
 pub(crate) use shared::{share, Shared, TaskShare};
+pub(crate) use worker::Local;

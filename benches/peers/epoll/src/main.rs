@@ -117,7 +117,7 @@ fn serve(port: u16) -> ! {
             })
             .collect();
         // Connections are dealt to the loops in turn.
-        for i in 0.. {
+        for next in loops.iter().cycle() {
             let conn = libc::accept(listener, std::ptr::null_mut(), std::ptr::null_mut());
             if conn == -1 {
                 continue; // EMFILE and the like: the client reports the failure
@@ -137,7 +137,7 @@ fn serve(port: u16) -> ! {
                 u64: conn as u64,
             };
             check(
-                libc::epoll_ctl(loops[i % THREADS], libc::EPOLL_CTL_ADD, conn, &mut ev),
+                libc::epoll_ctl(*next, libc::EPOLL_CTL_ADD, conn, &mut ev),
                 "epoll_ctl",
             );
         }
