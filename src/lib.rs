@@ -74,11 +74,27 @@
 //! server.join().unwrap();
 //! ```
 //!
-//! What is not intercepted: regular file I/O (files are always "ready";
-//! use [`spawn_blocking`] for slow disks), `std::sync` locks and channels
-//! (futex-based: they block the worker; use [`sync`] and [`channel`]
-//! instead), and CPU loops. Those block the worker thread and the
-//! coroutines queued on it.
+//! Calls that wait in the kernel where a coroutine cannot park (a futex
+//! wait in a `std::sync` lock or channel, parking_lot or crossbeam; a
+//! nested tokio runtime's `epoll_wait`; `waitpid`; files, pipes and FIFOs)
+//! block their own thread only: if one lasts, another thread of the same
+//! worker takes the worker over and runs its other coroutines, and the
+//! blocked coroutine continues on its own thread when the call returns.
+//! A long CPU loop still holds its worker.
+//!
+//! ```
+//! use std::sync::mpsc;
+//! let rt = weft::Runtime::builder().workers(1).build().unwrap();
+//! let got = rt.run(|| {
+//!     let (tx, rx) = mpsc::channel();
+//!     // The receiver blocks its thread in std's channel...
+//!     let receiver = weft::go(move || rx.recv().unwrap());
+//!     // ...and the sender, on the same single worker, still runs.
+//!     weft::go(move || tx.send("sent").unwrap());
+//!     receiver.join().unwrap()
+//! });
+//! assert_eq!(got, "sent");
+//! ```
 //!
 //! ## Channels and sync
 //!
@@ -88,7 +104,8 @@
 //! [`sync::WaitGroup`], [`sync::Semaphore`], [`sync::Barrier`]). Their
 //! blocking calls park a coroutine and block a plain thread, so coroutines
 //! and threads can share them. Prefer them to `std::sync` in coroutines: a
-//! std lock or channel blocks the whole worker thread.
+//! park costs nothing, while a std lock or channel that waits holds an OS
+//! thread for as long as it waits.
 //!
 //! ```
 //! use weft::channel::bounded;
@@ -151,10 +168,15 @@
 //! ## The soundness rule: bound after first run
 //!
 //! A coroutine can be stolen by an idle worker until it first runs; from its
-//! first resume on, it stays on that worker thread for life. So
-//! `thread_local!` values, `Rc`, and std lock guards held across a park are
-//! as safe as on a plain thread, and `go` can be a safe function. Balance
-//! comes from stealing coroutines that have not started yet.
+//! first resume on, it stays on that worker for life. A worker is run by one
+//! OS thread at a time: usually always the same one, and another of the
+//! worker's own threads only while a coroutine of the worker is blocked in
+//! a call that cannot park. So `thread_local!` values, `Rc`, and std lock
+//! guards held across a park are never used from two threads at once, and
+//! `go` can be a safe function. A coroutine that was parked while a sibling
+//! blocked may resume on another thread of its worker (and then sees that
+//! thread's thread-locals). Balance comes from stealing coroutines that
+//! have not started yet.
 //!
 //! ## Limits
 //!
@@ -167,9 +189,10 @@
 //!   Past that, [`Builder::spawn`] returns an `OutOfMemory` error (and `go`
 //!   panics) until some finish. Raise the cap with
 //!   `sysctl -w vm.max_map_count=262144`.
-//! - A coroutine that blocks in a call weft does not intercept (a
-//!   `std::sync::Mutex`, file I/O, a long CPU loop) blocks its worker thread
-//!   and the coroutines queued on it.
+//! - A long CPU loop holds its worker and the coroutines queued on it. A
+//!   call that blocks its thread takes one of the worker's threads, at most
+//!   [`RuntimeBuilder::max_threads`] (512) per worker; past that, it holds
+//!   up the worker until one returns.
 //! - weft sets `O_NONBLOCK` on the sockets its coroutines use (never on
 //!   inherited stdio or files) and hides it from the program (`fcntl`
 //!   reports the program's own view). A socket handed to another process

@@ -9,7 +9,10 @@
 //! - `fault_address(siginfo)` and `OVERFLOW_SIGNALS` (the overflow handler);
 //! - `thread_stack_bounds()` (`weft::grow` on plain threads);
 //! - `prefetch(p)`, a cache hint (the scheduler's look-ahead);
-//! - `raw::*`, the real functions behind the hooks (system calls, and libc's
+//! - `futex_wait`, `futex_wake` and `precise_timers()` (threads taking
+//!   turns at a worker, and the monitor: `runtime/takeover.rs`);
+//! - `raw::*`, the real functions behind the hooks (system calls through
+//!   `raw::syscall6`, which leaves `errno` alone, and libc's
 //!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`, `errno` and
 //!   `set_errno` (the I/O hooks).
 //!

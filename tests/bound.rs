@@ -1,15 +1,19 @@
 //! A coroutine may be stolen until it first runs, and is bound to its worker
-//! from then on (DESIGN.md, decision 2).
+//! from then on. While none of a worker's coroutines blocks its thread (in a
+//! std lock, a child wait, a file: `tests/takeover.rs`), one thread runs the
+//! worker, so a started coroutine never changes thread.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 #[test]
 fn started_coroutines_never_change_thread_under_stealing() {
     let rt = weft::Runtime::builder().workers(2).build().unwrap();
-    let starts: Arc<Mutex<HashSet<ThreadId>>> = Arc::default();
+    // weft's own Mutex parks: a std one could block a thread under
+    // contention and let another thread of the worker take it over.
+    let starts: Arc<weft::sync::Mutex<HashSet<ThreadId>>> = Arc::default();
     let s = starts.clone();
     let moved = rt.run(move || {
         // One coroutine spawns everything, so every fresh coroutine starts in
@@ -20,7 +24,7 @@ fn started_coroutines_never_change_thread_under_stealing() {
                 let s = s.clone();
                 weft::go(move || {
                     let home = thread::current().id();
-                    s.lock().unwrap().insert(home);
+                    s.lock().insert(home);
                     let mut moved = 0;
                     for round in 0..20 {
                         match (i + round) % 3 {
@@ -40,7 +44,7 @@ fn started_coroutines_never_change_thread_under_stealing() {
     });
     assert_eq!(moved, 0, "a started coroutine changed threads");
     assert_eq!(
-        starts.lock().unwrap().len(),
+        starts.lock().len(),
         2,
         "both workers started coroutines, so stealing was active"
     );

@@ -155,3 +155,62 @@ pub(crate) fn set_errno(e: libc::c_int) {
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = e };
 }
+
+/// Blocks the calling thread while `word` holds `expected`, at most
+/// `timeout` (`None`: no limit). It may return spuriously; callers re-check.
+/// Goes straight to the kernel: no libc, no thread-local, no hook.
+pub(crate) fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: Option<std::time::Duration>,
+) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: FUTEX_WAIT reads the aligned `u32` at `word`, which the
+    // reference keeps alive, and the timespec, which lives across the call.
+    unsafe {
+        raw::syscall6(
+            libc::SYS_futex,
+            [
+                word.as_ptr() as libc::c_long,
+                (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as libc::c_long,
+                expected as libc::c_long,
+                ts_ptr as libc::c_long,
+                0,
+                0,
+            ],
+        )
+    };
+}
+
+/// Wakes up to `n` threads blocked in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32, n: u32) {
+    // SAFETY: FUTEX_WAKE only looks up waiters by the address.
+    unsafe {
+        raw::syscall6(
+            libc::SYS_futex,
+            [
+                word.as_ptr() as libc::c_long,
+                (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as libc::c_long,
+                n.min(i32::MAX as u32) as libc::c_long,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+}
+
+/// Asks the kernel to wake the calling thread from timed sleeps as close to
+/// their deadline as it can (its default slack for a thread is 50 µs, as
+/// long as the monitor's whole tick).
+pub(crate) fn precise_timers() {
+    // SAFETY: PR_SET_TIMERSLACK only changes a scheduling attribute of the
+    // calling thread.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+}

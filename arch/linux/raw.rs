@@ -1,12 +1,19 @@
 //! The real functions behind weft's hooks.
 //!
-//! weft defines `recv`, `close`, `fcntl`, ... with libc's names, and the
-//! executable's definitions win over libc's. So inside weft, calling
-//! `libc::recv` would call weft's hook again. Every function here reaches the
-//! kernel directly with `syscall(2)` instead (or, for the one that is not a
-//! system call, `getaddrinfo`, looks up libc's own definition with
+//! weft defines `recv`, `close`, `fcntl`, ..., and even `syscall`, with
+//! libc's names, and the executable's definitions win over libc's. So inside
+//! weft, calling `libc::recv` (or `libc::syscall`) would call weft's hook
+//! again. Every function here enters the kernel itself, with the CPU's
+//! system-call instruction (`syscall6`), instead (or, for the one that is not
+//! a system call, `getaddrinfo`, looks up libc's own definition with
 //! `dlsym(RTLD_NEXT)`). They return what the libc function would: the result,
 //! or -1 with `errno` set.
+//!
+//! `syscall6` itself returns the kernel's answer unchanged (`-errno` on
+//! failure) and touches no memory of the thread: the hooks that may hand
+//! their worker to another thread while the call waits
+//! (`runtime/takeover.rs`) set `errno` only once their thread holds the
+//! worker again.
 //!
 //! # Safety
 //!
@@ -18,12 +25,81 @@
 
 use libc::{c_int, c_long, c_void, size_t, sockaddr, socklen_t, ssize_t};
 
+/// Enters the kernel for system call `nr` with up to six arguments (unused
+/// ones are ignored by the kernel) and returns its raw answer: the result,
+/// or `-errno` (-4095..=-1). No `errno`, no libc, no thread-local.
+///
+/// # Safety
+///
+/// The caller upholds the system call's contract (module docs).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> c_long {
+    let ret;
+    // SAFETY: the Linux x86_64 system-call ABI: number in rax, arguments in
+    // rdi, rsi, rdx, r10, r8, r9; the kernel clobbers rcx and r11 and
+    // returns in rax. What the call does to memory is the caller's contract.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack, preserves_flags),
+        );
+    }
+    ret
+}
+
+/// See the x86_64 version.
+///
+/// # Safety
+///
+/// The caller upholds the system call's contract (module docs).
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub(crate) unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> c_long {
+    let ret;
+    // SAFETY: the Linux aarch64 system-call ABI: number in x8, arguments in
+    // x0-x5, result in x0; `svc 0` clobbers nothing else. What the call does
+    // to memory is the caller's contract.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") a[0] => ret,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            options(nostack, preserves_flags),
+        );
+    }
+    ret
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("weft's Linux port has a system-call stub for x86_64 and aarch64 only");
+
+/// Turns a raw kernel answer into libc's convention: the result, or -1 with
+/// `errno` set.
+#[inline(always)]
+pub(crate) fn cvt_raw(ret: c_long) -> c_long {
+    if (-4095..0).contains(&ret) {
+        super::set_errno(-ret as c_int);
+        -1
+    } else {
+        ret
+    }
+}
+
 macro_rules! raw {
     ($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $nr:expr) => {
         #[inline]
         pub(crate) unsafe fn $name($($arg: $ty),*) -> $ret {
+            let mut a = [0 as c_long; 6];
+            let mut _i = 0;
+            $(a[_i] = $arg as c_long; _i += 1;)*
             // SAFETY: the caller upholds the system call's contract (module docs).
-            unsafe { libc::syscall($nr, $($arg as c_long),*) as $ret }
+            cvt_raw(unsafe { syscall6($nr, a) }) as $ret
         }
     };
 }
@@ -49,6 +125,8 @@ raw!(getsockopt(fd: c_int, level: c_int, name: c_int, val: *mut c_void, len: *mu
 raw!(dup(fd: c_int) -> c_int = libc::SYS_dup);
 raw!(dup3(old: c_int, new: c_int, flags: c_int) -> c_int = libc::SYS_dup3);
 raw!(ppoll(fds: *mut libc::pollfd, n: libc::nfds_t, ts: *const libc::timespec, mask: *const c_void, masklen: size_t) -> c_int = libc::SYS_ppoll);
+
+raw!(eventfd2(init: libc::c_uint, flags: c_int) -> c_int = libc::SYS_eventfd2);
 raw!(clock_nanosleep(clock: libc::clockid_t, flags: c_int, req: *const libc::timespec, rem: *mut libc::timespec) -> c_int = libc::SYS_clock_nanosleep);
 
 /// `poll(2)` through `ppoll`, which every Linux target has.

@@ -77,8 +77,15 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     token: Cell<bool>,
     /// Set by its worker when it cancels the task at shutdown.
     cancelled: Cell<bool>,
+    /// In a blocking call its worker may be taken over during
+    /// (`runtime/takeover.rs`): its thread still runs it, so no other
+    /// thread of the worker may resume or unwind it. Written by the task
+    /// itself while its thread holds the worker.
+    blocked: Cell<bool>,
     /// Calls into weft since the task was cancelled (`park.rs`, step 5).
-    cancelled_calls: Cell<u32>,
+    /// (16 bits, saturating, are plenty for the 10,000 it counts to, and
+    /// keep the record in its 128-byte class.)
+    cancelled_calls: Cell<u16>,
     /// Handed on once by an overloaded worker (`worker.rs`, placement);
     /// the next worker starts it whatever its load. Written by its holder.
     offloaded: Cell<bool>,
@@ -111,9 +118,8 @@ pub(crate) struct Options {
 }
 
 // SAFETY: the non-thread-safe parts (`body` and the frame it points to,
-// `key`, `cancelled`, `cancelled_calls`, `offloaded`, `parked`, `token`)
-// follow the
-// ownership rule above: one thread at a time touches them, and the hand-over
+// `key`, `cancelled`, `blocked`, `cancelled_calls`, `offloaded`, `parked`,
+// `token`) follow the ownership rule above: one thread at a time touches them, and the hand-over
 // between threads (a fresh task moving through a queue, a bound task woken
 // through its worker's inbox) goes through the queues' release/acquire
 // edges. A started coroutine's stack, which may hold
@@ -145,6 +151,7 @@ impl<J> Task<J> {
             parked: Cell::new(false),
             token: Cell::new(false),
             cancelled: Cell::new(false),
+            blocked: Cell::new(false),
             cancelled_calls: Cell::new(0),
             offloaded: Cell::new(false),
             worker: AtomicU32::new(UNBOUND as u32),
@@ -213,6 +220,19 @@ impl<J: ?Sized> Task<J> {
         self.cancelled.set(true);
     }
 
+    /// Marks the task as in (or out of) a blocking call its worker may be
+    /// taken over during.
+    #[inline]
+    pub(crate) fn set_blocked(&self, blocked: bool) {
+        self.blocked.set(blocked);
+    }
+
+    /// Whether the task is in such a call: running on a thread that may
+    /// not hold its worker.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.get()
+    }
+
     /// Whether the task is being cancelled by its runtime's shutdown.
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -228,7 +248,7 @@ impl<J: ?Sized> Task<J> {
     pub(crate) fn note_cancelled_call(&self) -> u32 {
         let n = self.cancelled_calls.get().saturating_add(1);
         self.cancelled_calls.set(n);
-        n
+        n.into()
     }
 
     /// Records a `weft::grow` segment (or the original stack again). Only

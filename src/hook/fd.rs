@@ -122,6 +122,19 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
             }
             new
         }
+        (libc::F_SETLKW | libc::F_OFD_SETLKW, _) => {
+            let args = [
+                fd as libc::c_long,
+                cmd as libc::c_long,
+                arg as libc::c_long,
+                0,
+                0,
+                0,
+            ];
+            // SAFETY: the caller's contract: `arg` points to a `flock`.
+            crate::runtime::blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_fcntl, args) })
+                as c_int
+        }
         // SAFETY: the caller's contract for this fcntl command.
         _ => unsafe { raw::fcntl(fd, cmd, arg) },
     }

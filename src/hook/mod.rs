@@ -20,11 +20,18 @@
 //! - weft's own I/O (the poller's eventfd, the runtime's threads) reaches
 //!   the kernel through `sys::raw`, never through a hook.
 //!
+//! - **Calls that wait in the kernel and cannot park** (futex waits under
+//!   std's and parking_lot's locks, another poller's `epoll_wait`, the
+//!   `wait` family, file I/O, `open`, `fsync`, `flock`, `fcntl(F_SETLKW)`)
+//!   run, in a coroutine, as blocking calls: the worker may be taken over
+//!   by another of its threads while they wait (`runtime/takeover.rs`).
+//!
 //! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
-//! `sleep.rs`, `dns.rs`.
+//! `sleep.rs`, `dns.rs`, `block.rs`.
 
 #![allow(unreachable_pub, clippy::missing_safety_doc)]
 
+mod block;
 mod dns;
 mod fd;
 mod poll;
@@ -65,10 +72,28 @@ static HOOKS: Hooks = Hooks([
     sleep::usleep as *const (),
     sleep::sleep as *const (),
     dns::getaddrinfo as *const (),
+    rw::pread as *const (),
+    rw::pread64 as *const (),
+    rw::pwrite as *const (),
+    rw::pwrite64 as *const (),
+    block::syscall as *const (),
+    block::epoll_wait as *const (),
+    block::epoll_pwait as *const (),
+    block::wait4 as *const (),
+    block::waitpid as *const (),
+    block::wait as *const (),
+    block::waitid as *const (),
+    block::open as *const (),
+    block::open64 as *const (),
+    block::openat as *const (),
+    block::openat64 as *const (),
+    block::fsync as *const (),
+    block::fdatasync as *const (),
+    block::flock as *const (),
 ]);
 
 /// The hooks' addresses.
-struct Hooks(#[allow(dead_code)] [*const (); 29]);
+struct Hooks(#[allow(dead_code)] [*const (); 47]);
 
 // SAFETY: function addresses, never written or dereferenced.
 unsafe impl Sync for Hooks {}

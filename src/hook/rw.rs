@@ -1,26 +1,123 @@
 //! `read`, `write` and the socket send/receive family.
+//!
+//! On a socket weft manages, a call that would block parks the coroutine
+//! (`io/mod.rs`). `read`, `write` and their vectored and positioned forms
+//! on any other fd (a file, a pipe, a tty) run as blocking calls
+//! (`block.rs`): the worker may be taken over while they wait.
 
-use libc::{c_int, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+use libc::{c_int, c_long, c_void, iovec, msghdr, off64_t, size_t, sockaddr, socklen_t, ssize_t};
 
-use crate::io::{blocking_io, Direction};
+use super::block::blocking_rw;
+use crate::io::{blocking_io, managed, retry, transfer_all, Direction};
 use crate::sys::raw;
 
 /// `read(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
-    // SAFETY: the caller's contract for read(2).
-    blocking_io(fd, Direction::Read, count, || unsafe {
-        raw::read(fd, buf, count)
-    })
+    match managed(fd) {
+        // SAFETY: the caller's contract for read(2).
+        Some(slot) => retry(slot, fd, Direction::Read, count, || unsafe {
+            raw::read(fd, buf, count)
+        }),
+        // SAFETY: as above.
+        None => unsafe {
+            blocking_rw(
+                libc::SYS_read,
+                [fd as c_long, buf as c_long, count as c_long, 0, 0, 0],
+            )
+        },
+    }
 }
 
 /// `readv(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
-    // SAFETY: the caller's contract for readv(2).
-    blocking_io(fd, Direction::Read, 0, || unsafe {
-        raw::readv(fd, iov, iovcnt)
-    })
+    match managed(fd) {
+        // SAFETY: the caller's contract for readv(2).
+        Some(slot) => retry(slot, fd, Direction::Read, 0, || unsafe {
+            raw::readv(fd, iov, iovcnt)
+        }),
+        // SAFETY: as above.
+        None => unsafe {
+            blocking_rw(
+                libc::SYS_readv,
+                [fd as c_long, iov as c_long, iovcnt as c_long, 0, 0, 0],
+            )
+        },
+    }
+}
+
+/// `pread64(2)`: std's `FileExt::read_at` ends here. Sockets refuse it, so
+/// it never parks.
+#[no_mangle]
+pub unsafe extern "C" fn pread64(
+    fd: c_int,
+    buf: *mut c_void,
+    count: size_t,
+    off: off64_t,
+) -> ssize_t {
+    // SAFETY: the caller's contract for pread(2).
+    unsafe {
+        blocking_rw(
+            libc::SYS_pread64,
+            [
+                fd as c_long,
+                buf as c_long,
+                count as c_long,
+                off as c_long,
+                0,
+                0,
+            ],
+        )
+    }
+}
+
+/// `pread(2)`: the same call (file offsets are 64-bit here).
+#[no_mangle]
+pub unsafe extern "C" fn pread(
+    fd: c_int,
+    buf: *mut c_void,
+    count: size_t,
+    off: off64_t,
+) -> ssize_t {
+    // SAFETY: as `pread64`.
+    unsafe { pread64(fd, buf, count, off) }
+}
+
+/// `pwrite64(2)`: std's `FileExt::write_at` ends here.
+#[no_mangle]
+pub unsafe extern "C" fn pwrite64(
+    fd: c_int,
+    buf: *const c_void,
+    count: size_t,
+    off: off64_t,
+) -> ssize_t {
+    // SAFETY: the caller's contract for pwrite(2).
+    unsafe {
+        blocking_rw(
+            libc::SYS_pwrite64,
+            [
+                fd as c_long,
+                buf as c_long,
+                count as c_long,
+                off as c_long,
+                0,
+                0,
+            ],
+        )
+    }
+}
+
+/// `pwrite(2)`.
+#[no_mangle]
+pub unsafe extern "C" fn pwrite(
+    fd: c_int,
+    buf: *const c_void,
+    count: size_t,
+    off: off64_t,
+) -> ssize_t {
+    // SAFETY: as `pwrite64`.
+    unsafe { pwrite64(fd, buf, count, off) }
 }
 
 /// `recv(2)`.
@@ -91,20 +188,38 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
 /// `write(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
-    // SAFETY: the caller's contract for write(2); `done <= count`.
-    crate::io::blocking_all(fd, Direction::Write, count, |done| unsafe {
-        raw::write(fd, buf.cast::<u8>().add(done).cast(), count - done)
-    })
+    match managed(fd) {
+        // SAFETY: the caller's contract for write(2); `done <= count`.
+        Some(slot) => transfer_all(slot, fd, Direction::Write, count, |done| unsafe {
+            raw::write(fd, buf.cast::<u8>().add(done).cast(), count - done)
+        }),
+        // SAFETY: as above.
+        None => unsafe {
+            blocking_rw(
+                libc::SYS_write,
+                [fd as c_long, buf as c_long, count as c_long, 0, 0, 0],
+            )
+        },
+    }
 }
 
 /// `writev(2)`. A partial write is returned as such (the caller's iovecs are
 /// not rewritten).
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
-    // SAFETY: the caller's contract for writev(2).
-    blocking_io(fd, Direction::Write, 0, || unsafe {
-        raw::writev(fd, iov, iovcnt)
-    })
+    match managed(fd) {
+        // SAFETY: the caller's contract for writev(2).
+        Some(slot) => retry(slot, fd, Direction::Write, 0, || unsafe {
+            raw::writev(fd, iov, iovcnt)
+        }),
+        // SAFETY: as above.
+        None => unsafe {
+            blocking_rw(
+                libc::SYS_writev,
+                [fd as c_long, iov as c_long, iovcnt as c_long, 0, 0, 0],
+            )
+        },
+    }
 }
 
 /// `send(2)`.

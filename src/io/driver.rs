@@ -25,16 +25,65 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
 use super::readiness::Event;
 use super::Readiness;
 use crate::coroutine::Task;
 use crate::runtime::park::Unparker;
+use crate::sys::raw;
 
 /// The token of the waker registration.
 const WAKER: Token = Token(usize::MAX);
+
+/// Breaks a worker's `epoll_wait`: an eventfd registered (edge-triggered)
+/// in its poller. Written with a raw system call, never through weft's own
+/// `write` hook: a thread that does not hold the worker wakes its holder
+/// with it (`runtime/takeover.rs`, step 4), and must not look like a
+/// blocking call of that worker.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    fd: OwnedFd,
+}
+
+impl Waker {
+    fn new(registry: &Registry, token: Token) -> io::Result<Waker> {
+        // SAFETY: eventfd has no pointer arguments; a new fd is ours.
+        let fd = crate::sys::cvt(unsafe {
+            crate::sys::raw::eventfd2(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)
+        })?;
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
+        Ok(Waker { fd })
+    }
+
+    /// Wakes the poller's wait (each write is a new edge).
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        let one = 1u64;
+        loop {
+            // SAFETY: eight readable bytes, to our own eventfd.
+            let n = unsafe { raw::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            if n == 8 {
+                return Ok(());
+            }
+            match crate::sys::errno() {
+                libc::EINTR => {}
+                libc::EAGAIN => {
+                    // The counter is full (after 2^64 - 2 wake-ups): empty
+                    // it, and write again.
+                    let mut sink = 0u64;
+                    // SAFETY: eight writable bytes.
+                    unsafe { raw::read(self.fd.as_raw_fd(), (&mut sink as *mut u64).cast(), 8) };
+                }
+                e => return Err(io::Error::from_raw_os_error(e)),
+            }
+        }
+    }
+}
 
 /// The direction a waiter waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

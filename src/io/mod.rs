@@ -26,10 +26,10 @@ pub(crate) mod fd_table;
 mod readiness;
 mod wait;
 
-pub(crate) use driver::{Direction, Driver, Poller};
+pub(crate) use driver::{Direction, Driver, Poller, Waker};
 pub(crate) use emfile::{fd_freed, wait_for_free_fd};
 pub(crate) use readiness::Readiness;
 pub(crate) use wait::{
     block_thread, blocking_all, blocking_io, classify, forget, is_stream, managed, register_new,
-    wait_any, Wait,
+    retry, transfer_all, wait_any, Wait,
 };

@@ -214,7 +214,7 @@ pub(crate) fn managed(fd: RawFd) -> Option<&'static Slot> {
 }
 
 /// The loop of `blocking_io` on a managed socket.
-fn retry<R: Ret>(
+pub(crate) fn retry<R: Ret>(
     slot: &Slot,
     fd: RawFd,
     dir: Direction,
@@ -292,9 +292,20 @@ pub(crate) fn blocking_all(
     len: usize,
     mut op: impl FnMut(usize) -> isize,
 ) -> isize {
-    let Some(slot) = managed(fd) else {
-        return op(0);
-    };
+    match managed(fd) {
+        Some(slot) => transfer_all(slot, fd, dir, len, op),
+        None => op(0),
+    }
+}
+
+/// `blocking_all` on a socket weft manages.
+pub(crate) fn transfer_all(
+    slot: &Slot,
+    fd: RawFd,
+    dir: Direction,
+    len: usize,
+    mut op: impl FnMut(usize) -> isize,
+) -> isize {
     let mut done = 0;
     loop {
         let r = retry(slot, fd, dir, len - done, || op(done));

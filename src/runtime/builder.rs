@@ -8,7 +8,9 @@ use std::thread;
 use crossbeam_deque::{Injector, Worker as Deque};
 use crossbeam_queue::SegQueue;
 
+use super::monitor::{self, Monitor};
 use super::shared::{Config, Remote, Shared, RUNNING};
+use super::takeover::{Domain, Takeover};
 use super::worker::Local;
 use super::Runtime;
 use crate::io::Driver;
@@ -16,6 +18,12 @@ use crate::stack::DEFAULT_STACK_SIZE;
 
 /// Most workers a runtime may have.
 const MAX_WORKERS: usize = 1024;
+
+/// Default for [`RuntimeBuilder::max_threads`].
+pub(crate) const DEFAULT_MAX_THREADS: usize = 512;
+
+/// Most threads a worker may have.
+const MAX_THREADS: usize = 1 << 20;
 
 /// Configures a [`Runtime`]; made by [`Runtime::builder`].
 ///
@@ -34,6 +42,7 @@ pub struct RuntimeBuilder {
     workers: Option<usize>,
     stack_size: Option<usize>,
     thread_name: Option<String>,
+    max_threads: Option<usize>,
 }
 
 impl RuntimeBuilder {
@@ -76,12 +85,31 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Most OS threads each worker may use (default 512): the one that
+    /// runs it, and one more for each of its coroutines that waits in a
+    /// call weft cannot turn into a park (a `std::sync::Mutex`, an `mpsc`
+    /// receive, a child process, a file) while the worker runs the others.
+    /// Past the limit such a call holds up its worker's other coroutines
+    /// until one returns, and weft says so once on stderr. `1` turns this
+    /// off. (Go allows 10,000 threads per process; 512 per worker is 8,192
+    /// on a 16-core machine.)
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().workers(1).max_threads(64).build().unwrap();
+    /// rt.run(|| ());
+    /// ```
+    pub fn max_threads(mut self, n: usize) -> RuntimeBuilder {
+        self.max_threads = Some(n);
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for zero or more than 1024 workers or a stack over
-    /// 4 GiB; the OS error if a poller or a thread cannot be created.
+    /// `InvalidInput` for zero or more than 1024 workers, a stack over
+    /// 4 GiB, or `max_threads` zero or over 2^20; the OS error if a poller
+    /// or a thread cannot be created.
     ///
     /// ```
     /// assert!(weft::Runtime::builder().workers(0).build().is_err());
@@ -105,10 +133,21 @@ impl RuntimeBuilder {
                 format!("weft: stack size {stack_size} is over the 4 GiB limit"),
             ));
         }
+        let max_threads = self.max_threads.unwrap_or(DEFAULT_MAX_THREADS);
+        if max_threads == 0 || max_threads > MAX_THREADS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "weft: max_threads must be 1 to {MAX_THREADS} threads per worker, \
+                     not {max_threads}"
+                ),
+            ));
+        }
         let config = Config {
             workers,
             stack_size,
             thread_name: self.thread_name.unwrap_or_else(|| "weft-worker".into()),
+            max_threads,
         };
 
         let mut locals = Vec::with_capacity(workers);
@@ -123,6 +162,7 @@ impl RuntimeBuilder {
                 poller,
                 state: AtomicU8::new(RUNNING),
                 bound: AtomicUsize::new(0),
+                takeover: Takeover::new(),
             });
             locals.push((deque, driver));
         }
@@ -132,6 +172,7 @@ impl RuntimeBuilder {
             injector: Injector::new(),
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            monitor: Monitor::default(),
             task_refs: AtomicUsize::new(0),
         });
 
@@ -140,9 +181,15 @@ impl RuntimeBuilder {
             let shared = shared.clone();
             let thread = thread::Builder::new()
                 .name(format!("{}-{index}", shared.config.thread_name))
-                .spawn(move || Local::new(index, shared, deque, driver).run())?;
+                .spawn(move || {
+                    let domain = Domain::new(Local::new(index, shared, deque, driver));
+                    // For the spare threads to come (`takeover.rs`).
+                    domain.local().remote().takeover.set_domain(domain.clone());
+                    domain.local().run();
+                })?;
             runtime.add_thread(thread);
         }
+        runtime.set_monitor(monitor::start(shared)?);
         Ok(runtime)
     }
 }

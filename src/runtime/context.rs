@@ -1,9 +1,11 @@
 //! What the current thread is doing, in thread-locals.
 //!
-//! A worker thread sets `WORKER` for its whole life and `TASK` around each
-//! resume. A plain thread has both null. Because a started coroutine never
-//! leaves its worker (DESIGN.md, decision 2), these thread-locals stay right
-//! across every suspension point inside the coroutine.
+//! Each of a worker's threads sets `WORKER` for its whole life and `TASK`
+//! around each resume. A plain thread has both null. A started coroutine
+//! never leaves its worker, and a coroutine that resumes on another thread
+//! of the worker (`takeover.rs`) finds that thread's `TASK` set to itself
+//! by the resume, so these stay right across every suspension point inside
+//! the coroutine.
 
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -22,8 +24,8 @@ thread_local! {
 /// The worker state of this thread, if it is a worker.
 ///
 /// The reference is valid for as long as the calling code runs on this
-/// thread: `Local` lives on the worker's own stack frame, which outlives every
-/// coroutine it resumes.
+/// thread: `Local` lives in the worker's `Domain`, which each of its
+/// threads keeps alive until it ends.
 #[inline]
 pub(crate) fn current_worker() -> Option<&'static Local> {
     let p = WORKER.with(Cell::get);

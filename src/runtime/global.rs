@@ -1,7 +1,8 @@
 //! The global runtime, started on first use.
 //!
-//! `WEFT_WORKERS` (default: available cores) and `WEFT_STACK_SIZE` (bytes,
-//! default 256 KiB) configure it. It lives until the process exits; its
+//! `WEFT_WORKERS` (default: available cores), `WEFT_STACK_SIZE` (bytes,
+//! default 256 KiB) and `WEFT_MAX_THREADS` (threads per worker, default
+//! 512) configure it. It lives until the process exits; its
 //! workers are never joined, like any detached thread.
 
 use std::io;
@@ -34,6 +35,9 @@ fn build() -> io::Result<Runtime> {
     }
     if let Some(n) = env_usize("WEFT_STACK_SIZE")? {
         builder = builder.stack_size(n);
+    }
+    if let Some(n) = env_usize("WEFT_MAX_THREADS")? {
+        builder = builder.max_threads(n);
     }
     builder.build()
 }

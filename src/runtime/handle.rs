@@ -4,9 +4,14 @@ use std::fmt;
 use std::panic;
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use super::{RuntimeBuilder, Shared};
 use crate::coroutine::{Builder, JoinHandle};
+
+/// How long `Runtime::drop` waits for coroutines blocked in calls that
+/// never return.
+const STUCK_GRACE: Duration = Duration::from_secs(2);
 
 /// A weft runtime: worker threads that run coroutines.
 ///
@@ -17,7 +22,10 @@ use crate::coroutine::{Builder, JoinHandle};
 /// Dropping a `Runtime` shuts it down: the workers stop, every coroutine that
 /// has not finished is unwound on its worker so its destructors run (sockets
 /// close, memory is freed), joiners of those coroutines get an `Err`, and the
-/// drop returns once the worker threads have exited.
+/// drop returns once the worker threads have exited. A coroutine stuck for
+/// good in a call that blocks its thread (an `mpsc` receive whose sender
+/// lives on) cannot be unwound: after a few seconds the drop leaves its
+/// worker's threads behind, says so on stderr, and returns.
 ///
 /// ```
 /// let rt = weft::Runtime::builder().workers(2).build().unwrap();
@@ -28,7 +36,9 @@ use crate::coroutine::{Builder, JoinHandle};
 /// ```
 pub struct Runtime {
     shared: Arc<Shared>,
+    /// Each worker's first thread, by worker.
     threads: Vec<thread::JoinHandle<()>>,
+    monitor: Option<thread::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -46,11 +56,16 @@ impl Runtime {
         Runtime {
             shared,
             threads: Vec::new(),
+            monitor: None,
         }
     }
 
     pub(crate) fn add_thread(&mut self, t: thread::JoinHandle<()>) {
         self.threads.push(t);
+    }
+
+    pub(crate) fn set_monitor(&mut self, t: thread::JoinHandle<()>) {
+        self.monitor = Some(t);
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -117,8 +132,30 @@ impl Drop for Runtime {
             // The workers finish shutting down on their own.
             return;
         }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Some(monitor) = self.monitor.take() {
+            let _ = monitor.join();
+        }
+        // No take-over happens from here on, so no seat goes away any more.
+        let deadline = Instant::now() + STUCK_GRACE;
+        for (index, first) in self.threads.drain(..).enumerate() {
+            let takeover = &self.shared.workers[index].takeover;
+            while !takeover.is_finished() && takeover.away() > 0 {
+                if Instant::now() >= deadline {
+                    eprintln!(
+                        "weft: worker {index} of a dropped runtime still has {} coroutine(s) \
+                         blocked in a call that never returned; its threads are left behind",
+                        takeover.away()
+                    );
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            if takeover.is_finished() || takeover.away() == 0 {
+                let _ = first.join();
+                for spare in takeover.take_spares() {
+                    let _ = spare.join();
+                }
+            }
         }
         while !self.shared.injector.is_empty() {
             if let crossbeam_deque::Steal::Success(task) = self.shared.injector.steal() {
@@ -138,6 +175,7 @@ impl fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("workers", &self.shared.config.workers)
             .field("stack_size", &self.shared.config.stack_size)
+            .field("max_threads", &self.shared.config.max_threads)
             .finish()
     }
 }

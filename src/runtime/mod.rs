@@ -5,8 +5,10 @@ mod builder;
 mod context;
 pub(crate) mod global;
 mod handle;
+mod monitor;
 pub(crate) mod park;
 mod shared;
+mod takeover;
 mod worker;
 
 pub use blocking::spawn_blocking;
@@ -15,4 +17,5 @@ pub(crate) use context::{current_task, current_worker};
 pub(crate) use global::current_or_global;
 pub use handle::Runtime;
 pub(crate) use shared::{share, Shared, TaskShare};
+pub(crate) use takeover::blocking_syscall;
 pub(crate) use worker::Local;

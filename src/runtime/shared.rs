@@ -40,12 +40,13 @@ use std::sync::Arc;
 
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_queue::SegQueue;
-use mio::Waker;
 
 use super::current_worker;
+use super::monitor::Monitor;
+use super::takeover::Takeover;
 use super::worker::Local;
 use crate::coroutine::TaskRef;
-use crate::io::Poller;
+use crate::io::{Poller, Waker};
 
 /// Runtime settings fixed at build time.
 #[derive(Clone, Debug)]
@@ -53,6 +54,8 @@ pub(crate) struct Config {
     pub(crate) workers: usize,
     pub(crate) stack_size: usize,
     pub(crate) thread_name: String,
+    /// Most OS threads per worker (`takeover.rs`).
+    pub(crate) max_threads: usize,
 }
 
 /// `Remote::state` values.
@@ -76,6 +79,8 @@ pub(crate) struct Remote {
     /// Coroutines started on this worker and not finished. Written by the
     /// worker; read by the others to place fresh coroutines.
     pub(crate) bound: AtomicUsize,
+    /// Which of the worker's threads holds it (`takeover.rs`).
+    pub(crate) takeover: Takeover,
 }
 
 /// Everything a runtime's threads share.
@@ -88,6 +93,8 @@ pub(crate) struct Shared {
     pub(crate) searching: AtomicUsize,
     /// Set once by `Runtime::drop`; workers exit when they see it.
     pub(crate) shutdown: AtomicBool,
+    /// Takes over workers blocked in the kernel (`monitor.rs`).
+    pub(crate) monitor: Monitor,
     /// References held by tasks ([`TaskShare`]) and reserved by workers.
     /// While it is above zero, one strong count of the runtime's `Arc` is
     /// held for all of them together.
@@ -231,6 +238,12 @@ impl Shared {
         };
         let remote = &this.workers[task.worker()];
         remote.inbox.push(task);
+        Self::wake_worker(remote);
+    }
+
+    /// Wakes a worker that sleeps in its poller, after something was queued
+    /// for it that its sleep re-checks (step 4; `takeover.rs`, step 4).
+    pub(crate) fn wake_worker(remote: &Remote) {
         fence(Ordering::SeqCst);
         if remote.state.load(Ordering::Relaxed) == SLEEPING
             && remote
@@ -274,6 +287,7 @@ impl Shared {
         for remote in self.workers.iter() {
             wake(remote);
         }
+        self.monitor.wake();
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {

@@ -61,6 +61,7 @@ use slab::Slab;
 use super::context::{self, enter_worker};
 use super::park::Unparker;
 use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
+use super::takeover::Turn;
 use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller, Readiness};
 use crate::stack::{Budget, StackPool};
@@ -104,8 +105,17 @@ const STARVED_RETRY: Duration = Duration::from_millis(10);
 /// Stacks a worker keeps pooled.
 const POOL_CAPACITY: usize = 256;
 
-/// The thread-owned half of a worker. Lives on the worker thread's stack;
-/// reached through `context::current_worker()`.
+/// Why `next_task` gave no task.
+enum Stop {
+    /// The runtime shuts down; this thread holds the worker.
+    Shutdown,
+    /// The worker has finished; this thread, idle, was told to exit.
+    Exit,
+}
+
+/// The worker's own half: what its holder uses. Shared by the worker's
+/// threads inside a `Domain`, one of which holds it at a time
+/// (`takeover.rs`); reached through `context::current_worker()`.
 pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
@@ -184,15 +194,32 @@ impl Local {
         }
     }
 
-    /// The worker thread's main function.
-    pub(crate) fn run(self) {
+    /// The main function of each of the worker's threads, from the moment
+    /// it first holds the worker.
+    pub(crate) fn run(&self) {
         crate::stack::install_handler();
         crate::panic::install_hook();
-        let _guard = enter_worker(&self);
-        while let Some(task) = self.next_task() {
-            self.run_task(task);
+        let _guard = enter_worker(self);
+        loop {
+            match self.next_task() {
+                Ok(task) => self.run_task(task),
+                Err(Stop::Exit) => return,
+                Err(Stop::Shutdown) => {
+                    self.shutdown();
+                    // Held again (a seat that was away is back): go round,
+                    // see the shutdown, and clean up after it.
+                    if self.remote().takeover.leave() == Turn::Exit {
+                        return;
+                    }
+                }
+            }
         }
-        self.shutdown();
+    }
+
+    /// Whether the running coroutine was resumed by a hand-off.
+    #[inline]
+    pub(crate) fn in_hand_off(&self) -> bool {
+        self.handing_off.get()
     }
 
     pub(crate) fn timers(&self) -> RefMut<'_, Timers> {
@@ -214,7 +241,7 @@ impl Local {
         }
     }
 
-    fn remote(&self) -> &super::shared::Remote {
+    pub(crate) fn remote(&self) -> &super::shared::Remote {
         &self.shared.workers[self.index]
     }
 
@@ -253,20 +280,21 @@ impl Local {
         &self.readiness
     }
 
-    fn next_task(&self) -> Option<TaskRef> {
+    fn next_task(&self) -> Result<TaskRef, Stop> {
         loop {
             let tick = self.tick.get();
             if tick == 0 {
                 self.tick.set(FAIRNESS_INTERVAL);
                 if self.shared.is_shut_down() {
-                    return None;
+                    return Err(Stop::Shutdown);
                 }
+                self.give_back()?;
                 self.maintenance();
             } else {
                 self.tick.set(tick - 1);
             }
             if let Some(t) = self.next.take() {
-                return Some(t);
+                return Ok(t);
             }
             let mut ready = self.ready.borrow_mut();
             if let Some(t) = ready.pop_front() {
@@ -275,26 +303,39 @@ impl Local {
                 if ready.len() >= 2 {
                     prefetch_ahead(&ready);
                 }
-                return Some(t);
+                return Ok(t);
             }
             drop(ready);
+            self.give_back()?;
             if self.drain_inbox() || self.fire_timers() {
                 continue;
             }
             if let Some(t) = self.fresh.pop() {
-                return Some(t);
+                return Ok(t);
             }
             if let Some(t) = self.search() {
-                return Some(t);
+                return Ok(t);
             }
             if self.has_local_work() {
                 continue;
             }
             self.sleep();
             if self.shared.is_shut_down() {
-                return None;
+                return Err(Stop::Shutdown);
             }
         }
+    }
+
+    /// A switch point (`takeover.rs`, step 5): if a thread of this worker
+    /// whose blocking call returned waits for the worker, gives it the
+    /// worker and waits to be given it again.
+    #[inline]
+    fn give_back(&self) -> Result<(), Stop> {
+        let takeover = &self.remote().takeover;
+        if takeover.is_wanted() && takeover.give_back() == Turn::Exit {
+            return Err(Stop::Exit);
+        }
+        Ok(())
     }
 
     /// Whether something runnable is queued on this worker itself.
@@ -302,7 +343,9 @@ impl Local {
         let next = self.next.take();
         let any = next.is_some();
         self.next.set(next);
-        any || !self.ready.borrow().is_empty() || !self.remote().inbox.is_empty()
+        any || !self.ready.borrow().is_empty()
+            || !self.remote().inbox.is_empty()
+            || self.remote().takeover.is_wanted()
     }
 
     /// The every-61st-pick fairness round.
@@ -498,7 +541,10 @@ impl Local {
             if found.is_some() {
                 break;
             }
-            if !self.remote().inbox.is_empty() || self.shared.is_shut_down() {
+            if !self.remote().inbox.is_empty()
+                || self.remote().takeover.is_wanted()
+                || self.shared.is_shut_down()
+            {
                 break;
             }
             // A worker counts as awake from the moment a waker moves it out
@@ -586,7 +632,11 @@ impl Local {
         let remote = self.remote();
         remote.state.store(SLEEPING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if remote.inbox.is_empty() && !self.shared.has_fresh_work() && !self.shared.is_shut_down() {
+        if remote.inbox.is_empty()
+            && !remote.takeover.is_wanted()
+            && !self.shared.has_fresh_work()
+            && !self.shared.is_shut_down()
+        {
             let mut timeout = {
                 let mut timers = self.timers.borrow_mut();
                 timers
@@ -790,9 +840,24 @@ impl Local {
         least.is_some_and(|least| mine > least + BALANCE_SLACK)
     }
 
-    /// Shutdown steps 3 and 4.
+    /// Shutdown steps 3 and 4. Run by each thread that finds the runtime
+    /// shut down while it holds the worker: a coroutine in a blocking call
+    /// whose thread comes back later is cancelled and unwound then.
     fn shutdown(&self) {
-        let started: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
+        let started: Vec<TaskRef> = {
+            let mut tasks = self.tasks.borrow_mut();
+            let mut started = Vec::new();
+            for (key, task) in tasks.iter() {
+                if task.is_blocked() {
+                    // Its own thread runs it (`takeover.rs`), and sees this
+                    // flag once that thread holds the worker again.
+                    task.cancel();
+                } else {
+                    started.push(key);
+                }
+            }
+            started.into_iter().map(|key| tasks.remove(key)).collect()
+        };
         for task in started {
             // SAFETY: the task is bound to us and not running (we are
             // between coroutines), so we hold its body.

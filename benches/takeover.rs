@@ -1,0 +1,107 @@
+//! Criterion benchmarks of taking over a worker (`src/runtime/takeover.rs`):
+//!
+//! - `takeover/sibling_waits`: a coroutine blocks its thread in a std
+//!   `mpsc` receive while a sibling is ready on the same (only) worker; the
+//!   time from the block until the sibling runs. That is how long the other
+//!   coroutines of a worker wait when one of them blocks: the monitor's
+//!   tick plus the hand-over. After the criterion run it prints the median
+//!   and worst of every sample it took.
+//! - `blocking_call/*`: the cost of a call that is wrapped as a blocking
+//!   call but does not block (a `pread` of a cached file), in a coroutine
+//!   against the same call on a plain thread; and an uncontended std
+//!   `Mutex`, which never reaches the kernel, so never a hook.
+//!
+//! `cargo bench --bench takeover`.
+
+use std::os::unix::fs::FileExt;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn sibling_waits(c: &mut Criterion) {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let samples = Arc::new(Mutex::new(Vec::<Duration>::new()));
+    let mut g = c.benchmark_group("takeover");
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(5));
+    let s = samples.clone();
+    g.bench_function("sibling_waits", |b| {
+        b.iter_custom(|iters| {
+            let s = s.clone();
+            rt.run(move || {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (tx, rx) = mpsc::channel::<Instant>();
+                    // Queued behind us on our worker: it runs only once the
+                    // worker is taken over.
+                    let sibling = weft::go(move || tx.send(Instant::now()).unwrap());
+                    let blocked_at = Instant::now();
+                    let ran_at = rx.recv().unwrap();
+                    let wait = ran_at - blocked_at;
+                    s.lock().unwrap().push(wait);
+                    total += wait;
+                    sibling.join().unwrap();
+                }
+                total
+            })
+        });
+    });
+    g.finish();
+    let mut all = samples.lock().unwrap().clone();
+    all.sort();
+    if !all.is_empty() {
+        eprintln!(
+            "takeover/sibling_waits over {} blocks: median {:?}, worst {:?}",
+            all.len(),
+            all[all.len() / 2],
+            all[all.len() - 1]
+        );
+    }
+}
+
+fn blocking_call(c: &mut Criterion) {
+    let path = std::env::temp_dir().join(format!("weft-bench-{}", std::process::id()));
+    std::fs::write(&path, vec![7u8; 4096]).unwrap();
+    let file = Arc::new(std::fs::File::open(&path).unwrap());
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let mut g = c.benchmark_group("blocking_call");
+    g.bench_function("pread_4k_plain_thread", |b| {
+        let mut buf = [0u8; 4096];
+        b.iter(|| file.read_at(&mut buf, 0).unwrap());
+    });
+    g.bench_function("pread_4k_in_coroutine", |b| {
+        b.iter_custom(|iters| {
+            let file = file.clone();
+            rt.run(move || {
+                let mut buf = [0u8; 4096];
+                let start = Instant::now();
+                for _ in 0..iters {
+                    std::hint::black_box(file.read_at(&mut buf, 0).unwrap());
+                }
+                start.elapsed()
+            })
+        });
+    });
+    g.bench_function("std_mutex_uncontended_plain_thread", |b| {
+        let m = Mutex::new(0u64);
+        b.iter(|| *m.lock().unwrap() += 1);
+    });
+    g.bench_function("std_mutex_uncontended_in_coroutine", |b| {
+        b.iter_custom(|iters| {
+            rt.run(move || {
+                let m = Mutex::new(0u64);
+                let start = Instant::now();
+                for _ in 0..iters {
+                    *std::hint::black_box(&m).lock().unwrap() += 1;
+                }
+                start.elapsed()
+            })
+        });
+    });
+    g.finish();
+    let _ = std::fs::remove_file(path);
+}
+
+criterion_group!(benches, sibling_waits, blocking_call);
+criterion_main!(benches);

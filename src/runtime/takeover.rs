@@ -1,0 +1,662 @@
+//! Taking over a worker while one of its coroutines is blocked in the kernel.
+//!
+//! Some calls wait in the kernel and cannot become a park: a futex wait
+//! inside `std::sync::Mutex`, `mpsc`, parking_lot or crossbeam, the
+//! `epoll_wait` of a tokio runtime that a sync client drives, `waitpid`, a
+//! read of a pipe or a file. Their waits keep per-thread state (std's
+//! `Thread`, parking_lot's `ThreadData`, tokio's runtime context), so a
+//! second coroutine of the same thread may not enter one while the first
+//! waits: each such wait needs an OS thread of its own while it lasts. If
+//! the worker's only thread waited, every other coroutine of the worker
+//! would wait with it, and the one that would end the wait (the sender, the
+//! lock holder) could never run: a deadlock.
+//!
+//! # A worker is a domain, not a thread
+//!
+//! A worker's state (`Local`: its queues, poller, timers, fd cache, park
+//! state and the coroutines bound to it) is one value, [`Domain`], that the
+//! worker's own threads take turns *holding*. The thread that holds it runs
+//! the scheduler loop; the others wait, each on a *seat* of the worker, or
+//! are inside a blocking call. A worker starts with one thread (seat 0);
+//! the monitor (`monitor.rs`) starts more when it takes the worker over, up
+//! to `RuntimeBuilder::max_threads`, and they stay, idle, for later
+//! take-overs.
+//!
+//! # The hold word
+//!
+//! `Takeover::hold` says who holds the worker and whether it is in a
+//! blocking call:
+//!
+//! ```text
+//!   bits 32..64   bits 1..32   bit 0
+//!   episode       seat         blocking
+//! ```
+//!
+//! | state | meaning | written by |
+//! |---|---|---|
+//! | `seat s, blocking 0` | seat s's thread holds the worker and runs it | the holder; whoever gives it the worker |
+//! | `seat s, blocking 1` | seat s's thread holds it but waits in the kernel | the holder (enter), the holder or the monitor (CAS out) |
+//!
+//! The episode counts blocking calls, so that the monitor can tell a call
+//! that has lasted a whole tick from a new one, and so that a CAS of the
+//! blocked thread can never succeed on a later state that looks the same.
+//!
+//! # Protocol
+//!
+//! 1. **Enter.** A thread that holds its worker and runs a coroutine is
+//!    about to make a call that may wait in the kernel. It marks the task
+//!    `blocked` and swaps the hold word to `(episode + 1, me, blocking)`
+//!    (SeqCst: the monitor's sleep re-check reads it), and wakes the monitor
+//!    if it sleeps. No system call otherwise.
+//! 2. **Leave, fast.** When the call returns, one CAS puts the word back to
+//!    `(episode + 1, me, running)`. If it succeeds, nobody took the worker:
+//!    the thread held it all along.
+//! 3. **Take over.** The monitor finds the same blocking word at two ticks
+//!    in a row: the call has lasted at least a tick. Under the seats lock it
+//!    takes an idle seat (or starts a thread on a new one) and CASes the
+//!    word from what it saw to `(episode, spare, running)`; on success it
+//!    counts the blocked seat *away* and gives the spare its turn. The spare
+//!    runs the scheduler loop from where it last stopped.
+//! 4. **Come back.** The blocked thread's CAS in step 2 fails: the worker
+//!    was taken. Under the seats lock it queues its seat in `returning`,
+//!    sets the `returning` flag, wakes the holder if it sleeps in its poller
+//!    (`Shared::wake_worker`) and waits on its seat.
+//! 5. **Give back.** The holder looks at the flag at its switch points:
+//!    between two coroutines (the fairness round, and before it searches or
+//!    sleeps), never inside a coroutine. Seeing it, it writes the returning
+//!    seat into the hold word, gives that seat its turn, puts its own seat
+//!    among the idle ones and waits on it. The returned thread goes on with
+//!    the coroutine it blocked in, on the thread it blocked on.
+//!
+//! No thread is lost: the blocked thread's CAS (step 2) and the monitor's
+//! (step 3) compete for the one word, so exactly one wins; a returning seat
+//! is queued under the lock that the holder takes to give the worker back,
+//! and the flag is set before the holder is woken, whose sleep re-checks it
+//! after announcing that it sleeps (`shared.rs`, idle protocol step 2).
+//!
+//! # Why it is sound
+//!
+//! The rule that makes `go` a safe function is that nothing a coroutine
+//! keeps of a thread (its thread-locals, `errno`, `!Send` values on its
+//! stack, thread-local addresses LLVM kept in registers across a park) is
+//! ever used from two threads at once. Take-over keeps it:
+//!
+//! 1. A coroutine never leaves its worker: only the threads of its worker
+//!    resume it, and only while holding the worker.
+//! 2. A worker's coroutines never run at the same time: one thread holds
+//!    the worker, and the hand-overs (steps 3-5) are release/acquire pairs,
+//!    so each holder sees everything the previous one did.
+//! 3. A thread serves one worker for life, and a worker's threads all live
+//!    until the worker has finished every coroutine (shutdown, below). A
+//!    coroutine that ran on thread A and now runs on thread B may still use
+//!    A's thread-locals through an address it kept; it does so only while B
+//!    holds the worker, and A then does nothing that touches a thread-local:
+//!    it waits in the kernel, or in this module's code (atomics, the seats
+//!    lock, a futex on its seat). That is why the blocking hooks enter the
+//!    kernel through `sys::raw::syscall6`, which leaves `errno` alone, and
+//!    set `errno` only after step 2 or 5 gave them the worker back.
+//! 4. The coroutine that blocked continues on its own thread, so whatever a
+//!    library set in a thread-local before the call (tokio's context,
+//!    parking_lot's `ThreadData`) it reads back after.
+//!
+//! What a user may notice: a coroutine that was parked while a sibling was
+//! blocked can resume on another thread of the same worker, and then
+//! `thread::current()` and thread-locals are that thread's.
+//!
+//! # Hand-offs
+//!
+//! A coroutine resumed by a hand-off (`park.rs`) runs inside its partner's
+//! resume, which is not a switch point: its thread could not give the worker
+//! back in the middle. So a coroutine in a hand-off yields before it enters
+//! a blocking call; the worker's loop resumes it, and it enters from there.
+//!
+//! # Shutdown
+//!
+//! A thread that sees its runtime shut down while holding the worker
+//! cancels every coroutine it can (not the `blocked` ones: their threads
+//! still run them) and then [`Takeover::leave`]s: if no seat is away, the
+//! worker is finished and every idle seat is told to exit; otherwise it
+//! gives the worker to a returning seat, or leaves it free for the first
+//! that returns, and waits as an idle seat. A call that never returns keeps
+//! its worker's threads alive for good: `Runtime::drop` gives up on them
+//! after a few seconds and says so.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use super::shared::Shared;
+use super::worker::Local;
+use super::{current_task, current_worker};
+use crate::coroutine::Task;
+use crate::loom::Lock;
+use crate::stack::Budget;
+use crate::sys;
+
+/// Stack-budget slots a spare thread takes: its stack and its alternate
+/// signal stack are two mappings each, as much as two coroutine stacks.
+const SPARE_SLOTS: usize = 2;
+
+/// Bytes of stack for a spare thread: it runs only the scheduler loop
+/// (coroutines run on their own stacks), like a worker's first thread.
+const SPARE_STACK: usize = 256 * 1024;
+
+/// A worker's `Local`, shared by the worker's threads.
+///
+/// `Local` is full of `Cell`s and `RefCell`s: it is not `Sync`, and it is
+/// touched only by the thread that holds the worker. That thread changes
+/// only at the hand-overs of the protocol above, each a release by the
+/// former holder (or the monitor's CAS after the holder's release in step
+/// one) and an acquire by the next, so every access to `Local`
+/// happens-before the next holder's first.
+pub(crate) struct Domain(Local);
+
+// SAFETY: see above: one thread at a time uses the `Local`, and the
+// hand-overs order their accesses. Its `!Send` parts (the `TaskRef`s of
+// bound tasks, the deque's owner half) never leave the worker's threads.
+unsafe impl Send for Domain {}
+// SAFETY: as above.
+unsafe impl Sync for Domain {}
+
+impl Domain {
+    pub(crate) fn new(local: Local) -> Arc<Domain> {
+        Arc::new(Domain(local))
+    }
+
+    /// The worker state, for the thread that holds it.
+    pub(crate) fn local(&self) -> &Local {
+        &self.0
+    }
+}
+
+/// The hold word's value (module docs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Hold(u64);
+
+impl Hold {
+    const BLOCKING: u64 = 1;
+
+    fn held(seat: usize, episode: u32) -> Hold {
+        Hold(((episode as u64) << 32) | ((seat as u64) << 1))
+    }
+
+    fn seat(self) -> usize {
+        ((self.0 & 0xffff_ffff) >> 1) as usize
+    }
+
+    fn episode(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    fn is_blocking(self) -> bool {
+        self.0 & Self::BLOCKING != 0
+    }
+
+    /// The word a holder stores when it enters a blocking call.
+    fn entering(self) -> Hold {
+        Hold::held(self.seat(), self.episode().wrapping_add(1)).with_blocking()
+    }
+
+    fn with_blocking(self) -> Hold {
+        Hold(self.0 | Self::BLOCKING)
+    }
+
+    fn without_blocking(self) -> Hold {
+        Hold(self.0 & !Self::BLOCKING)
+    }
+}
+
+/// What a seat is told (`Seat::turn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Hold the worker now.
+    Hold,
+    /// The worker is finished: leave the loop and end the thread.
+    Exit,
+}
+
+const WAIT: u32 = 0;
+const HOLD: u32 = 1;
+const EXIT: u32 = 2;
+
+/// One of a worker's threads.
+struct Seat {
+    /// `WAIT`, `HOLD` or `EXIT`: written by whoever gives the seat its turn
+    /// (release), reset to `WAIT` by the seat's thread when it takes a
+    /// `HOLD`. A futex word: the seat's thread waits on it.
+    turn: AtomicU32,
+}
+
+impl Seat {
+    fn new() -> Arc<Seat> {
+        Arc::new(Seat {
+            turn: AtomicU32::new(WAIT),
+        })
+    }
+
+    fn give(&self, turn: Turn) {
+        let v = match turn {
+            Turn::Hold => HOLD,
+            Turn::Exit => EXIT,
+        };
+        self.turn.store(v, Ordering::Release);
+        sys::futex_wake(&self.turn, 1);
+    }
+
+    /// Waits for this seat's turn. Touches no thread-local (soundness,
+    /// point 3).
+    fn wait(&self) -> Turn {
+        loop {
+            match self.turn.load(Ordering::Acquire) {
+                WAIT => sys::futex_wait(&self.turn, WAIT, None),
+                HOLD => {
+                    self.turn.store(WAIT, Ordering::Relaxed);
+                    return Turn::Hold;
+                }
+                _ => return Turn::Exit,
+            }
+        }
+    }
+}
+
+/// The slow-path state of a worker's threads, under `Takeover::seats`.
+struct Seats {
+    /// Every seat, by number; seat 0 is the worker's first thread.
+    all: Vec<Arc<Seat>>,
+    /// Seats waiting to be given the worker.
+    idle: Vec<usize>,
+    /// Seats whose blocking call returned, oldest first (step 4).
+    returning: VecDeque<usize>,
+    /// Seats inside a blocking call during which the worker was taken.
+    away: usize,
+    /// Nobody holds the worker: it shut down while a seat was away, and the
+    /// first to return takes it.
+    free: bool,
+    /// The worker's state, for spare threads to start on; dropped when the
+    /// worker finishes.
+    domain: Option<Arc<Domain>>,
+    /// The spare threads started so far.
+    spares: Vec<thread::JoinHandle<()>>,
+    /// The "no more threads" warning was printed.
+    warned: bool,
+}
+
+/// A worker's take-over state: the part of the worker its threads and the
+/// monitor share.
+pub(crate) struct Takeover {
+    /// Who holds the worker (module docs, "The hold word").
+    hold: AtomicU64,
+    /// Some seat waits in `returning` (step 4). Set and cleared under the
+    /// seats lock; read by the holder at its switch points.
+    returning: AtomicBool,
+    /// Every thread of the worker has ended its loop (shutdown).
+    finished: AtomicBool,
+    seats: Lock<Seats>,
+}
+
+impl fmt::Debug for Takeover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Takeover").finish_non_exhaustive()
+    }
+}
+
+impl Takeover {
+    /// A worker held by its first thread, seat 0.
+    pub(crate) fn new() -> Takeover {
+        Takeover {
+            hold: AtomicU64::new(Hold::held(0, 0).0),
+            returning: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            seats: Lock::new(Seats {
+                all: vec![Seat::new()],
+                idle: Vec::new(),
+                returning: VecDeque::new(),
+                away: 0,
+                free: false,
+                domain: None,
+                spares: Vec::new(),
+                warned: false,
+            }),
+        }
+    }
+
+    /// Keeps the worker's state for the spare threads to come.
+    pub(crate) fn set_domain(&self, domain: Arc<Domain>) {
+        self.seats.lock().domain = Some(domain);
+    }
+
+    /// Whether a seat waits to get the worker back (step 5's check).
+    #[inline]
+    pub(crate) fn is_wanted(&self) -> bool {
+        self.returning.load(Ordering::Relaxed)
+    }
+
+    /// Whether the monitor should look at this worker: its holder is in a
+    /// blocking call. Returns the word it saw then.
+    fn blocking_word(&self) -> Option<Hold> {
+        let h = Hold(self.hold.load(Ordering::SeqCst));
+        h.is_blocking().then_some(h)
+    }
+
+    /// Whether every thread of the worker has left its loop.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Seats away in a blocking call (for shutdown's report).
+    pub(crate) fn away(&self) -> usize {
+        self.seats.lock().away
+    }
+
+    /// The spare threads' handles, to join once the worker has finished.
+    pub(crate) fn take_spares(&self) -> Vec<thread::JoinHandle<()>> {
+        std::mem::take(&mut self.seats.lock().spares)
+    }
+
+    /// Step 5: called by the holder between coroutines. If a seat waits to
+    /// get the worker back, gives it the worker and waits until this
+    /// thread is given the worker again (`Turn::Hold`) or told to exit.
+    #[cold]
+    pub(crate) fn give_back(&self) -> Turn {
+        let me = Hold(self.hold.load(Ordering::Relaxed));
+        let (to, mine) = {
+            let mut seats = self.seats.lock();
+            let Some(next) = seats.returning.pop_front() else {
+                return Turn::Hold;
+            };
+            if seats.returning.is_empty() {
+                self.returning.store(false, Ordering::Relaxed);
+            }
+            seats.away -= 1;
+            seats.idle.push(me.seat());
+            self.hold
+                .store(Hold::held(next, me.episode()).0, Ordering::Relaxed);
+            (seats.all[next].clone(), seats.all[me.seat()].clone())
+        };
+        to.give(Turn::Hold);
+        mine.wait()
+    }
+
+    /// Shutdown: the holder has cancelled what it could. If no seat is
+    /// away, the worker is finished: every idle seat is told to exit, and
+    /// so is the caller (`Turn::Exit`). Otherwise the worker goes to a
+    /// returning seat, or is left free for the first to return, and the
+    /// caller waits as an idle seat.
+    pub(crate) fn leave(&self) -> Turn {
+        let me = Hold(self.hold.load(Ordering::Relaxed));
+        let mut seats = self.seats.lock();
+        if seats.away == 0 {
+            for &i in &seats.idle {
+                seats.all[i].give(Turn::Exit);
+            }
+            seats.idle.clear();
+            let domain = seats.domain.take();
+            drop(seats);
+            // The caller's own `Arc` keeps the domain alive until its thread
+            // ends.
+            drop(domain);
+            self.finished.store(true, Ordering::Release);
+            return Turn::Exit;
+        }
+        let to = match seats.returning.pop_front() {
+            Some(next) => {
+                if seats.returning.is_empty() {
+                    self.returning.store(false, Ordering::Relaxed);
+                }
+                seats.away -= 1;
+                self.hold
+                    .store(Hold::held(next, me.episode()).0, Ordering::Relaxed);
+                Some(seats.all[next].clone())
+            }
+            None => {
+                seats.free = true;
+                None
+            }
+        };
+        seats.idle.push(me.seat());
+        let mine = seats.all[me.seat()].clone();
+        drop(seats);
+        if let Some(to) = to {
+            to.give(Turn::Hold);
+        }
+        mine.wait()
+    }
+
+    /// Step 3, for the monitor: takes the worker from a holder that has
+    /// been blocked since it saw `seen`. False if it could not (the call
+    /// returned meanwhile, or no thread could be had).
+    fn take_over(&self, shared: &Shared, index: usize, seen: Hold) -> bool {
+        let spare = {
+            let mut seats = self.seats.lock();
+            match seats.idle.pop() {
+                Some(spare) => spare,
+                None => {
+                    drop(seats);
+                    match self.add_seat(shared, index) {
+                        Some(spare) => spare,
+                        None => return false,
+                    }
+                }
+            }
+        };
+        let mut seats = self.seats.lock();
+        let taken = !shared.is_shut_down()
+            && self
+                .hold
+                .compare_exchange(
+                    seen.0,
+                    Hold::held(spare, seen.episode()).0,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if !taken {
+            seats.idle.push(spare);
+            return false;
+        }
+        seats.away += 1;
+        let to = seats.all[spare].clone();
+        drop(seats);
+        to.give(Turn::Hold);
+        true
+    }
+
+    /// Starts a thread on a new seat of worker `index`, waiting for its
+    /// turn; `None` past the thread limit or the stack budget.
+    fn add_seat(&self, shared: &Shared, index: usize) -> Option<usize> {
+        let max = shared.config.max_threads;
+        let (seat, domain) = {
+            let mut seats = self.seats.lock();
+            let domain = seats.domain.clone()?;
+            if seats.all.len() >= max || Budget::try_reserve_many(SPARE_SLOTS) < SPARE_SLOTS {
+                if !std::mem::replace(&mut seats.warned, true) {
+                    eprintln!(
+                        "weft: worker {index} has {} threads, all busy in calls that block \
+                         (a std lock or channel, a file, a child process...); its other \
+                         coroutines wait until one returns. Raise the limit with \
+                         WEFT_MAX_THREADS or RuntimeBuilder::max_threads (now {max}), or \
+                         use weft::sync and weft::channel, which park instead",
+                        seats.all.len()
+                    );
+                }
+                return None;
+            }
+            seats.all.push(Seat::new());
+            (seats.all.len() - 1, domain)
+        };
+        let spawned = thread::Builder::new()
+            .name(format!("{}-{index}.{seat}", shared.config.thread_name))
+            .stack_size(SPARE_STACK)
+            .spawn(move || {
+                let seat_turn = domain.0.remote().takeover.seat_turn(seat);
+                if seat_turn.wait() == Turn::Hold {
+                    domain.0.run();
+                }
+            });
+        let mut seats = self.seats.lock();
+        match spawned {
+            Ok(handle) => {
+                seats.spares.push(handle);
+                Some(seat)
+            }
+            Err(e) => {
+                // The seat stays, unused: its number is taken.
+                if !std::mem::replace(&mut seats.warned, true) {
+                    eprintln!("weft: cannot start a thread for worker {index}: {e}");
+                }
+                Budget::release(SPARE_SLOTS);
+                None
+            }
+        }
+    }
+
+    fn seat_turn(&self, seat: usize) -> Arc<Seat> {
+        self.seats.lock().all[seat].clone()
+    }
+}
+
+/// A blocking call in progress on a thread that holds its worker (steps 1
+/// and 2), made by [`BlockingCall::enter`].
+#[must_use = "a blocking call must be left"]
+pub(crate) struct BlockingCall {
+    local: &'static Local,
+    task: &'static Task,
+    word: Hold,
+}
+
+impl BlockingCall {
+    /// Step 1, for a call about to wait in the kernel. `None` where there
+    /// is nothing to take over: on plain threads (and on runtime threads
+    /// outside coroutines: the scheduler's own poller wait).
+    #[inline]
+    pub(crate) fn enter() -> Option<BlockingCall> {
+        let task = current_task()?;
+        let local = current_worker()?;
+        Some(Self::enter_in(local, task))
+    }
+
+    #[inline(never)]
+    fn enter_in(local: &'static Local, task: &'static Task) -> BlockingCall {
+        if local.in_hand_off() {
+            // Module docs, "Hand-offs".
+            crate::yield_now();
+        }
+        let takeover = &local.remote().takeover;
+        let word = Hold(takeover.hold.load(Ordering::Relaxed)).entering();
+        task.set_blocked(true);
+        takeover.hold.swap(word.0, Ordering::SeqCst);
+        local.shared.monitor.watch();
+        BlockingCall { local, task, word }
+    }
+
+    /// Step 2 (or 4): returns once this thread holds the worker again.
+    #[inline]
+    pub(crate) fn leave(self) {
+        let takeover = &self.local.remote().takeover;
+        if takeover
+            .hold
+            .compare_exchange(
+                self.word.0,
+                self.word.without_blocking().0,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            self.come_back(takeover);
+        }
+        self.task.set_blocked(false);
+    }
+
+    /// Step 4: the worker was taken; wait to be given it back.
+    #[cold]
+    fn come_back(&self, takeover: &Takeover) {
+        let me = self.word.seat();
+        let mine = {
+            let mut seats = takeover.seats.lock();
+            if seats.free {
+                seats.free = false;
+                seats.away -= 1;
+                takeover
+                    .hold
+                    .store(self.word.without_blocking().0, Ordering::Relaxed);
+                return;
+            }
+            seats.returning.push_back(me);
+            takeover.returning.store(true, Ordering::Relaxed);
+            seats.all[me].clone()
+        };
+        Shared::wake_worker(self.local.remote());
+        // A seat in a call is never told to exit: the worker finishes only
+        // once no seat is away.
+        let turn = mine.wait();
+        debug_assert_eq!(turn, Turn::Hold);
+    }
+}
+
+/// Runs `call`, a raw system call (`sys::raw::syscall6`'s answer), as a
+/// blocking call: the worker may be taken over while it waits. Returns the
+/// libc-style result, with `errno` set only after this thread holds the
+/// worker again (soundness, point 3).
+#[inline]
+pub(crate) fn blocking_syscall(call: impl FnOnce() -> libc::c_long) -> libc::c_long {
+    match BlockingCall::enter() {
+        None => sys::raw::cvt_raw(call()),
+        Some(blocking) => {
+            let r = call();
+            blocking.leave();
+            sys::raw::cvt_raw(r)
+        }
+    }
+}
+
+/// The monitor's look at one worker: the blocking word it saw at the last
+/// tick, and what to do now.
+pub(crate) fn check(shared: &Shared, index: usize, last: &mut u64) -> bool {
+    let takeover = &shared.workers[index].takeover;
+    match takeover.blocking_word() {
+        Some(word) => {
+            if *last == word.0 {
+                takeover.take_over(shared, index, word);
+                *last = 0;
+            } else {
+                *last = word.0;
+            }
+            true
+        }
+        None => {
+            *last = 0;
+            false
+        }
+    }
+}
+
+/// Whether any worker's holder is in a blocking call (the monitor's sleep
+/// re-check; SeqCst loads).
+pub(crate) fn any_blocking(shared: &Shared) -> bool {
+    shared
+        .workers
+        .iter()
+        .any(|w| w.takeover.blocking_word().is_some())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Hold;
+
+    #[test]
+    fn the_hold_word_keeps_seat_episode_and_blocking_apart() {
+        let h = Hold::held(5, 7);
+        assert_eq!((h.seat(), h.episode(), h.is_blocking()), (5, 7, false));
+        let b = h.entering();
+        assert_eq!((b.seat(), b.episode(), b.is_blocking()), (5, 8, true));
+        assert!(
+            b.without_blocking() != h,
+            "a new episode never equals the old"
+        );
+        let wrap = Hold::held(1, u32::MAX).entering();
+        assert_eq!((wrap.seat(), wrap.episode()), (1, 0));
+    }
+}

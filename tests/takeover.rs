@@ -1,0 +1,400 @@
+//! Taking over a worker (`runtime/takeover.rs`): a coroutine that waits in
+//! the kernel in a call weft cannot turn into a park (a std lock or
+//! channel, parking_lot, crossbeam-channel, `thread::park`, a child
+//! process, a FIFO, another poller's `epoll_wait`) does not stall or
+//! deadlock the other coroutines of its worker.
+//!
+//! Every test runs on ONE worker, where, without take-over, the coroutine
+//! that would end the wait could never run. Every wait is bounded: a
+//! deadlock fails a timeout or an assertion, it does not hang.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use weft::Runtime;
+
+fn one_worker() -> Runtime {
+    Runtime::builder().workers(1).build().unwrap()
+}
+
+/// How long `n` waits of `each` would take one after another.
+fn serial(n: u32, each: Duration) -> Duration {
+    each * n
+}
+
+#[test]
+fn std_mpsc_pairs_on_one_worker_overlap_instead_of_deadlocking() {
+    let rt = one_worker();
+    let pairs = 50;
+    let wait = Duration::from_millis(40);
+    let start = Instant::now();
+    let got = rt.run(move || {
+        let mut receivers = Vec::new();
+        for i in 0..pairs {
+            let (tx, rx) = mpsc::channel::<u32>();
+            // The receiver blocks its thread in a futex wait...
+            receivers.push(weft::go(move || {
+                rx.recv_timeout(Duration::from_secs(20)).unwrap()
+            }));
+            // ...and the sender, on the same worker, sleeps first.
+            weft::go(move || {
+                weft::sleep(wait);
+                tx.send(i).unwrap();
+            });
+        }
+        receivers
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum::<u32>()
+    });
+    assert_eq!(got, (0..pairs).sum::<u32>());
+    let took = start.elapsed();
+    assert!(
+        took < serial(pairs, wait) / 2,
+        "{pairs} blocked receivers took {took:?}: they did not overlap"
+    );
+}
+
+#[test]
+fn a_std_mutex_held_across_a_socket_read_does_not_deadlock_its_worker() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    let rt = one_worker();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let total = rt.run(move || {
+        let lock = Arc::new(Mutex::new(0u32));
+        let (a, b) = (lock.clone(), lock.clone());
+        // The holder parks in a socket read with the std lock held.
+        let holder = weft::go(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut guard = a.lock().unwrap();
+            let mut byte = [0u8];
+            conn.read_exact(&mut byte).unwrap();
+            *guard += u32::from(byte[0]);
+        });
+        // A second coroutine blocks its thread on the lock: the worker must
+        // be taken over so that the writer below can run.
+        let waiter = weft::go(move || {
+            weft::sleep(Duration::from_millis(5));
+            *b.lock().unwrap() += 1;
+        });
+        let writer = weft::go(move || {
+            weft::sleep(Duration::from_millis(30));
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.write_all(&[41]).unwrap();
+            c
+        });
+        holder.join().unwrap();
+        waiter.join().unwrap();
+        drop(writer.join().unwrap());
+        let n = *lock.lock().unwrap();
+        n
+    });
+    assert_eq!(total, 42);
+}
+
+#[test]
+fn condvar_and_thread_park_waits_are_woken_by_coroutines_of_the_same_worker() {
+    let rt = one_worker();
+    rt.run(|| {
+        // A std Condvar.
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p = pair.clone();
+        let waiter = weft::go(move || {
+            let (m, c) = &*p;
+            let (ready, timeout) = c
+                .wait_timeout_while(m.lock().unwrap(), Duration::from_secs(20), |r| !*r)
+                .unwrap();
+            assert!(*ready && !timeout.timed_out());
+        });
+        weft::go(move || {
+            weft::sleep(Duration::from_millis(20));
+            *pair.0.lock().unwrap() = true;
+            pair.1.notify_all();
+        });
+        waiter.join().unwrap();
+
+        // std::thread::park, unparked through the parked thread's handle.
+        let (tx, rx) = weft::channel::bounded(1);
+        let woken = Arc::new(AtomicBool::new(false));
+        let w = woken.clone();
+        let parker = weft::go(move || {
+            tx.send(std::thread::current()).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !w.load(Ordering::Acquire) && Instant::now() < deadline {
+                std::thread::park_timeout(Duration::from_secs(20));
+            }
+            assert!(w.load(Ordering::Acquire), "never unparked");
+        });
+        weft::go(move || {
+            let thread = rx.recv().unwrap();
+            weft::sleep(Duration::from_millis(20));
+            woken.store(true, Ordering::Release);
+            thread.unpark();
+        });
+        parker.join().unwrap();
+    });
+}
+
+#[test]
+fn crossbeam_and_parking_lot_waits_overlap_on_one_worker() {
+    let rt = one_worker();
+    let n = 20;
+    let wait = Duration::from_millis(40);
+    let start = Instant::now();
+    rt.run(move || {
+        let mut hs = Vec::new();
+        for i in 0..n {
+            let (tx, rx) = crossbeam_channel::bounded::<u32>(0);
+            hs.push(weft::go(move || rx.recv().unwrap()));
+            weft::go(move || {
+                weft::sleep(wait);
+                tx.send(i).unwrap();
+            });
+            let pair = Arc::new((parking_lot::Mutex::new(None), parking_lot::Condvar::new()));
+            let p = pair.clone();
+            hs.push(weft::go(move || {
+                let mut slot = p.0.lock();
+                while slot.is_none() {
+                    p.1.wait(&mut slot);
+                }
+                slot.unwrap()
+            }));
+            weft::go(move || {
+                weft::sleep(wait);
+                *pair.0.lock() = Some(i);
+                pair.1.notify_one();
+            });
+        }
+        let sum: u32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(sum, 2 * (0..n).sum::<u32>());
+    });
+    let took = start.elapsed();
+    assert!(
+        took < serial(2 * n, wait) / 2,
+        "{} blocked waits took {took:?}: they did not overlap",
+        2 * n
+    );
+}
+
+#[test]
+fn child_processes_waited_for_in_coroutines_overlap() {
+    let rt = one_worker();
+    let n = 20;
+    let start = Instant::now();
+    let ok = rt.run(move || {
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                weft::go(|| {
+                    std::process::Command::new("sleep")
+                        .arg("0.2")
+                        .status()
+                        .unwrap()
+                        .success()
+                })
+            })
+            .collect();
+        hs.into_iter().all(|h| h.join().unwrap())
+    });
+    assert!(ok);
+    let took = start.elapsed();
+    assert!(
+        took < serial(n, Duration::from_millis(200)) / 2,
+        "{n} children took {took:?}: their waits did not overlap"
+    );
+}
+
+#[test]
+fn a_fifo_opened_and_read_in_a_coroutine_is_fed_by_a_sibling() {
+    use std::io::{Read, Write};
+
+    let dir = std::env::temp_dir().join(format!("weft-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fifo");
+    let _ = std::fs::remove_file(&path);
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let rt = one_worker();
+    let (p1, p2) = (path.clone(), path.clone());
+    let text = rt.run(move || {
+        // Opening a FIFO for reading waits for a writer; then the read
+        // waits for data. Both block the thread.
+        let reader = weft::go(move || {
+            let mut s = String::new();
+            std::fs::File::open(p1)
+                .unwrap()
+                .read_to_string(&mut s)
+                .unwrap();
+            s
+        });
+        weft::go(move || {
+            weft::sleep(Duration::from_millis(20));
+            let mut f = std::fs::OpenOptions::new().write(true).open(p2).unwrap();
+            f.write_all(b"through the fifo").unwrap();
+        });
+        reader.join().unwrap()
+    });
+    assert_eq!(text, "through the fifo");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_nested_epoll_wait_does_not_stall_its_worker() {
+    let rt = one_worker();
+    rt.run(|| {
+        // SAFETY: plain system calls on fds this test owns.
+        let (ep, ev) = unsafe { (libc::epoll_create1(0), libc::eventfd(0, 0)) };
+        assert!(ep >= 0 && ev >= 0);
+        let mut event = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 7,
+        };
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, ev, &mut event) },
+            0
+        );
+        let waiter = weft::go(move || {
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }];
+            // SAFETY: one writable event.
+            let n = unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, 20_000) };
+            (n, { out[0].u64 })
+        });
+        weft::go(move || {
+            weft::sleep(Duration::from_millis(20));
+            let one = 1u64;
+            // SAFETY: eight readable bytes.
+            let w = unsafe { libc::write(ev, (&one as *const u64).cast(), 8) };
+            assert_eq!(w, 8);
+        });
+        assert_eq!(waiter.join().unwrap(), (1, 7));
+        // SAFETY: closing our own fds.
+        unsafe {
+            libc::close(ev);
+            libc::close(ep);
+        }
+    });
+}
+
+#[test]
+fn a_ticker_keeps_ticking_while_a_sibling_is_blocked() {
+    let rt = one_worker();
+    let worst = rt.run(|| {
+        let (tx, rx) = mpsc::channel::<()>();
+        let blocked = weft::go(move || rx.recv_timeout(Duration::from_secs(20)).unwrap());
+        let ticker = weft::go(move || {
+            let mut worst = Duration::ZERO;
+            let mut last = Instant::now();
+            for _ in 0..200 {
+                weft::sleep(Duration::from_millis(1));
+                let now = Instant::now();
+                worst = worst.max(now - last);
+                last = now;
+            }
+            tx.send(()).unwrap();
+            worst
+        });
+        blocked.join().unwrap();
+        ticker.join().unwrap()
+    });
+    // Each tick sleeps 1 ms; the take-over itself costs well under a
+    // millisecond. The bound leaves room for a loaded CI machine.
+    assert!(
+        worst < Duration::from_millis(100),
+        "worst gap between ticks: {worst:?}"
+    );
+}
+
+#[test]
+fn a_thread_local_set_before_a_blocking_call_reads_the_same_after_it() {
+    thread_local! {
+        static MARK: Cell<u64> = const { Cell::new(0) };
+    }
+    let rt = one_worker();
+    rt.run(|| {
+        let hs: Vec<_> = (1..=20u64)
+            .map(|i| {
+                let (tx, rx) = mpsc::channel::<()>();
+                weft::go(move || {
+                    weft::sleep(Duration::from_millis(20));
+                    tx.send(()).unwrap();
+                });
+                weft::go(move || {
+                    MARK.with(|m| m.set(i));
+                    let thread = std::thread::current().id();
+                    rx.recv().unwrap(); // blocks this thread; the worker is taken over
+                    assert_eq!(
+                        std::thread::current().id(),
+                        thread,
+                        "came back on another thread"
+                    );
+                    MARK.with(|m| m.get())
+                })
+            })
+            .collect();
+        for (i, h) in (1..=20u64).zip(hs) {
+            assert_eq!(
+                h.join().unwrap(),
+                i,
+                "a thread-local changed across a blocking call"
+            );
+        }
+    });
+}
+
+#[test]
+fn dropping_a_runtime_with_a_coroutine_stuck_for_good_returns() {
+    let rt = one_worker();
+    let (tx, rx) = mpsc::channel::<()>();
+    let (started_tx, started) = weft::channel::bounded::<()>(1);
+    let stuck = rt.spawn(move || {
+        started_tx.send(()).unwrap();
+        let _ = rx.recv(); // its sender lives on below: never returns
+    });
+    // Another coroutine keeps running beside it, on the taken-over worker.
+    let beside = rt.spawn(|| {
+        weft::sleep(Duration::from_millis(30));
+        7
+    });
+    started.recv().unwrap();
+    assert_eq!(beside.join().unwrap(), 7);
+    let start = Instant::now();
+    drop(rt);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "drop took {took:?}");
+    drop(stuck);
+    // The stuck thread is left behind; ending its wait lets it go.
+    drop(tx);
+}
+
+#[test]
+fn dropping_a_runtime_unwinds_a_coroutine_whose_call_returns_during_the_drop() {
+    let rt = one_worker();
+    let (tx, rx) = mpsc::channel::<u32>();
+    let (started_tx, started) = weft::channel::bounded::<()>(1);
+    let h = rt.spawn(move || {
+        started_tx.send(()).unwrap();
+        let v = rx.recv().unwrap();
+        weft::sleep(Duration::from_secs(30)); // cancelled: unwinds here
+        v
+    });
+    started.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(20)); // let the worker be taken over
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        tx.send(1).unwrap();
+    });
+    let start = Instant::now();
+    drop(rt);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        h.join().is_err(),
+        "the coroutine was cancelled, not finished"
+    );
+    sender.join().unwrap();
+}
