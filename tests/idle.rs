@@ -1,6 +1,11 @@
 //! An idle runtime sleeps in its pollers and burns no CPU.
+//!
+//! CPU time is the whole process's, so the tests here take turns.
 
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn cpu_time() -> Duration {
     // SAFETY: a zeroed rusage is a valid output buffer for getrusage.
@@ -13,6 +18,7 @@ fn cpu_time() -> Duration {
 
 #[test]
 fn idle_runtime_uses_almost_no_cpu() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let rt = weft::Runtime::builder().workers(2).build().unwrap();
     // Some work first, so pools and timers have been used.
     let hs: Vec<_> = (0..1000)
@@ -30,4 +36,32 @@ fn idle_runtime_uses_almost_no_cpu() {
     );
     // And it still responds.
     assert_eq!(rt.run(|| 1), 1);
+}
+
+/// A worker taken over for a coroutine blocked for good (`tests/takeover.rs`)
+/// sleeps as any idle worker: its new holder in the poller, the blocked
+/// thread in the kernel, the monitor on its futex.
+#[test]
+fn a_runtime_idle_around_a_blocked_coroutine_uses_almost_no_cpu() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let blocked = rt.spawn(move || rx.recv().unwrap());
+    // Work beside it, which needs the worker taken over.
+    let hs: Vec<_> = (0..200)
+        .map(|i| rt.spawn(move || weft::sleep(Duration::from_millis(i % 10))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let before = cpu_time();
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu_time() - before;
+    assert!(
+        used < Duration::from_millis(25),
+        "a runtime idle around a blocked coroutine used {used:?} of CPU in 500 ms"
+    );
+    assert_eq!(rt.run(|| 1), 1);
+    tx.send(()).unwrap();
+    blocked.join().unwrap();
 }
