@@ -398,3 +398,41 @@ fn dropping_a_runtime_unwinds_a_coroutine_whose_call_returns_during_the_drop() {
     );
     sender.join().unwrap();
 }
+
+/// A coroutine woken by a rendezvous partner blocks its thread right away,
+/// while a third coroutine wakes that partner: on one worker, all three
+/// finish with the right values. (The guard for a coroutine that blocks
+/// while it runs inside its partner's hand-off, `takeover.rs`, "Hand-offs",
+/// is not reached by this test: here the partner's park does not hand off.)
+#[test]
+fn a_coroutine_that_blocks_after_a_channel_wake_up_does_not_strand_its_partner() {
+    let rt = one_worker();
+    for _ in 0..20 {
+        let got = rt.run(|| {
+            let (to_b, b_rx) = weft::channel::bounded::<()>(0);
+            let (a_tx, a_rx) = weft::channel::bounded::<u32>(0);
+            let (m_tx, m_rx) = mpsc::channel::<u32>();
+            let b = weft::go(move || {
+                b_rx.recv().unwrap();
+                // Woken by A: now block the thread.
+                m_rx.recv_timeout(Duration::from_secs(20)).unwrap()
+            });
+            // Let B park in its receive first.
+            weft::yield_now();
+            let c = weft::go(move || {
+                weft::sleep(Duration::from_millis(2));
+                a_tx.send(40).unwrap(); // wakes A while B is blocked
+            });
+            let d = weft::go(move || {
+                weft::sleep(Duration::from_millis(10));
+                m_tx.send(2).unwrap();
+            });
+            to_b.send(()).unwrap(); // wakes B into the `next` slot
+            let from_c = a_rx.recv().unwrap(); // parks until C sends
+            c.join().unwrap();
+            d.join().unwrap();
+            from_c + b.join().unwrap()
+        });
+        assert_eq!(got, 42);
+    }
+}
