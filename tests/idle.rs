@@ -16,6 +16,17 @@ fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// The process uses under 25 ms of CPU in the next 500 ms.
+fn assert_idle(what: &str) {
+    let before = cpu_time();
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu_time() - before;
+    assert!(
+        used < Duration::from_millis(25),
+        "{what} used {used:?} of CPU in 500 ms"
+    );
+}
+
 #[test]
 fn idle_runtime_uses_almost_no_cpu() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -27,13 +38,7 @@ fn idle_runtime_uses_almost_no_cpu() {
     for h in hs {
         h.join().unwrap();
     }
-    let before = cpu_time();
-    std::thread::sleep(Duration::from_millis(500));
-    let used = cpu_time() - before;
-    assert!(
-        used < Duration::from_millis(25),
-        "idle runtime used {used:?} of CPU in 500 ms"
-    );
+    assert_idle("idle runtime");
     // And it still responds.
     assert_eq!(rt.run(|| 1), 1);
 }
@@ -54,13 +59,7 @@ fn a_runtime_idle_around_a_blocked_coroutine_uses_almost_no_cpu() {
     for h in hs {
         h.join().unwrap();
     }
-    let before = cpu_time();
-    std::thread::sleep(Duration::from_millis(500));
-    let used = cpu_time() - before;
-    assert!(
-        used < Duration::from_millis(25),
-        "a runtime idle around a blocked coroutine used {used:?} of CPU in 500 ms"
-    );
+    assert_idle("a runtime idle around a blocked coroutine");
     assert_eq!(rt.run(|| 1), 1);
     tx.send(()).unwrap();
     blocked.join().unwrap();

@@ -16,6 +16,16 @@ use libc::{c_int, c_long, c_uint, epoll_event, id_t, idtype_t, pid_t, siginfo_t}
 use crate::runtime::blocking_syscall;
 use crate::sys::raw;
 
+/// `call`, a raw system call, as a blocking call if `may_wait` (it may
+/// wait in the kernel), else plainly; libc-style result either way.
+fn blocking_if(may_wait: bool, call: impl FnOnce() -> c_long) -> c_long {
+    if may_wait {
+        blocking_syscall(call)
+    } else {
+        raw::cvt_raw(call())
+    }
+}
+
 /// The futex operations that wait (the command, without the private and
 /// clock flags).
 fn futex_waits(op: c_long) -> bool {
@@ -47,12 +57,10 @@ pub unsafe extern "C" fn syscall(
     a5: c_long,
 ) -> c_long {
     let args = [a0, a1, a2, a3, a4, a5];
-    if nr == libc::SYS_futex && futex_waits(a1) {
-        // SAFETY: the caller's contract for this futex call.
-        return blocking_syscall(|| unsafe { raw::syscall6(nr, args) });
-    }
     // SAFETY: the caller's contract for this system call.
-    raw::cvt_raw(unsafe { raw::syscall6(nr, args) })
+    blocking_if(nr == libc::SYS_futex && futex_waits(a1), || unsafe {
+        raw::syscall6(nr, args)
+    })
 }
 
 /// `epoll_wait(2)`. weft's own pollers wait outside coroutines, so this is
@@ -87,10 +95,7 @@ pub unsafe extern "C" fn epoll_pwait(
     ];
     // SAFETY: the caller's contract for epoll_pwait(2).
     let call = || unsafe { raw::syscall6(libc::SYS_epoll_pwait, args) };
-    if timeout == 0 {
-        return raw::cvt_raw(call()) as c_int;
-    }
-    blocking_syscall(call) as c_int
+    blocking_if(timeout != 0, call) as c_int
 }
 
 /// `wait4(2)`.
@@ -111,10 +116,7 @@ pub unsafe extern "C" fn wait4(
     ];
     // SAFETY: the caller's contract for wait4(2).
     let call = || unsafe { raw::syscall6(libc::SYS_wait4, args) };
-    if options & libc::WNOHANG != 0 {
-        return raw::cvt_raw(call()) as pid_t;
-    }
-    blocking_syscall(call) as pid_t
+    blocking_if(options & libc::WNOHANG == 0, call) as pid_t
 }
 
 /// `waitpid(2)`: `std::process::Child::wait` and `Command::status` end here.
@@ -151,10 +153,7 @@ pub unsafe extern "C" fn waitid(
     ];
     // SAFETY: the caller's contract for waitid(2).
     let call = || unsafe { raw::syscall6(libc::SYS_waitid, args) };
-    if options & libc::WNOHANG != 0 {
-        return raw::cvt_raw(call()) as c_int;
-    }
-    blocking_syscall(call) as c_int
+    blocking_if(options & libc::WNOHANG == 0, call) as c_int
 }
 
 /// `openat(2)`; opening a FIFO waits for its other end, and a file on a
@@ -234,10 +233,7 @@ pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
     let args = [fd as c_long, op as c_long, 0, 0, 0, 0];
     // SAFETY: flock takes no pointer.
     let call = || unsafe { raw::syscall6(libc::SYS_flock, args) };
-    if op & libc::LOCK_NB != 0 {
-        return raw::cvt_raw(call()) as c_int;
-    }
-    blocking_syscall(call) as c_int
+    blocking_if(op & libc::LOCK_NB == 0, call) as c_int
 }
 
 /// A `read`-like call on an fd weft does not park on, as a blocking call:
