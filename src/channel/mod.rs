@@ -3,9 +3,10 @@
 //! A blocking operation parks the calling coroutine (its worker runs others
 //! meanwhile) or, on a plain thread, blocks the thread; one channel can
 //! connect coroutines and threads at once. Switching from crossbeam-channel
-//! is a change of import: [`bounded`], [`unbounded`], cloneable [`Sender`]s
-//! and [`Receiver`]s, the same errors, [`after`], [`at`], [`tick`],
-//! [`never()`], and [`select!`](crate::select!).
+//! is a change of import (`use weft::channel as crossbeam_channel;`):
+//! [`bounded`], [`unbounded`], cloneable [`Sender`]s and [`Receiver`]s, the
+//! same errors, [`after`], [`at`], [`tick`], [`never()`], [`select!`],
+//! [`select_biased!`] and [`Select`].
 //!
 //! ```
 //! use weft::channel::bounded;
@@ -29,23 +30,36 @@
 //! A waiting operation is queued in its channel (oldest first) and is
 //! completed by the partner that arrives: a sender hands its message
 //! straight to a waiting receiver. How waiting works is described in
-//! `src/sync/queue.rs`.
+//! `src/sync/queue.rs`; how a select chooses an operation and completes it
+//! afterwards, in `selection.rs` and `chan.rs` here.
 
 mod chan;
+mod dynamic;
 mod error;
-#[doc(hidden)]
-pub mod select;
+mod macros;
+mod selection;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[doc(inline)]
+pub use crate::{select, select_biased};
+pub use dynamic::{Select, SelectedOperation};
 pub use error::{
-    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 
+/// What the expansions of [`select!`] and [`select_biased!`] call: not an
+/// API, and not covered by semver.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::selection::{recv, select, select_timeout, send, try_select, Chosen, Op};
+}
+
 use crate::loom::Ordering;
-use chan::Chan;
+use chan::{Chan, NoMessage};
 
 /// A channel of capacity `cap`. `bounded(0)` is a rendezvous channel: a send
 /// waits for a receive and the message passes directly between them.
@@ -319,7 +333,14 @@ impl<T> Receiver<T> {
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut st = self.chan.lock();
-        self.chan.start_recv(&mut st)
+        match self.chan.start_recv(&mut st) {
+            Ok(msg) => Ok(msg),
+            Err(NoMessage::Empty) => Err(TryRecvError::Empty),
+            Err(NoMessage::Disconnected) => Err(TryRecvError::Disconnected),
+            // A waiting select's send was ready: it hands its message over
+            // as soon as its caller gives it.
+            Err(NoMessage::Committed) => self.chan.recv_committed(st).map_err(Into::into),
+        }
     }
 
     /// Receives a message, waiting at most `timeout`.
