@@ -68,6 +68,8 @@ pub(crate) struct Chan<T> {
     cap: usize,
     /// Fed by a `Timer` (fixed at creation, so readable without the lock).
     timed: bool,
+    /// Made by `never()`: every such channel counts as the same one.
+    never: bool,
     /// Live `Sender`s and `Receiver`s; the last of either disconnects.
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
@@ -129,6 +131,14 @@ impl<T> Chan<T> {
         Chan::with_timer(cap, None)
     }
 
+    /// The channel of a `never()` receiver.
+    pub(crate) fn never() -> Chan<T> {
+        Chan {
+            never: true,
+            ..Chan::new(0)
+        }
+    }
+
     /// A channel fed by `timer` (capacity 0: a message exists only once it
     /// is due, and is made when it is received).
     pub(crate) fn timer(
@@ -142,6 +152,7 @@ impl<T> Chan<T> {
     fn with_timer(cap: usize, timer: Option<Timer<T>>) -> Chan<T> {
         Chan {
             timed: timer.is_some(),
+            never: false,
             state: Lock::new(State {
                 queue: VecDeque::new(),
                 held: 0,
@@ -166,8 +177,17 @@ impl<T> Chan<T> {
         self.state.lock()
     }
 
-    /// `None` for unbounded.
+    /// Whether this is a `never()` channel.
+    pub(crate) fn is_never(&self) -> bool {
+        self.never
+    }
+
+    /// `None` for unbounded. A timer channel holds its due message, so
+    /// it has a capacity of one.
     pub(crate) fn capacity(&self) -> Option<usize> {
+        if self.timed {
+            return Some(1);
+        }
         (self.cap != usize::MAX).then_some(self.cap)
     }
 
@@ -419,17 +439,20 @@ impl<T> Chan<T> {
         st.receivers.unregister_entry(entry);
     }
 
-    /// The number of messages in the channel (held ones are not).
+    /// The number of messages in the channel (held ones are not; a timer
+    /// channel's due message is).
     pub(crate) fn len(&self) -> usize {
         let st = self.lock();
-        st.queue.len() - st.held
+        let due = st.timer.as_ref().is_some_and(|t| t.is_due(Instant::now()));
+        st.queue.len() - st.held + usize::from(due)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Whether the queue is full (always, for a rendezvous channel).
+    /// Whether the queue is full (always, for a rendezvous channel; for a
+    /// timer channel, while its message is due).
     pub(crate) fn is_full(&self) -> bool {
         self.capacity() == Some(self.len())
     }
@@ -437,6 +460,9 @@ impl<T> Chan<T> {
     /// Disconnects the channel and completes every waiter as disconnected.
     /// `drop_messages` (the last receiver left) also drops the queued
     /// messages, outside the lock: their destructors may use the channel.
+    /// They are dropped oldest first; if one's destructor panics, the panic
+    /// goes on and the rest are leaked, rather than dropped while
+    /// unwinding (where a second panic would abort).
     pub(crate) fn disconnect(&self, drop_messages: bool) {
         let mut st = self.lock();
         st.disconnected = true;
@@ -454,7 +480,11 @@ impl<T> Chan<T> {
             VecDeque::new()
         };
         drop(st);
-        drop(queue);
+        let mut queue = std::mem::ManuallyDrop::new(queue);
+        while let Some(msg) = queue.pop_front() {
+            drop(msg);
+        }
+        drop(std::mem::ManuallyDrop::into_inner(queue));
     }
 }
 

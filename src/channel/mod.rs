@@ -40,6 +40,7 @@ mod macros;
 mod selection;
 
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -143,7 +144,8 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
 }
 
 /// A receiver that never gets a message and never disconnects: a
-/// `select!` arm that is never chosen.
+/// `select!` arm that is never chosen. All of them count as one channel
+/// ([`Receiver::same_channel`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -153,7 +155,7 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
 pub fn never<T>() -> Receiver<T> {
     // No `Sender` is ever made, so the sender count stays at one.
     Receiver {
-        chan: Arc::new(Chan::new(0)),
+        chan: Arc::new(Chan::never()),
     }
 }
 
@@ -432,14 +434,18 @@ impl<T> Receiver<T> {
         self.chan.capacity()
     }
 
-    /// Whether `self` and `other` receive from the same channel.
+    /// Whether `self` and `other` receive from the same channel. Every
+    /// [`never()`] receiver counts as the same channel.
     ///
     /// ```
-    /// let (_tx, rx) = weft::channel::unbounded::<()>();
+    /// use weft::channel::{never, unbounded};
+    /// let (_tx, rx) = unbounded::<()>();
     /// assert!(rx.same_channel(&rx.clone()));
+    /// assert!(!rx.same_channel(&unbounded().1));
+    /// assert!(never::<()>().same_channel(&never()));
     /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        Arc::ptr_eq(&self.chan, &other.chan) || (self.chan.is_never() && other.chan.is_never())
     }
 }
 
@@ -476,6 +482,14 @@ impl<T> Drop for Receiver<T> {
         }
     }
 }
+
+// A panic inside a channel operation leaves the channel whole (its state
+// changes under its lock, a step at a time, and the lock is not poisoned),
+// so a handle may cross `catch_unwind`, as crossbeam-channel's do.
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
