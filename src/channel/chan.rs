@@ -12,10 +12,10 @@
 //!   afterwards, once its caller has the message to send or takes the one
 //!   received (`select.rs` below this file: choosing, then completing).
 //!
-//! So a chosen operation leaves a promise in the channel, counted here:
+//! So a chosen operation leaves a promise in the channel, kept here:
 //!
-//! - a chosen receive is owed one message: the partner leaves it in the
-//!   queue, *held* (counted in `held`, invisible to other receivers);
+//! - a chosen receive is owed one message: the partner leaves it *held*,
+//!   in a queue of its own (`held`) that other receivers do not see;
 //! - a chosen send gets room *reserved* in the buffer (`reserved`), or, if
 //!   its partner is a receiver that needs the message itself (always, on a
 //!   rendezvous channel), *owes* that receiver its message (`owed`). Such a
@@ -35,10 +35,10 @@
 //! owing send takes to pay, so the payment finds it waiting, or else
 //! leaves the message held for it.
 //!
-//! Invariants, under the lock (`queued` = messages not held; `room` = the
-//! capacity minus `queued` and `reserved`):
-//! - plain receivers and receive operations wait only while `queued` is 0,
-//!   so a sender first hands its message to a waiting receiver;
+//! Invariants, under the lock (`room` = the capacity minus the queued
+//! messages and `reserved`):
+//! - plain receivers and receive operations wait only while `queue` is
+//!   empty, so a sender first hands its message to a waiting receiver;
 //! - senders wait only while `room` is 0 (always, for a rendezvous), so a
 //!   receiver that takes a message lets the oldest waiting sender in.
 //!
@@ -76,10 +76,11 @@ pub(crate) struct Chan<T> {
 }
 
 pub(crate) struct State<T> {
+    /// The buffer: messages for any receiver.
     queue: VecDeque<T>,
-    /// How many queued messages are held for chosen receives or committed
-    /// receivers (any of them: messages are interchangeable).
-    held: usize,
+    /// Messages held for chosen receives or committed receivers (any of
+    /// them: messages are interchangeable), oldest first.
+    held: VecDeque<T>,
     /// Room in the buffer reserved for chosen sends.
     reserved: usize,
     /// Chosen sends that owe their message to a committed receiver.
@@ -155,7 +156,7 @@ impl<T> Chan<T> {
             never: false,
             state: Lock::new(State {
                 queue: VecDeque::new(),
-                held: 0,
+                held: VecDeque::new(),
                 reserved: 0,
                 owed: 0,
                 forgiven: 0,
@@ -194,7 +195,7 @@ impl<T> Chan<T> {
     /// Whether a message may go into the buffer now.
     #[inline(always)]
     fn has_room(&self, st: &State<T>) -> bool {
-        st.queue.len() - st.held + st.reserved < self.cap
+        st.queue.len() + st.reserved < self.cap
     }
 
     /// Sends without waiting, under the lock.
@@ -218,8 +219,7 @@ impl<T> Chan<T> {
     /// Receives without waiting, under the lock.
     #[inline(always)]
     pub(crate) fn start_recv(&self, st: &mut State<T>) -> Result<T, NoMessage> {
-        if st.queue.len() > st.held {
-            let msg = pop(st);
+        if let Some(msg) = st.queue.pop_front() {
             self.admit(st);
             changed(st);
             return Ok(msg);
@@ -279,7 +279,7 @@ impl<T> Chan<T> {
     pub(crate) fn recv_ready(&self, cx: &Context) -> bool {
         let st = self.lock();
         st.disconnected
-            || st.queue.len() > st.held
+            || !st.queue.is_empty()
             || st.senders.has_waiter_besides(cx)
             || st.timer.as_ref().is_some_and(|t| t.is_due(Instant::now()))
     }
@@ -402,9 +402,8 @@ impl<T> Chan<T> {
     /// a held message, or waits for the owed one with no deadline, as the
     /// select that owes it completes its operation right after choosing.
     pub(crate) fn recv_committed(&self, mut st: LockGuard<'_, State<T>>) -> Result<T, RecvError> {
-        if st.held > 0 {
-            st.held -= 1;
-            return Ok(pop(&mut st));
+        if let Some(msg) = st.held.pop_front() {
+            return Ok(msg);
         }
         if st.forgiven > 0 {
             st.forgiven -= 1;
@@ -439,12 +438,12 @@ impl<T> Chan<T> {
         st.receivers.unregister_entry(entry);
     }
 
-    /// The number of messages in the channel (held ones are not; a timer
-    /// channel's due message is).
+    /// The number of messages in the channel (held ones have left it; a
+    /// timer channel's due message is in it).
     pub(crate) fn len(&self) -> usize {
         let st = self.lock();
         let due = st.timer.as_ref().is_some_and(|t| t.is_due(Instant::now()));
-        st.queue.len() - st.held + usize::from(due)
+        st.queue.len() + usize::from(due)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -473,29 +472,27 @@ impl<T> Chan<T> {
             claim.disconnect();
         }
         changed(&mut st);
-        let queue = if drop_messages {
-            st.held = 0;
-            std::mem::take(&mut st.queue)
+        let (held, queue) = if drop_messages {
+            (std::mem::take(&mut st.held), std::mem::take(&mut st.queue))
         } else {
-            VecDeque::new()
+            (VecDeque::new(), VecDeque::new())
         };
         drop(st);
-        let mut queue = std::mem::ManuallyDrop::new(queue);
-        while let Some(msg) = queue.pop_front() {
+        let mut messages = std::mem::ManuallyDrop::new((held, queue));
+        while let Some(msg) = messages.0.pop_front().or_else(|| messages.1.pop_front()) {
             drop(msg);
         }
-        drop(std::mem::ManuallyDrop::into_inner(queue));
+        drop(std::mem::ManuallyDrop::into_inner(messages));
     }
 }
 
 /// Gives `msg` to a claimed receiver: into a plain receiver's slot, or,
-/// for a select's receive, into the queue, held for it.
+/// for a select's receive, held for it.
 #[inline(always)]
 fn hand<T>(st: &mut State<T>, claim: Claim, msg: T) {
     let packet = claim.packet();
     if packet.is_null() {
-        st.queue.push_back(msg);
-        st.held += 1;
+        st.held.push_back(msg);
     } else {
         // SAFETY: a plain receiver's packet is its empty `Option<T>` slot,
         // valid until the claim completes (queue protocol, step 4).
@@ -515,15 +512,6 @@ fn deliver<T>(st: &mut State<T>, msg: T) {
             changed(st);
         }
     }
-}
-
-/// The oldest queued message (held ones count as any other: messages are
-/// interchangeable). Only with one queued.
-#[inline(always)]
-fn pop<T>(st: &mut State<T>) -> T {
-    st.queue
-        .pop_front()
-        .expect("the caller saw a message in the queue")
 }
 
 /// Tells the `ready` waiters that something changed.

@@ -7,7 +7,7 @@
 //! the send to a committed receiver. Completing keeps it; dropping a chosen
 //! operation unfinished gives it back (`release_*`).
 
-use super::{changed, deliver, hand, pop, take_packet, Chan, Timer, COMMITTED, FORGIVEN};
+use super::{changed, deliver, hand, take_packet, Chan, Timer, COMMITTED, FORGIVEN};
 use crate::channel::error::{RecvError, SendError};
 use crate::sync::queue::{Context, Entry};
 
@@ -18,8 +18,8 @@ impl<T> Chan<T> {
     /// disconnected and empty; `None` if the receive would wait.
     pub(crate) fn choose_recv(&self) -> Option<bool> {
         let mut st = self.lock();
-        if st.queue.len() > st.held {
-            st.held += 1;
+        if let Some(msg) = st.queue.pop_front() {
+            st.held.push_back(msg);
             // The held message has left the buffer: room for a sender.
             self.admit(&mut st);
             changed(&mut st);
@@ -30,15 +30,13 @@ impl<T> Chan<T> {
                 st.owed += 1;
             } else {
                 let msg = take_packet(claim.packet());
-                st.queue.push_back(msg);
-                st.held += 1;
+                st.held.push_back(msg);
             }
             claim.complete();
             return Some(false);
         }
         if let Some(msg) = st.timer.as_mut().and_then(Timer::fire) {
-            st.queue.push_back(msg);
-            st.held += 1;
+            st.held.push_back(msg);
             return Some(false);
         }
         st.disconnected.then_some(true)
@@ -92,8 +90,7 @@ impl<T> Chan<T> {
             }
             if st.abandoned == 0 {
                 // The receiver it is owed to has not come to wait yet.
-                st.queue.push_back(msg);
-                st.held += 1;
+                st.held.push_back(msg);
                 return Ok(());
             }
             // Owed to a receiver that left: the channel gets it, past its
@@ -120,13 +117,14 @@ impl<T> Chan<T> {
     /// the channel, or the message owed to it will go there.
     pub(crate) fn release_recv(&self) {
         let mut st = self.lock();
-        if st.held > 0 {
-            st.held -= 1;
-            if let Some(claim) = st.receivers.claim() {
-                let msg = pop(&mut st);
-                hand(&mut st, claim, msg);
+        if let Some(msg) = st.held.pop_front() {
+            match st.receivers.claim() {
+                Some(claim) => hand(&mut st, claim, msg),
+                None => {
+                    st.queue.push_front(msg);
+                    changed(&mut st);
+                }
             }
-            changed(&mut st);
         } else if st.forgiven > 0 {
             st.forgiven -= 1;
         } else {
