@@ -484,6 +484,40 @@ fn two_selects_each_with_both_arms_on_one_rendezvous_channel_pair() {
     }
 }
 
+/// A select receiving from a buffered channel while a sender fills it gets
+/// the messages in the order they were sent: a receive that registers
+/// after a message was queued must not be handed the next one first.
+#[test]
+fn a_selecting_receiver_gets_a_buffered_channels_messages_in_order() {
+    const N: u32 = 20_000;
+    for cap in [1, 2, 16] {
+        for (a, b) in [
+            (Side::Thread, Side::Thread),
+            (Side::Co, Side::Thread),
+            (Side::Thread, Side::Co),
+        ] {
+            let (tx, rx) = bounded::<u32>(cap);
+            // An idle arm, so that the select really registers and waits.
+            let (_idle_tx, idle_rx) = bounded::<u32>(0);
+            let sender = spawn(a, move || {
+                for i in 0..N {
+                    tx.send(i).unwrap();
+                }
+            });
+            on(b, move || {
+                for i in 0..N {
+                    let got = weft::select! {
+                        recv(idle_rx) -> _ => unreachable!("nothing is sent there"),
+                        recv(rx) -> msg => msg.unwrap(),
+                    };
+                    assert_eq!(got, i, "cap {cap}, {a:?} to {b:?}");
+                }
+            });
+            sender.join();
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Waking and fairness
 

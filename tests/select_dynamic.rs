@@ -392,6 +392,31 @@ fn selects_offering_both_directions_pair_among_themselves() {
     }
 }
 
+/// As `select!`'s test of the same name: a `Select` receiving from a
+/// buffered channel while a sender fills it gets the messages in order.
+#[test]
+fn a_selecting_receiver_gets_a_buffered_channels_messages_in_order() {
+    const N: u32 = 20_000;
+    for cap in [1, 16] {
+        let (tx, rx) = bounded::<u32>(cap);
+        let (_idle_tx, idle_rx) = bounded::<u32>(0);
+        let sender = spawn(Side::Thread, move || {
+            for i in 0..N {
+                tx.send(i).unwrap();
+            }
+        });
+        let mut sel = Select::new();
+        sel.recv(&idle_rx);
+        let r = sel.recv(&rx);
+        for i in 0..N {
+            let oper = sel.select();
+            assert_eq!(oper.index(), r);
+            assert_eq!(oper.recv(&rx), Ok(i), "cap {cap}");
+        }
+        sender.join();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Fairness and bias
 

@@ -270,14 +270,12 @@ impl<T> Chan<T> {
 
     /// Whether a send would complete now (or fail as disconnected), for a
     /// select waiting as `cx`.
-    pub(crate) fn send_ready(&self, cx: &Context) -> bool {
-        let st = self.lock();
-        st.disconnected || self.has_room(&st) || st.receivers.has_waiter_besides(cx)
+    pub(crate) fn send_ready(&self, st: &State<T>, cx: &Context) -> bool {
+        st.disconnected || self.has_room(st) || st.receivers.has_waiter_besides(cx)
     }
 
     /// Whether a receive would complete now (or fail as disconnected).
-    pub(crate) fn recv_ready(&self, cx: &Context) -> bool {
-        let st = self.lock();
+    pub(crate) fn recv_ready(&self, st: &State<T>, cx: &Context) -> bool {
         st.disconnected
             || !st.queue.is_empty()
             || st.senders.has_waiter_besides(cx)

@@ -13,10 +13,13 @@
 //!    channel (a held message, reserved room, a debt: `chan/select.rs`);
 //! 2. without waiting, give up now; with a deadline, once it has passed;
 //! 3. register every operation, in the same order as step 1, so that
-//!    several operations on one channel are claimed fairly as well; then
-//!    check every operation again: one that became possible between its try
-//!    and the last registration would never claim us, so if any did, abort
-//!    and start the round over;
+//!    several operations on one channel are claimed fairly as well. Each
+//!    registration first looks, under its channel's lock, whether the
+//!    operation became possible since its try: such an operation would
+//!    never claim us (and a receive registered behind a queued message
+//!    would be handed the next one first), so if one did, stop registering,
+//!    abort and start the round over. Any later change that makes a
+//!    registered operation possible claims it;
 //! 4. park until a partner chooses an operation (claiming its entry, it
 //!    leaves the promise itself), the deadline passes, or a timer channel's
 //!    message is due; unregister every operation.
@@ -46,8 +49,10 @@ pub(crate) trait Handle {
     /// Whether the operation could go ahead now, for a selection waiting
     /// as `cx`.
     fn is_ready(&self, cx: &Context) -> bool;
-    /// Step 3: registers as operation `op` of `cx`, through `entry`.
-    fn register(&self, entry: &Entry, cx: &Context, op: usize);
+    /// Step 3: registers as operation `op` of `cx`, through `entry`,
+    /// unless the operation could go ahead now (then true, and nothing is
+    /// registered).
+    fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool;
     /// Step 4: unlinks `entry`, if still linked.
     fn unregister(&self, entry: &Entry);
     /// `ready`'s step 3: watches the channel as operation `op` of `cx`.
@@ -67,10 +72,10 @@ impl<T> Handle for Receiver<T> {
         self.chan.choose_recv()
     }
     fn is_ready(&self, cx: &Context) -> bool {
-        self.chan.recv_ready(cx)
+        self.chan.recv_ready(&self.chan.lock(), cx)
     }
-    fn register(&self, entry: &Entry, cx: &Context, op: usize) {
-        self.chan.register_recv(entry, cx, op);
+    fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
+        self.chan.register_recv(entry, cx, op)
     }
     fn unregister(&self, entry: &Entry) {
         self.chan.unregister(entry);
@@ -94,10 +99,10 @@ impl<T> Handle for Sender<T> {
         self.chan.choose_send()
     }
     fn is_ready(&self, cx: &Context) -> bool {
-        self.chan.send_ready(cx)
+        self.chan.send_ready(&self.chan.lock(), cx)
     }
-    fn register(&self, entry: &Entry, cx: &Context, op: usize) {
-        self.chan.register_send(entry, cx, op);
+    fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
+        self.chan.register_send(entry, cx, op)
     }
     fn unregister(&self, entry: &Entry) {
         self.chan.unregister(entry);
@@ -261,10 +266,10 @@ pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selecte
         // Step 3.
         let cx = cx.get_or_insert_with(Context::parking);
         cx.reset();
-        for i in order.iter() {
-            ops[i].handle.register(&ops[i].entry, cx, i);
-        }
-        let outcome = if order.iter().any(|i| ops[i].handle.is_ready(cx)) {
+        let ready = order
+            .iter()
+            .any(|i| ops[i].handle.register(&ops[i].entry, cx, i));
+        let outcome = if ready {
             cx.try_abort().map(Outcome::Selected)
         } else {
             // Step 4, waking up for a timer channel's message as well.

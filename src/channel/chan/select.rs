@@ -150,20 +150,32 @@ impl<T> Chan<T> {
     }
 
     /// Registers a waiting receive of a select, operation `op` of `cx`,
-    /// through `entry` (which must stay in place until unregistered).
-    pub(crate) fn register_recv(&self, entry: &Entry, cx: &Context, op: usize) {
+    /// through `entry` (which must stay in place until unregistered),
+    /// unless the receive could go ahead now: then it registers nothing
+    /// and returns true, and the select must try again. (Registered behind
+    /// a queued message, it would be handed the next one first.)
+    pub(crate) fn register_recv(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
         let mut st = self.lock();
+        if self.recv_ready(&st, cx) {
+            return true;
+        }
         st.receivers
             .register_entry(entry, cx, op, std::ptr::null_mut());
         changed(&mut st);
+        false
     }
 
-    /// Registers a waiting send of a select.
-    pub(crate) fn register_send(&self, entry: &Entry, cx: &Context, op: usize) {
+    /// Registers a waiting send of a select, unless it could go ahead now
+    /// (as `register_recv`).
+    pub(crate) fn register_send(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
         let mut st = self.lock();
+        if self.send_ready(&st, cx) {
+            return true;
+        }
         st.senders
             .register_entry(entry, cx, op, std::ptr::null_mut());
         changed(&mut st);
+        false
     }
 
     /// Registers a `ready` waiter, woken by any change.
