@@ -219,7 +219,7 @@ impl<T> Chan<T> {
     /// Receives without waiting, under the lock.
     #[inline(always)]
     pub(crate) fn start_recv(&self, st: &mut State<T>) -> Result<T, NoMessage> {
-        if let Some(msg) = st.queue.pop_front() {
+        if let Some(msg) = self.pop(st) {
             self.admit(st);
             changed(st);
             return Ok(msg);
@@ -243,6 +243,18 @@ impl<T> Chan<T> {
         } else {
             Err(NoMessage::Empty)
         }
+    }
+
+    /// Takes the oldest queued message. An unbounded channel drained of a
+    /// burst gives its buffer back (`VecDeque` keeps its largest capacity
+    /// otherwise), so that its memory follows the messages it holds.
+    #[inline(always)]
+    fn pop(&self, st: &mut State<T>) -> Option<T> {
+        let msg = st.queue.pop_front()?;
+        if self.cap == usize::MAX && st.queue.is_empty() {
+            shrink(&mut st.queue);
+        }
+        Some(msg)
     }
 
     /// Lets the oldest waiting sender in, if there is room for it now: its
@@ -509,6 +521,16 @@ fn deliver<T>(st: &mut State<T>, msg: T) {
             st.queue.push_back(msg);
             changed(st);
         }
+    }
+}
+
+/// Frees an empty queue's buffer if it is large.
+#[cold]
+fn shrink<T>(queue: &mut VecDeque<T>) {
+    /// Capacity an empty unbounded queue keeps, in messages.
+    const KEEP: usize = 1024;
+    if queue.capacity() > KEEP {
+        *queue = VecDeque::new();
     }
 }
 

@@ -18,7 +18,7 @@ impl<T> Chan<T> {
     /// disconnected and empty; `None` if the receive would wait.
     pub(crate) fn choose_recv(&self) -> Option<bool> {
         let mut st = self.lock();
-        if let Some(msg) = st.queue.pop_front() {
+        if let Some(msg) = self.pop(&mut st) {
             st.held.push_back(msg);
             // The held message has left the buffer: room for a sender.
             self.admit(&mut st);
