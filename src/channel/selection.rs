@@ -13,13 +13,13 @@
 //!    channel (a held message, reserved room, a debt: `chan/select.rs`);
 //! 2. without waiting, give up now; with a deadline, once it has passed;
 //! 3. register every operation, in the same order as step 1, so that
-//!    several operations on one channel are claimed fairly as well. Each
-//!    registration first looks, under its channel's lock, whether the
-//!    operation became possible since its try: such an operation would
-//!    never claim us (and a receive registered behind a queued message
-//!    would be handed the next one first), so if one did, stop registering,
-//!    abort and start the round over. Any later change that makes a
-//!    registered operation possible claims it;
+//!    several operations on one channel are claimed fairly as well; then
+//!    check every operation again: one that became possible between its
+//!    try and the last registration would never claim us, so if any did,
+//!    abort and start the round over. A receive is not even registered if
+//!    a message was queued since its try (registered behind it, it would
+//!    be handed the next message first): the round stops there and starts
+//!    over;
 //! 4. park until a partner chooses an operation (claiming its entry, it
 //!    leaves the promise itself), the deadline passes, or a timer channel's
 //!    message is due; unregister every operation.
@@ -49,9 +49,9 @@ pub(crate) trait Handle {
     /// Whether the operation could go ahead now, for a selection waiting
     /// as `cx`.
     fn is_ready(&self, cx: &Context) -> bool;
-    /// Step 3: registers as operation `op` of `cx`, through `entry`,
-    /// unless the operation could go ahead now (then true, and nothing is
-    /// registered).
+    /// Step 3: registers as operation `op` of `cx`, through `entry`; or,
+    /// for a receive from a channel with a message queued, registers
+    /// nothing and returns true (the round must start over).
     fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool;
     /// Step 4: unlinks `entry`, if still linked.
     fn unregister(&self, entry: &Entry);
@@ -268,7 +268,8 @@ pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selecte
         cx.reset();
         let ready = order
             .iter()
-            .any(|i| ops[i].handle.register(&ops[i].entry, cx, i));
+            .any(|i| ops[i].handle.register(&ops[i].entry, cx, i))
+            || order.iter().any(|i| ops[i].handle.is_ready(cx));
         let outcome = if ready {
             cx.try_abort().map(Outcome::Selected)
         } else {

@@ -151,12 +151,12 @@ impl<T> Chan<T> {
 
     /// Registers a waiting receive of a select, operation `op` of `cx`,
     /// through `entry` (which must stay in place until unregistered),
-    /// unless the receive could go ahead now: then it registers nothing
-    /// and returns true, and the select must try again. (Registered behind
-    /// a queued message, it would be handed the next one first.)
+    /// unless a message is queued: then it registers nothing and returns
+    /// true, and the select must try again. Registered behind a queued
+    /// message, it would be handed the next one first.
     pub(crate) fn register_recv(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
         let mut st = self.lock();
-        if self.recv_ready(&st, cx) {
+        if !st.queue.is_empty() {
             return true;
         }
         st.receivers
@@ -165,13 +165,10 @@ impl<T> Chan<T> {
         false
     }
 
-    /// Registers a waiting send of a select, unless it could go ahead now
-    /// (as `register_recv`).
+    /// Registers a waiting send of a select (always: a send registered
+    /// while it could go ahead takes nobody's turn).
     pub(crate) fn register_send(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
         let mut st = self.lock();
-        if self.send_ready(&st, cx) {
-            return true;
-        }
         st.senders
             .register_entry(entry, cx, op, std::ptr::null_mut());
         changed(&mut st);
