@@ -81,6 +81,13 @@ impl<T> Chan<T> {
         if st.owed > 0 {
             st.owed -= 1;
             if let Some(claim) = st.committed.claim() {
+                // Completed outside the lock: the receiver, often spinning,
+                // goes on at once and its next operation may well be on
+                // this channel. Had it to wait for our lock, its select
+                // would try this channel last, and two selects facing each
+                // other would settle on one of their channels (seen under
+                // CPU contention: 9,518 of 10,000 rounds on one channel).
+                drop(st);
                 // SAFETY: a committed receiver's packet is its empty
                 // `Option<T>` slot, valid until the claim completes (queue
                 // protocol, step 4).
