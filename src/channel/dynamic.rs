@@ -58,10 +58,11 @@ pub struct Select<'a> {
 // anywhere (a call links them and unlinks them all before it returns), so
 // sending it or sharing it hands over no access in progress. Choosing an
 // operation from another thread takes the channel's lock and at most moves
-// a message, untouched, from a waiting sender's slot into the channel's
-// queue; it never creates, reads, clones or drops a message of type `T`
-// (the completion, which does, takes the `SelectedOperation`, which is not
-// `Send`, and the typed handle).
+// messages, untouched, between a waiting sender's slot, the channel's
+// queues and a waiting receiver's slot; it never reads, clones or drops a
+// message of type `T`, and creates one only for a timer channel, whose
+// messages are `Instant`s. (The completion, which does all that, takes the
+// `SelectedOperation`, which is not `Send`, and the typed handle.)
 unsafe impl Send for Select<'_> {}
 // SAFETY: `&Select` gives no access to the entries (see above); cloning
 // gives the clone entries of its own.
