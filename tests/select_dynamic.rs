@@ -247,6 +247,57 @@ fn remove_takes_an_operation_out_and_keeps_the_other_indices() {
     );
 }
 
+/// `try_select` fails only if no operation could go ahead at some moment
+/// of its call. Here a helper fills one channel before it empties
+/// the other, so one of them holds a message at every moment, and
+/// `try_select` must never fail, though the helper may fill the one
+/// channel after its try and empty the other before its try. (Idle
+/// operations between them, in the random order of a round, make that
+/// window wide.)
+#[test]
+fn try_select_fails_only_if_no_operation_could_go_ahead_at_one_moment() {
+    const ROUNDS: usize = 20_000;
+    for cap in [Some(1), None] {
+        let pair = || cap.map_or_else(unbounded::<()>, bounded::<()>);
+        let ((a_tx, a_rx), (b_tx, b_rx)) = (pair(), pair());
+        let idle: Vec<Receiver<()>> = (0..48).map(|_| weft::channel::never()).collect();
+        let (go_tx, go_rx) = bounded::<()>(0);
+        let (done_tx, done_rx) = bounded::<()>(0);
+        let helper = spawn(Side::Thread, {
+            let a_rx = a_rx.clone();
+            move || {
+                for _ in 0..ROUNDS {
+                    go_rx.recv().unwrap();
+                    b_tx.send(()).unwrap();
+                    let _ = a_rx.try_recv();
+                    done_rx.recv().unwrap();
+                }
+            }
+        });
+        let mut failures = 0;
+        for _ in 0..ROUNDS {
+            go_tx.send(()).unwrap();
+            a_tx.send(()).unwrap();
+            let mut sel = Select::new();
+            for r in &idle {
+                sel.recv(r);
+            }
+            let a = sel.recv(&a_rx);
+            let b = sel.recv(&b_rx);
+            match sel.try_select() {
+                Ok(oper) if oper.index() == a => oper.recv(&a_rx).unwrap(),
+                Ok(oper) if oper.index() == b => oper.recv(&b_rx).unwrap(),
+                Ok(oper) => panic!("an idle operation was chosen: {}", oper.index()),
+                Err(_) => failures += 1,
+            }
+            done_tx.send(()).unwrap();
+            let _ = b_rx.try_recv();
+        }
+        helper.join();
+        assert_eq!(failures, 0, "capacity {cap:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Rendezvous pairing: the partner of a chosen send waits for its message
 

@@ -11,7 +11,11 @@
 //!    when biased), so that ready operations are chosen fairly; the first
 //!    that can be chosen wins. Choosing leaves a promise in its
 //!    channel (a held message, reserved room, a debt: `chan/select.rs`);
-//! 2. without waiting, give up now; with a deadline, once it has passed;
+//! 2. without waiting, give up now; with a deadline, once it has passed.
+//!    But first look at every operation once more, and if one became
+//!    possible meanwhile (after its try, while the others were tried), go
+//!    back to step 1 (a few times at most): a select that had an operation
+//!    possible at every moment of its round must not give up;
 //! 3. register every operation, in the same order as step 1, so that
 //!    several operations on one channel are claimed fairly as well; then
 //!    check every operation again: one that became possible between its
@@ -245,11 +249,16 @@ fn shuffle<I>(items: &mut [I]) {
     }
 }
 
+/// How many more rounds a selection that gives up tries first, while it
+/// sees an operation that became possible during its round.
+const SECOND_LOOKS: u32 = 3;
+
 /// Chooses one of `ops` (its index, and whether its channel is
 /// disconnected), waiting as `wait` allows; `None` if none could be chosen
 /// in time.
 pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selected> {
     let mut cx: Option<Context> = None;
+    let mut second_looks = 0;
     loop {
         // Step 1.
         let order = Order::new(ops.len(), biased);
@@ -262,9 +271,15 @@ pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selecte
             }
         }
         // Step 2.
-        let deadline = wait.deadline().ok()?;
-        // Step 3.
         let cx = cx.get_or_insert_with(Context::parking);
+        let Ok(deadline) = wait.deadline() else {
+            if second_looks < SECOND_LOOKS && order.iter().any(|i| ops[i].handle.is_ready(cx)) {
+                second_looks += 1;
+                continue;
+            }
+            return None;
+        };
+        // Step 3.
         cx.reset();
         let ready = order
             .iter()
@@ -307,7 +322,10 @@ pub(crate) fn ready(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<usize> {
         if let Some(i) = order.iter().find(|&i| ops[i].handle.is_ready(&cx)) {
             return Some(i);
         }
-        let deadline = wait.deadline().ok()?;
+        let Ok(deadline) = wait.deadline() else {
+            // A second look, as `choose`'s step 2.
+            return order.iter().find(|&i| ops[i].handle.is_ready(&cx));
+        };
         cx.reset();
         for i in order.iter() {
             ops[i].handle.watch(&ops[i].entry, &cx, i);
