@@ -241,26 +241,34 @@ fn a_send_arm_without_receivers_is_selected_with_its_message() {
     }
 }
 
+/// As in crossbeam-channel, a send arm's value is evaluated only if that
+/// arm is chosen: the losers' values are never made.
 #[test]
-fn unsent_messages_of_losing_arms_are_dropped() {
+fn send_values_are_made_only_for_the_chosen_arm() {
     let drops = Arc::new(AtomicUsize::new(0));
+    let made = AtomicUsize::new(0);
+    let make = || {
+        made.fetch_add(1, Ordering::SeqCst);
+        Counted(drops.clone())
+    };
     let (full_tx, _full_rx) = bounded::<Counted>(0);
     let (tx, rx) = unbounded::<Counted>();
     for _ in 0..10 {
         weft::select! {
-            send(full_tx, Counted(drops.clone())) -> res => res.unwrap(),
-            send(tx, Counted(drops.clone())) -> res => res.unwrap(),
+            send(full_tx, make()) -> res => res.unwrap(),
+            send(tx, make()) -> res => res.unwrap(),
         }
     }
-    assert_eq!(drops.load(Ordering::SeqCst), 10, "the losers' messages");
+    assert_eq!(made.load(Ordering::SeqCst), 10, "one value per select");
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
     assert_eq!(rx.len(), 10);
     weft::select! {
-        send(full_tx, Counted(drops.clone())) -> _ => panic!("nobody receives"),
+        send(full_tx, make()) -> _ => panic!("nobody receives"),
         default => {}
     }
-    assert_eq!(drops.load(Ordering::SeqCst), 11);
+    assert_eq!(made.load(Ordering::SeqCst), 10, "no value for the default");
     drop(rx);
-    assert_eq!(drops.load(Ordering::SeqCst), 21);
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
     assert_eq!(Arc::strong_count(&drops), 1, "nothing leaked");
 }
 
@@ -472,6 +480,40 @@ fn two_selects_each_with_both_arms_on_one_rendezvous_channel_pair() {
                 "{a:?}/{b:?}: {x:?} {y:?}"
             );
             assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        }
+    }
+}
+
+/// A select receiving from a buffered channel while a sender fills it gets
+/// the messages in the order they were sent: a receive that registers
+/// after a message was queued must not be handed the next one first.
+#[test]
+fn a_selecting_receiver_gets_a_buffered_channels_messages_in_order() {
+    const N: u32 = 20_000;
+    for cap in [1, 2, 16] {
+        for (a, b) in [
+            (Side::Thread, Side::Thread),
+            (Side::Co, Side::Thread),
+            (Side::Thread, Side::Co),
+        ] {
+            let (tx, rx) = bounded::<u32>(cap);
+            // An idle arm, so that the select really registers and waits.
+            let (_idle_tx, idle_rx) = bounded::<u32>(0);
+            let sender = spawn(a, move || {
+                for i in 0..N {
+                    tx.send(i).unwrap();
+                }
+            });
+            on(b, move || {
+                for i in 0..N {
+                    let got = weft::select! {
+                        recv(idle_rx) -> _ => unreachable!("nothing is sent there"),
+                        recv(rx) -> msg => msg.unwrap(),
+                    };
+                    assert_eq!(got, i, "cap {cap}, {a:?} to {b:?}");
+                }
+            });
+            sender.join();
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The channel error types. Each one that carries a message hands it back.
+//! The channel error types: one per operation. Each one that carries a
+//! message hands it back.
 
 use std::error::Error;
 use std::fmt;
@@ -94,6 +95,63 @@ pub enum RecvTimeoutError {
     /// The channel is empty and every sender is gone.
     Disconnected,
 }
+
+/// A [`Select::try_select`](super::Select::try_select) found no operation
+/// that could go ahead.
+///
+/// ```
+/// use weft::channel::{unbounded, Select, TrySelectError};
+/// let (_tx, rx) = unbounded::<u8>();
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.try_select().unwrap_err(), TrySelectError);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrySelectError;
+
+/// A [`Select::select_timeout`](super::Select::select_timeout) or
+/// [`Select::select_deadline`](super::Select::select_deadline) found no
+/// operation that could go ahead in time.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::channel::{unbounded, Select, SelectTimeoutError};
+/// let (_tx, rx) = unbounded::<u8>();
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// let err = sel.select_timeout(Duration::from_millis(1)).unwrap_err();
+/// assert_eq!(err, SelectTimeoutError);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelectTimeoutError;
+
+/// A [`Select::try_ready`](super::Select::try_ready) found no operation
+/// that could go ahead.
+///
+/// ```
+/// use weft::channel::{bounded, Select, TryReadyError};
+/// let (tx, _rx) = bounded::<u8>(0);
+/// let mut sel = Select::new();
+/// sel.send(&tx);
+/// assert_eq!(sel.try_ready(), Err(TryReadyError));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TryReadyError;
+
+/// A [`Select::ready_timeout`](super::Select::ready_timeout) or
+/// [`Select::ready_deadline`](super::Select::ready_deadline) found no
+/// operation that could go ahead in time.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::channel::{bounded, ReadyTimeoutError, Select};
+/// let (tx, _rx) = bounded::<u8>(0);
+/// let mut sel = Select::new();
+/// sel.send(&tx);
+/// assert_eq!(sel.ready_timeout(Duration::from_millis(1)), Err(ReadyTimeoutError));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadyTimeoutError;
 
 impl<T> SendError<T> {
     /// The message that was not sent.
@@ -282,12 +340,40 @@ impl fmt::Display for RecvTimeoutError {
     }
 }
 
+impl fmt::Display for TrySelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no operation of the select could go ahead without waiting")
+    }
+}
+
+impl fmt::Display for SelectTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting for an operation of the select")
+    }
+}
+
+impl fmt::Display for TryReadyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no operation of the select was ready")
+    }
+}
+
+impl fmt::Display for ReadyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting for an operation of the select to be ready")
+    }
+}
+
 impl<T> Error for SendError<T> {}
 impl<T> Error for TrySendError<T> {}
 impl<T> Error for SendTimeoutError<T> {}
 impl Error for RecvError {}
 impl Error for TryRecvError {}
 impl Error for RecvTimeoutError {}
+impl Error for TrySelectError {}
+impl Error for SelectTimeoutError {}
+impl Error for TryReadyError {}
+impl Error for ReadyTimeoutError {}
 
 impl<T> From<SendError<T>> for TrySendError<T> {
     fn from(e: SendError<T>) -> Self {

@@ -3,9 +3,10 @@
 //! A blocking operation parks the calling coroutine (its worker runs others
 //! meanwhile) or, on a plain thread, blocks the thread; one channel can
 //! connect coroutines and threads at once. Switching from crossbeam-channel
-//! is a change of import: [`bounded`], [`unbounded`], cloneable [`Sender`]s
-//! and [`Receiver`]s, the same errors, [`after`], [`at`], [`tick`],
-//! [`never()`], and [`select!`](crate::select!).
+//! is a change of import (`use weft::channel as crossbeam_channel;`):
+//! [`bounded`], [`unbounded`], cloneable [`Sender`]s and [`Receiver`]s, the
+//! same errors, [`after`], [`at`], [`tick`], [`never()`], [`select!`],
+//! [`select_biased!`] and [`Select`].
 //!
 //! ```
 //! use weft::channel::bounded;
@@ -29,23 +30,37 @@
 //! A waiting operation is queued in its channel (oldest first) and is
 //! completed by the partner that arrives: a sender hands its message
 //! straight to a waiting receiver. How waiting works is described in
-//! `src/sync/queue.rs`.
+//! `src/sync/queue.rs`; how a select chooses an operation and completes it
+//! afterwards, in `selection.rs` and `chan.rs` here.
 
 mod chan;
+mod dynamic;
 mod error;
-#[doc(hidden)]
-pub mod select;
+mod macros;
+mod selection;
 
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[doc(inline)]
+pub use crate::{select, select_biased};
+pub use dynamic::{Select, SelectedOperation};
 pub use error::{
-    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 
+/// What the expansions of [`select!`] and [`select_biased!`] call: not an
+/// API, and not covered by semver.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::selection::{recv, select, select_timeout, send, try_select, Chosen, Op};
+}
+
 use crate::loom::Ordering;
-use chan::Chan;
+use chan::{Chan, NoMessage};
 
 /// A channel of capacity `cap`. `bounded(0)` is a rendezvous channel: a send
 /// waits for a receive and the message passes directly between them.
@@ -129,7 +144,8 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
 }
 
 /// A receiver that never gets a message and never disconnects: a
-/// `select!` arm that is never chosen.
+/// `select!` arm that is never chosen. All of them count as one channel
+/// ([`Receiver::same_channel`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -139,7 +155,7 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
 pub fn never<T>() -> Receiver<T> {
     // No `Sender` is ever made, so the sender count stays at one.
     Receiver {
-        chan: Arc::new(Chan::new(0)),
+        chan: Arc::new(Chan::never()),
     }
 }
 
@@ -319,7 +335,14 @@ impl<T> Receiver<T> {
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut st = self.chan.lock();
-        self.chan.start_recv(&mut st)
+        match self.chan.start_recv(&mut st) {
+            Ok(msg) => Ok(msg),
+            Err(NoMessage::Empty) => Err(TryRecvError::Empty),
+            Err(NoMessage::Disconnected) => Err(TryRecvError::Disconnected),
+            // A waiting select's send was ready: it hands its message over
+            // as soon as its caller gives it.
+            Err(NoMessage::Committed) => self.chan.recv_committed(st).map_err(Into::into),
+        }
     }
 
     /// Receives a message, waiting at most `timeout`.
@@ -411,14 +434,18 @@ impl<T> Receiver<T> {
         self.chan.capacity()
     }
 
-    /// Whether `self` and `other` receive from the same channel.
+    /// Whether `self` and `other` receive from the same channel. Every
+    /// [`never()`] receiver counts as the same channel.
     ///
     /// ```
-    /// let (_tx, rx) = weft::channel::unbounded::<()>();
+    /// use weft::channel::{never, unbounded};
+    /// let (_tx, rx) = unbounded::<()>();
     /// assert!(rx.same_channel(&rx.clone()));
+    /// assert!(!rx.same_channel(&unbounded().1));
+    /// assert!(never::<()>().same_channel(&never()));
     /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        Arc::ptr_eq(&self.chan, &other.chan) || (self.chan.is_never() && other.chan.is_never())
     }
 }
 
@@ -455,6 +482,14 @@ impl<T> Drop for Receiver<T> {
         }
     }
 }
+
+// A panic inside a channel operation leaves the channel whole (its state
+// changes under its lock, a step at a time, and the lock is not poisoned),
+// so a handle may cross `catch_unwind`, as crossbeam-channel's do.
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

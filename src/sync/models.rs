@@ -9,7 +9,7 @@ use loom::thread;
 
 use super::queue::{Context, Outcome, WaitList};
 use super::{Condvar, Mutex, WaitGroup};
-use crate::channel::{bounded, unbounded};
+use crate::channel::{bounded, unbounded, Select};
 use crate::loom::Lock;
 
 /// A waiter that gives up while a waker claims it: exactly one of them
@@ -215,5 +215,50 @@ fn waitgroup_last_of_two_drops_wakes_the_waiter() {
         wg.wait();
         ta.join().unwrap();
         tb.join().unwrap();
+    });
+}
+
+/// A `Select`'s send and a plain receive on a rendezvous channel, in
+/// either order: the receiver commits to the chosen send and gets its
+/// message.
+#[test]
+fn a_chosen_select_send_pays_its_committed_receiver() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || rx.recv());
+        let mut sel = Select::new();
+        sel.send(&tx);
+        sel.select().send(&tx, 5).unwrap();
+        assert_eq!(t.join().unwrap(), Ok(5));
+    });
+}
+
+/// A chosen send dropped unfinished lets its committed receiver receive
+/// as usual, from the next send.
+#[test]
+fn a_dropped_chosen_send_forgives_its_receiver() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || rx.recv());
+        {
+            let ops = [crate::channel::__private::send(&tx)];
+            drop(crate::channel::__private::select(&ops, false));
+        }
+        tx.send(6).unwrap();
+        assert_eq!(t.join().unwrap(), Ok(6));
+    });
+}
+
+/// `Select::ready` is woken by a send that comes while it watches.
+#[test]
+fn ready_is_woken_by_a_send() {
+    loom::model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let t = thread::spawn(move || tx.send(7).unwrap());
+        let mut sel = Select::new();
+        sel.recv(&rx);
+        assert_eq!(sel.ready(), 0);
+        assert_eq!(rx.try_recv(), Ok(7));
+        t.join().unwrap();
     });
 }

@@ -20,7 +20,7 @@
 //!    an entry while it still holds the object's lock, so no change of the
 //!    object can slip between the try and the registration. (`select!` tries
 //!    and registers one arm at a time, then looks at every arm once more and
-//!    starts over if one became ready: see `channel/select.rs`.)
+//!    starts over if one became ready: see `channel/selection.rs`.)
 //! 2. A *waker* (a sender, an unlocker, a disconnect), holding the object's
 //!    lock, unlinks the first entry from the list and claims its context
 //!    with a CAS `WAITING -> CLAIMED` (or `SPINNING -> CLAIMED`, step 5).
@@ -131,8 +131,7 @@ pub(crate) enum Outcome {
 }
 
 /// One waiter's state, shared by all its entries.
-#[doc(hidden)]
-pub struct Context {
+pub(crate) struct Context {
     state: AtomicUsize,
     parker: Parker,
     /// The entry of a wait on one object ([`WaitList::register`]).
@@ -345,6 +344,14 @@ impl Claim {
     /// Completes it as disconnected: nothing moved through the packet.
     pub(crate) fn disconnect(mut self) {
         self.disconnected = true;
+    }
+
+    /// Completes it as operation `op` rather than the one it registered:
+    /// how a channel tells a waiter that its operation goes on in another
+    /// way (see `channel/chan.rs`).
+    pub(crate) fn complete_as(mut self, op: usize) {
+        self.op = op;
+        self.complete();
     }
 
     /// Completes it normally. (The same as dropping it, but inlined here,
