@@ -180,25 +180,9 @@ type Fetch = unsafe extern "C" fn(i32, *mut u8, i32) -> i32;
 
 /// Compiles tests/c/fetch.c into a shared library and loads it.
 fn load_c_library() -> Fetch {
-    let out = std::env::temp_dir().join(format!("libweft_fetch_{}.so", std::process::id()));
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/fetch.c");
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&out)
-        .arg(src)
-        .status()
-        .expect("this test needs a C compiler (cc)");
-    assert!(status.success(), "cc failed");
-    let path = std::ffi::CString::new(out.to_str().unwrap()).unwrap();
-    // SAFETY: loading a library we just built; it has no constructors.
-    let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW) };
-    assert!(!handle.is_null(), "dlopen failed");
-    // SAFETY: looking up a symbol of the loaded library.
-    let sym = unsafe { libc::dlsym(handle, c"weft_c_fetch".as_ptr()) };
-    assert!(!sym.is_null(), "weft_c_fetch not found");
-    let _ = std::fs::remove_file(&out);
+    let lib = common::clib::CLib::build("fetch");
     // SAFETY: the C function has exactly this signature.
-    unsafe { std::mem::transmute::<*mut libc::c_void, Fetch>(sym) }
+    unsafe { lib.get::<Fetch>(c"weft_c_fetch") }
 }
 
 #[test]

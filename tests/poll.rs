@@ -1,4 +1,5 @@
-//! `poll(2)` called directly from coroutines.
+//! `poll(2)`, `ppoll(2)`, `select(2)`, `pselect(2)` and `epoll_pwait2(2)`
+//! called directly from coroutines and plain threads.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -89,4 +90,233 @@ fn poll_reports_writable_at_once_and_works_on_plain_threads() {
     let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 30) };
     assert_eq!(n, 0);
     drop((a, listener));
+}
+
+/// A pipe, both ends, closed on drop.
+struct Pipe {
+    r: i32,
+    w: i32,
+}
+
+impl Pipe {
+    fn new() -> Pipe {
+        let mut fds = [0; 2];
+        // SAFETY: a valid array of two ints.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        Pipe {
+            r: fds[0],
+            w: fds[1],
+        }
+    }
+
+    /// Writes one byte after `delay`, from a coroutine.
+    fn feed_later(&self, delay: Duration) -> weft::JoinHandle<()> {
+        let w = self.w;
+        weft::go(move || {
+            weft::sleep(delay);
+            // SAFETY: one byte from a valid buffer to the pipe's write end.
+            assert_eq!(unsafe { libc::write(w, b"!".as_ptr().cast(), 1) }, 1);
+        })
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        // SAFETY: closing the two fds this value owns.
+        unsafe {
+            libc::close(self.r);
+            libc::close(self.w);
+        }
+    }
+}
+
+fn fd_set_of(fd: i32) -> libc::fd_set {
+    // SAFETY: an all-zero fd_set is an empty one; FD_SET of an fd below
+    // FD_SETSIZE.
+    unsafe {
+        let mut set: libc::fd_set = std::mem::zeroed();
+        libc::FD_SET(fd, &mut set);
+        set
+    }
+}
+
+#[test]
+fn select_in_a_coroutine_is_woken_by_a_sibling_and_reports_the_time_left() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let (n, set, left, took) = rt.run(|| {
+        let pipe = Pipe::new();
+        let feeder = pipe.feed_later(Duration::from_millis(30));
+        let mut set = fd_set_of(pipe.r);
+        let mut tv = libc::timeval {
+            tv_sec: 5,
+            tv_usec: 0,
+        };
+        let start = Instant::now();
+        // SAFETY: a valid set and timeval; nfds covers the pipe's fd.
+        let n = unsafe {
+            libc::select(
+                pipe.r + 1,
+                &mut set,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut tv,
+            )
+        };
+        let took = start.elapsed();
+        feeder.join().unwrap();
+        // SAFETY: a valid set.
+        let set = unsafe { libc::FD_ISSET(pipe.r, &set) };
+        (
+            n,
+            set,
+            Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000),
+            took,
+        )
+    });
+    assert_eq!(n, 1);
+    assert!(set, "the pipe's read end is not in the set");
+    assert!(took < Duration::from_secs(2), "select took {took:?}");
+    // Linux's select writes the time left: about 5 s less the wait.
+    assert!(
+        left > Duration::from_secs(3) && left < Duration::from_secs(5),
+        "time left {left:?}"
+    );
+}
+
+#[test]
+fn select_times_out_with_its_set_cleared_and_no_time_left() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let (n, set, tv, took) = rt.run(|| {
+        let pipe = Pipe::new();
+        let mut set = fd_set_of(pipe.r);
+        let mut tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 50_000,
+        };
+        let start = Instant::now();
+        // SAFETY: as above.
+        let n = unsafe {
+            libc::select(
+                pipe.r + 1,
+                &mut set,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut tv,
+            )
+        };
+        let took = start.elapsed();
+        // SAFETY: a valid set.
+        (n, unsafe { libc::FD_ISSET(pipe.r, &set) }, tv, took)
+    });
+    assert_eq!(n, 0);
+    assert!(!set, "a timed-out select left the fd in its set");
+    assert_eq!((tv.tv_sec, tv.tv_usec), (0, 0));
+    assert!(took >= Duration::from_millis(50), "returned after {took:?}");
+}
+
+#[test]
+fn pselect_ppoll_and_epoll_pwait2_with_and_without_a_mask_are_woken_by_a_sibling() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let results = rt.run(|| {
+        let ts = libc::timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
+        };
+        // SAFETY: an all-zero sigset is an empty signal mask.
+        let mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let mut results = Vec::new();
+        for with_mask in [false, true] {
+            let mask_ptr = if with_mask {
+                &mask as *const _
+            } else {
+                std::ptr::null()
+            };
+
+            let pipe = Pipe::new();
+            let feeder = pipe.feed_later(Duration::from_millis(20));
+            let mut set = fd_set_of(pipe.r);
+            // SAFETY: a valid set, timespec and mask (or none).
+            let n = unsafe {
+                libc::pselect(
+                    pipe.r + 1,
+                    &mut set,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &ts,
+                    mask_ptr,
+                )
+            };
+            feeder.join().unwrap();
+            // SAFETY: a valid set.
+            results.push(("pselect", with_mask, n, unsafe {
+                libc::FD_ISSET(pipe.r, &set)
+            }));
+
+            let pipe = Pipe::new();
+            let feeder = pipe.feed_later(Duration::from_millis(20));
+            let mut fds = [pollfd(pipe.r, libc::POLLIN)];
+            // SAFETY: one valid pollfd, timespec and mask (or none).
+            let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 1, &ts, mask_ptr) };
+            feeder.join().unwrap();
+            results.push(("ppoll", with_mask, n, fds[0].revents & libc::POLLIN != 0));
+
+            let pipe = Pipe::new();
+            // SAFETY: a new epoll instance, watching the pipe's read end.
+            let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: 7,
+            };
+            // SAFETY: a valid epoll fd, pipe fd and event.
+            assert_eq!(
+                unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, pipe.r, &mut ev) },
+                0
+            );
+            let feeder = pipe.feed_later(Duration::from_millis(20));
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+            // SAFETY: a valid epoll fd, room for 4 events, timespec and mask.
+            let n = unsafe { libc::epoll_pwait2(ep, out.as_mut_ptr(), 4, &ts, mask_ptr) };
+            feeder.join().unwrap();
+            // SAFETY: closing the epoll fd made above.
+            unsafe { libc::close(ep) };
+            let key = out[0].u64;
+            results.push(("epoll_pwait2", with_mask, n, key == 7));
+        }
+        results
+    });
+    for (call, with_mask, n, ready) in results {
+        assert_eq!(n, 1, "{call} (mask: {with_mask}) returned {n}");
+        assert!(ready, "{call} (mask: {with_mask}) did not report the pipe");
+    }
+}
+
+#[test]
+fn select_on_a_plain_thread_is_the_kernels() {
+    let pipe = Pipe::new();
+    let w = pipe.w;
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        // SAFETY: one byte to the pipe's write end.
+        unsafe { libc::write(w, b"!".as_ptr().cast(), 1) }
+    });
+    let mut set = fd_set_of(pipe.r);
+    let mut tv = libc::timeval {
+        tv_sec: 5,
+        tv_usec: 0,
+    };
+    // SAFETY: a valid set and timeval.
+    let n = unsafe {
+        libc::select(
+            pipe.r + 1,
+            &mut set,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut tv,
+        )
+    };
+    assert_eq!(writer.join().unwrap(), 1);
+    assert_eq!(n, 1);
+    // SAFETY: a valid set.
+    assert!(unsafe { libc::FD_ISSET(pipe.r, &set) });
+    assert!(tv.tv_sec < 5, "the kernel wrote the time left");
 }

@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 
 use weft::Runtime;
 
+use common::clib::CLib;
+
+mod common;
+
+// The C waits without a time limit (`pthread_mutex_lock`, `pthread_cond_wait`,
+// `sem_wait`) are bounded by `common::deadline`, which fails the whole test
+// process if they deadlock.
+
 fn one_worker() -> Runtime {
     Runtime::builder().workers(1).build().unwrap()
 }
@@ -435,4 +443,196 @@ fn a_coroutine_that_blocks_after_a_channel_wake_up_does_not_strand_its_partner()
         });
         assert_eq!(got, 42);
     }
+}
+
+/// The pthread and semaphore waits of a C library (`tests/c/pthread_waits.c`).
+struct PthreadWaits {
+    lock: unsafe extern "C" fn(i32) -> i32,
+    lock_plain: unsafe extern "C" fn() -> i32,
+    unlock: unsafe extern "C" fn() -> i32,
+    wait_value: unsafe extern "C" fn(i32, i32) -> i32,
+    wait_value_plain: unsafe extern "C" fn(i32) -> i32,
+    set_value: unsafe extern "C" fn(i32),
+    sem_init: unsafe extern "C" fn() -> i32,
+    sem_wait: unsafe extern "C" fn(i32) -> i32,
+    sem_wait_plain: unsafe extern "C" fn() -> i32,
+    sem_post: unsafe extern "C" fn() -> i32,
+    join_sleeper: unsafe extern "C" fn(i32) -> i32,
+}
+
+impl PthreadWaits {
+    /// A fresh copy of the library: its mutex, value and semaphore are new.
+    fn load() -> PthreadWaits {
+        let lib = CLib::build("pthread_waits");
+        // SAFETY: each function has the C type named here.
+        unsafe {
+            PthreadWaits {
+                lock: lib.get(c"pw_lock"),
+                lock_plain: lib.get(c"pw_lock_plain"),
+                unlock: lib.get(c"pw_unlock"),
+                wait_value: lib.get(c"pw_wait_value"),
+                wait_value_plain: lib.get(c"pw_wait_value_plain"),
+                set_value: lib.get(c"pw_set_value"),
+                sem_init: lib.get(c"pw_sem_init"),
+                sem_wait: lib.get(c"pw_sem_wait"),
+                sem_wait_plain: lib.get(c"pw_sem_wait_plain"),
+                sem_post: lib.get(c"pw_sem_post"),
+                join_sleeper: lib.get(c"pw_join_sleeper"),
+            }
+        }
+    }
+}
+
+/// A C mutex held across a park: its other lockers, on the same worker,
+/// wait in libc (`pthread_mutex_lock`, `pthread_mutex_timedlock`) while
+/// the holder sleeps, and all get it in turn.
+#[test]
+fn a_c_librarys_pthread_mutex_held_across_a_park_does_not_deadlock_its_worker() {
+    let c = PthreadWaits::load();
+    let rt = one_worker();
+    let _deadline = common::deadline(Duration::from_secs(30), "C mutex lockers");
+    let (lock, lock_plain, unlock) = (c.lock, c.lock_plain, c.unlock);
+    let got = rt.run(move || {
+        // SAFETY: the C functions take and return plain integers.
+        assert_eq!(unsafe { lock(1000) }, 0);
+        let lockers: Vec<_> = (0..20)
+            .map(|i| {
+                weft::go(move || {
+                    // SAFETY: as above.
+                    let r = unsafe {
+                        if i % 2 == 0 {
+                            lock(20_000)
+                        } else {
+                            lock_plain()
+                        }
+                    };
+                    assert_eq!(r, 0, "locker {i}");
+                    // SAFETY: as above; this coroutine holds the mutex.
+                    unsafe { unlock() };
+                    i
+                })
+            })
+            .collect();
+        // The lockers start and wait while this coroutine, on the same
+        // worker, holds the mutex across a park.
+        weft::sleep(Duration::from_millis(50));
+        // SAFETY: as above.
+        assert_eq!(unsafe { unlock() }, 0);
+        lockers.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
+    });
+    assert_eq!(got, (0..20).sum::<i32>());
+}
+
+/// `pthread_cond_wait` and `pthread_cond_timedwait` in C, woken by a
+/// coroutine of the same worker; then `sem_wait` and `sem_timedwait`
+/// likewise. The waits overlap.
+#[test]
+fn c_condition_and_semaphore_waits_are_woken_by_coroutines_of_the_same_worker() {
+    let c = PthreadWaits::load();
+    let rt = one_worker();
+    let wait = Duration::from_millis(40);
+    let waiters = 30;
+    let _deadline = common::deadline(Duration::from_secs(30), "C condition and semaphore waits");
+    // SAFETY: sem_init of the library's own semaphore.
+    assert_eq!(unsafe { (c.sem_init)() }, 0);
+    let (wait_value, wait_value_plain, set_value) = (c.wait_value, c.wait_value_plain, c.set_value);
+    let (sem_wait, sem_wait_plain, sem_post) = (c.sem_wait, c.sem_wait_plain, c.sem_post);
+    let start = Instant::now();
+    let (seen, posted) = rt.run(move || {
+        let conds: Vec<_> = (0..waiters)
+            .map(|i| {
+                weft::go(move || {
+                    // SAFETY: the C functions take and return plain integers.
+                    unsafe {
+                        if i % 2 == 0 {
+                            wait_value(1, 20_000)
+                        } else {
+                            wait_value_plain(1)
+                        }
+                    }
+                })
+            })
+            .collect();
+        let sems: Vec<_> = (0..waiters)
+            .map(|i| {
+                weft::go(move || {
+                    // SAFETY: as above.
+                    unsafe {
+                        if i % 2 == 0 {
+                            sem_wait(20_000)
+                        } else {
+                            sem_wait_plain()
+                        }
+                    }
+                })
+            })
+            .collect();
+        weft::go(move || {
+            weft::sleep(wait);
+            // SAFETY: as above.
+            unsafe { set_value(1) };
+            for _ in 0..waiters {
+                // SAFETY: as above.
+                unsafe { sem_post() };
+            }
+        });
+        let seen: Vec<i32> = conds.into_iter().map(|h| h.join().unwrap()).collect();
+        let posted: Vec<i32> = sems.into_iter().map(|h| h.join().unwrap()).collect();
+        (seen, posted)
+    });
+    assert!(seen.iter().all(|&v| v == 1), "condition waits saw {seen:?}");
+    assert!(
+        posted.iter().all(|&r| r == 0),
+        "semaphore waits gave {posted:?}"
+    );
+    let took = start.elapsed();
+    assert!(
+        took < serial(waiters as u32, wait) / 2,
+        "{waiters} condition and {waiters} semaphore waiters took {took:?}"
+    );
+}
+
+/// `pthread_join` in C of a thread that sleeps 100 ms: 20 joins overlap on
+/// one worker, and a ticker on that worker keeps ticking meanwhile.
+#[test]
+fn c_pthread_joins_overlap_and_the_worker_keeps_ticking() {
+    let c = PthreadWaits::load();
+    let rt = one_worker();
+    let join_sleeper = c.join_sleeper;
+    let each = Duration::from_millis(100);
+    let start = Instant::now();
+    let (joined, worst) = rt.run(move || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let stop = stop.clone();
+            weft::go(move || {
+                let mut worst = Duration::ZERO;
+                let mut last = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    weft::sleep(Duration::from_millis(1));
+                    let now = Instant::now();
+                    worst = worst.max(now - last);
+                    last = now;
+                }
+                worst
+            })
+        };
+        let joins: Vec<_> = (0..20)
+            // SAFETY: the C function takes and returns plain integers.
+            .map(|_| weft::go(move || unsafe { join_sleeper(each.as_millis() as i32) }))
+            .collect();
+        let joined: Vec<i32> = joins.into_iter().map(|h| h.join().unwrap()).collect();
+        stop.store(true, Ordering::Relaxed);
+        (joined, ticker.join().unwrap())
+    });
+    assert!(joined.iter().all(|&ms| ms == 100), "joins gave {joined:?}");
+    let took = start.elapsed();
+    assert!(
+        took < serial(20, each) / 2,
+        "20 joins of 100 ms sleepers took {took:?}"
+    );
+    assert!(
+        worst < Duration::from_millis(100),
+        "worst gap between ticks: {worst:?}"
+    );
 }

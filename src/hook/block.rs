@@ -98,6 +98,29 @@ pub unsafe extern "C" fn epoll_pwait(
     blocking_if(timeout != 0, call) as c_int
 }
 
+/// `epoll_pwait2(2)`: `epoll_pwait` with a timespec. Always a blocking
+/// call in a coroutine (marking one costs no system call), so that the
+/// timeout is read by the kernel alone.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait2(
+    epfd: c_int,
+    events: *mut epoll_event,
+    maxevents: c_int,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let args = [
+        epfd as c_long,
+        events as c_long,
+        maxevents as c_long,
+        timeout as c_long,
+        sigmask as c_long,
+        8, // the kernel's sigset size
+    ];
+    // SAFETY: the caller's contract for epoll_pwait2(2).
+    blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_epoll_pwait2, args) }) as c_int
+}
+
 /// `wait4(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn wait4(

@@ -22,12 +22,13 @@
 //!
 //! - **Calls that wait in the kernel and cannot park** (futex waits under
 //!   std's and parking_lot's locks, another poller's `epoll_wait`, the
-//!   `wait` family, file I/O, `open`, `fsync`, `flock`, `fcntl(F_SETLKW)`)
+//!   `wait` family, file I/O, `open`, `fsync`, `flock`, `fcntl(F_SETLKW)`,
+//!   and libc's pthread mutex, condition, join and semaphore waits)
 //!   run, in a coroutine, as blocking calls: the worker may be taken over
 //!   by another of its threads while they wait (`runtime/takeover.rs`).
 //!
 //! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
-//! `sleep.rs`, `dns.rs`, `block.rs`.
+//! `sleep.rs`, `dns.rs`, `block.rs`, `pthread.rs`.
 
 #![allow(unreachable_pub, clippy::missing_safety_doc)]
 
@@ -35,6 +36,7 @@ mod block;
 mod dns;
 mod fd;
 mod poll;
+mod pthread;
 mod rw;
 mod sleep;
 mod socket;
@@ -90,10 +92,22 @@ static HOOKS: Hooks = Hooks([
     block::fsync as *const (),
     block::fdatasync as *const (),
     block::flock as *const (),
+    pthread::pthread_mutex_lock as *const (),
+    pthread::pthread_mutex_timedlock as *const (),
+    pthread::pthread_cond_wait as *const (),
+    pthread::pthread_cond_timedwait as *const (),
+    pthread::pthread_join as *const (),
+    pthread::pthread_timedjoin_np as *const (),
+    pthread::sem_wait as *const (),
+    pthread::sem_timedwait as *const (),
+    poll::ppoll as *const (),
+    poll::select as *const (),
+    poll::pselect as *const (),
+    block::epoll_pwait2 as *const (),
 ]);
 
 /// The hooks' addresses.
-struct Hooks(#[allow(dead_code)] [*const (); 47]);
+struct Hooks(#[allow(dead_code)] [*const (); 59]);
 
 // SAFETY: function addresses, never written or dereferenced.
 unsafe impl Sync for Hooks {}

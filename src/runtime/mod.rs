@@ -17,5 +17,5 @@ pub(crate) use context::{current_task, current_worker};
 pub(crate) use global::current_or_global;
 pub use handle::Runtime;
 pub(crate) use shared::{share, Shared, TaskShare};
-pub(crate) use takeover::blocking_syscall;
+pub(crate) use takeover::{blocking_call, blocking_syscall};
 pub(crate) use worker::Local;

@@ -602,12 +602,21 @@ impl BlockingCall {
 /// worker again (soundness, point 3).
 #[inline]
 pub(crate) fn blocking_syscall(call: impl FnOnce() -> libc::c_long) -> libc::c_long {
+    sys::raw::cvt_raw(blocking_call(call))
+}
+
+/// Runs `call` as a blocking call and returns its answer. `call` must not
+/// touch a thread-local while it waits (soundness, point 3): a raw system
+/// call, or one of libc's pthread waits, which report through their return
+/// value (`hook/pthread.rs`).
+#[inline]
+pub(crate) fn blocking_call<R>(call: impl FnOnce() -> R) -> R {
     match BlockingCall::enter() {
-        None => sys::raw::cvt_raw(call()),
+        None => call(),
         Some(blocking) => {
             let r = call();
             blocking.leave();
-            sys::raw::cvt_raw(r)
+            r
         }
     }
 }

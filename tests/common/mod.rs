@@ -27,5 +27,39 @@ pub fn is_child() -> bool {
     std::env::var_os("WEFT_TEST_CHILD").is_some()
 }
 
+pub mod clib;
 pub mod net;
 pub mod sides;
+
+/// Ends the whole test process with a failure if it is still alive
+/// `limit` after this call, unless the returned guard was dropped: for
+/// tests whose failure would otherwise be a wait that never ends.
+pub fn deadline(limit: std::time::Duration, what: &'static str) -> Deadline {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = done.clone();
+    std::thread::spawn(move || {
+        let end = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < end {
+            if seen.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        eprintln!("{what}: still waiting after {limit:?}; a deadlock");
+        std::process::exit(101);
+    });
+    Deadline { done }
+}
+
+/// The guard of [`deadline`].
+pub struct Deadline {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
