@@ -1,14 +1,24 @@
-//! What the current thread is doing, in thread-locals.
+//! What the current thread is doing.
 //!
-//! Each of a worker's threads sets `WORKER` for its whole life and `TASK`
-//! around each resume. A plain thread has both null. A started coroutine
-//! never leaves its worker, and a coroutine that resumes on another thread
-//! of the worker (`takeover.rs`) finds that thread's `TASK` set to itself
-//! by the resume, so these stay right across every suspension point inside
-//! the coroutine.
+//! Each of a worker's threads sets the thread-local `WORKER` for its whole
+//! life; a plain thread has it null. The running coroutine is not a
+//! thread-local but the worker's own (`Local::running`), written by the
+//! worker around each resume.
+//!
+//! Why not a thread-local: a coroutine may resume on another thread of its
+//! worker (`takeover.rs`), and the compiler may keep a thread-local's
+//! address in a register across a suspension point, as if the thread could
+//! not change within a function. A coroutine that parks in a loop would
+//! then read and write the *first* thread's slot after it moved: a wrong
+//! running coroutine, read by a later hook on that thread, turned the
+//! scheduler's own poller wait into a bogus blocking call. `WORKER` is safe
+//! from this: all threads of a worker hold the same value in it, for life,
+//! so an old thread's slot gives the right answer. `Local::running` is one
+//! slot per worker, whichever thread reads it, and only the thread that
+//! holds the worker touches it (`takeover.rs`, soundness, point 2).
 
 use std::cell::Cell;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use super::worker::Local;
 use crate::coroutine::Task;
@@ -17,8 +27,6 @@ thread_local! {
     /// The worker this thread runs, for the thread's life. Written by the
     /// worker's main function only.
     static WORKER: Cell<*const Local> = const { Cell::new(ptr::null()) };
-    /// The coroutine running right now. Written by the worker around resume.
-    static TASK: Cell<Option<NonNull<Task>>> = const { Cell::new(None) };
 }
 
 /// The worker state of this thread, if it is a worker.
@@ -40,16 +48,10 @@ pub(crate) fn current_worker() -> Option<&'static Local> {
 /// suspended in its task table until it finishes.
 #[inline]
 pub(crate) fn current_task() -> Option<&'static Task> {
-    let p = TASK.with(Cell::get)?;
+    let p = current_worker()?.running()?;
     // SAFETY: see above; callers are the coroutine itself, which cannot
     // outlive its own task.
     Some(unsafe { p.as_ref() })
-}
-
-/// Sets the running coroutine (`None` between coroutines).
-#[inline]
-pub(super) fn set_task(t: Option<&Task>) {
-    TASK.with(|c| c.set(t.map(NonNull::from)));
 }
 
 /// Sets this thread's worker for the scope of the returned guard.

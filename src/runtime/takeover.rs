@@ -107,8 +107,17 @@
 //!
 //! A coroutine resumed by a hand-off (`park.rs`) runs inside its partner's
 //! resume, which is not a switch point: its thread could not give the worker
-//! back in the middle. So a coroutine in a hand-off yields before it enters
-//! a blocking call; the worker's loop resumes it, and it enters from there.
+//! back in the middle, and the partner, live on this thread's stack, must
+//! not be resumed by another holder meanwhile. So a coroutine in a hand-off
+//! yields before it enters a blocking call, and enters it from the worker's
+//! loop. That yield must not move it to another thread: the caller may
+//! already hold per-thread state for the wait it is entering (parking_lot's
+//! `ThreadData` of this thread, std's `Thread` handle), and a wait entered
+//! on another thread with it would share that state with whatever runs
+//! here next. So it is a *pinned* yield (`Local::pin_yield`): the partner
+//! suspends at once (`Local::hand_off`), and the same thread resumes the
+//! coroutine before anything else, before any switch point where the worker
+//! could change hands.
 //!
 //! # Shutdown
 //!
@@ -541,7 +550,7 @@ impl BlockingCall {
     fn enter_in(local: &'static Local, task: &'static Task) -> BlockingCall {
         if local.in_hand_off() {
             // Module docs, "Hand-offs".
-            crate::yield_now();
+            local.pin_yield();
         }
         let takeover = &local.remote().takeover;
         let word = Hold(takeover.hold.load(Ordering::Relaxed)).entering();
@@ -566,6 +575,8 @@ impl BlockingCall {
             .is_err()
         {
             self.come_back(takeover);
+            // The holders meanwhile ran other coroutines (`context.rs`).
+            self.local.set_running(Some(self.task));
         }
         self.task.set_blocked(false);
     }

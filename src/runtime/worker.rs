@@ -137,6 +137,16 @@ pub(crate) struct Local {
     searching: Cell<bool>,
     /// A coroutine is resuming another (`hand_off`).
     handing_off: Cell<bool>,
+    /// The coroutine running on this worker right now (`None` between
+    /// coroutines); `context::current_task` reads it. It is the worker's,
+    /// not a thread-local: see `context.rs`.
+    running: Cell<Option<NonNull<Task>>>,
+    /// The running coroutine yields to be resumed at once by this same
+    /// thread (`pin_yield`); set just before that yield.
+    pin: Cell<bool>,
+    /// A coroutine that yielded so (`pin`): the next one this thread runs,
+    /// before any switch point (`takeover.rs`, "Hand-offs").
+    pinned: Cell<Option<TaskRef>>,
     /// Poller keys by fd: `key << 32 | generation`, or `NO_REGISTRATION`.
     /// Only this worker's coroutines touch it.
     registrations: RefCell<Vec<u64>>,
@@ -183,6 +193,9 @@ impl Local {
             tick: Cell::new(0),
             searching: Cell::new(false),
             handing_off: Cell::new(false),
+            running: Cell::new(None),
+            pin: Cell::new(false),
+            pinned: Cell::new(None),
             registrations: RefCell::new(Vec::new()),
             readiness: Readiness::default(),
             slots: Cell::new(0),
@@ -200,6 +213,9 @@ impl Local {
         crate::stack::install_handler();
         crate::panic::install_hook();
         let _guard = enter_worker(self);
+        // A spare thread starts holding the worker where a blocked one left
+        // it, inside a coroutine: here, none runs.
+        self.set_running(None);
         loop {
             match self.next_task() {
                 Ok(task) => self.run_task(task),
@@ -211,6 +227,7 @@ impl Local {
                     if self.remote().takeover.leave() == Turn::Exit {
                         return;
                     }
+                    self.set_running(None);
                 }
             }
         }
@@ -220,6 +237,28 @@ impl Local {
     #[inline]
     pub(crate) fn in_hand_off(&self) -> bool {
         self.handing_off.get()
+    }
+
+    /// The coroutine running on this worker, if any (`context.rs`).
+    #[inline]
+    pub(crate) fn running(&self) -> Option<NonNull<Task>> {
+        self.running.get()
+    }
+
+    /// Sets the running coroutine (`None` between coroutines).
+    #[inline]
+    pub(crate) fn set_running(&self, t: Option<&Task>) {
+        self.running.set(t.map(NonNull::from));
+    }
+
+    /// Yields the running coroutine, a hand-off's, so that this thread
+    /// resumes it next, before any switch point: it leaves its partner's
+    /// resume without leaving its thread (`takeover.rs`, "Hand-offs").
+    #[cold]
+    pub(crate) fn pin_yield(&self) {
+        debug_assert!(self.handing_off.get());
+        self.pin.set(true);
+        crate::yield_now();
     }
 
     pub(crate) fn timers(&self) -> RefMut<'_, Timers> {
@@ -281,6 +320,9 @@ impl Local {
     }
 
     fn next_task(&self) -> Result<TaskRef, Stop> {
+        if let Some(t) = self.pinned.take() {
+            return Ok(t);
+        }
         loop {
             let tick = self.tick.get();
             if tick == 0 {
@@ -332,8 +374,13 @@ impl Local {
     #[inline]
     fn give_back(&self) -> Result<(), Stop> {
         let takeover = &self.remote().takeover;
-        if takeover.is_wanted() && takeover.give_back() == Turn::Exit {
-            return Err(Stop::Exit);
+        if takeover.is_wanted() {
+            if takeover.give_back() == Turn::Exit {
+                return Err(Stop::Exit);
+            }
+            // Held again, between coroutines, perhaps after a take-over
+            // from a thread that blocked inside one.
+            self.set_running(None);
         }
         Ok(())
     }
@@ -498,7 +545,14 @@ impl Local {
     /// wake-up from there may come within a microsecond.
     #[inline]
     pub(crate) fn may_spin(&self) -> bool {
-        !self.handing_off.get() && self.idle_beside_peers()
+        !self.handing_off.get() && !self.has_pinned() && self.idle_beside_peers()
+    }
+
+    fn has_pinned(&self) -> bool {
+        let pinned = self.pinned.take();
+        let any = pinned.is_some();
+        self.pinned.set(pinned);
+        any
     }
 
     #[inline(never)]
@@ -686,14 +740,17 @@ impl Local {
     /// and not running, and the caller on this worker's thread.
     #[inline(always)]
     unsafe fn resume(&self, task: TaskRef, frame: NonNull<Frame>, resumer: Option<&Task>) {
-        context::set_task(Some(&task));
+        self.set_running(Some(&task));
         // SAFETY: the caller's promise.
         let result = unsafe { Frame::resume(frame) };
-        context::set_task(resumer);
+        self.set_running(resumer);
         if let CoroutineResult::Yield(_) = result {
             self.keep(&task);
         }
         match result {
+            CoroutineResult::Yield(Suspend::Yield) if self.pin.take() => {
+                self.pinned.set(Some(task))
+            }
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Yield(Suspend::Abandon) => {} // only while shutting down
             // Parked (`park.rs`, step 1): `Task::parked` keeps this queue
@@ -732,7 +789,9 @@ impl Local {
         // SAFETY: as above.
         unsafe { self.resume(task, frame, Some(me)) };
         self.handing_off.set(false);
-        if me.is_parked() {
+        if me.is_parked() || self.has_pinned() {
+            // Not woken; or the task must run next on this thread, so `me`
+            // suspends now, whatever woke it (its entry stays queued).
             return false;
         }
         match self.next.take() {
@@ -873,11 +932,11 @@ impl Local {
             // or calls on its way out, suspends it again and unwinds (or
             // counts towards abandoning it) when resumed.
             let result = loop {
-                context::set_task(Some(&task));
+                self.set_running(Some(&task));
                 // SAFETY: the live frame of a task bound to us, which we
                 // hold.
                 let result = unsafe { Frame::resume(frame) };
-                context::set_task(None);
+                self.set_running(None);
                 match result {
                     CoroutineResult::Yield(Suspend::Park) => {
                         // Nothing was handed to `parked` this time (we keep
