@@ -99,9 +99,67 @@ fn blocking_call(c: &mut Criterion) {
             })
         });
     });
+    // A C library's uncontended pthread mutex: libc's own function (found
+    // past weft's hook), the hook on a plain thread, the hook in a
+    // coroutine (a trylock first).
+    type LockFn = unsafe extern "C" fn(*mut libc::pthread_mutex_t) -> i32;
+    // SAFETY: looking up libc's definitions, past this executable's.
+    let (libc_lock, libc_unlock) = unsafe {
+        let lock = libc::dlsym(libc::RTLD_NEXT, c"pthread_mutex_lock".as_ptr());
+        let unlock = libc::dlsym(libc::RTLD_NEXT, c"pthread_mutex_unlock".as_ptr());
+        assert!(!lock.is_null() && !unlock.is_null());
+        (
+            std::mem::transmute::<*mut libc::c_void, LockFn>(lock),
+            std::mem::transmute::<*mut libc::c_void, LockFn>(unlock),
+        )
+    };
+    let mutex = Arc::new(PthreadMutex(std::cell::UnsafeCell::new(
+        libc::PTHREAD_MUTEX_INITIALIZER,
+    )));
+    g.bench_function("pthread_mutex_uncontended_libc", |b| {
+        let m = mutex.0.get();
+        // SAFETY: a valid, initialised mutex, locked and unlocked in turn.
+        b.iter(|| unsafe {
+            libc_lock(m);
+            libc_unlock(m);
+        });
+    });
+    g.bench_function("pthread_mutex_uncontended_plain_thread", |b| {
+        let m = mutex.0.get();
+        // SAFETY: as above, through weft's hook.
+        b.iter(|| unsafe {
+            libc::pthread_mutex_lock(m);
+            libc::pthread_mutex_unlock(m);
+        });
+    });
+    g.bench_function("pthread_mutex_uncontended_in_coroutine", |b| {
+        b.iter_custom(|iters| {
+            let mutex = mutex.clone();
+            rt.run(move || {
+                let m = mutex.0.get();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    // SAFETY: as above.
+                    unsafe {
+                        libc::pthread_mutex_lock(std::hint::black_box(m));
+                        libc::pthread_mutex_unlock(m);
+                    }
+                }
+                start.elapsed()
+            })
+        });
+    });
     g.finish();
     let _ = std::fs::remove_file(path);
 }
+
+/// A pthread mutex shared with the benchmark's coroutine.
+struct PthreadMutex(std::cell::UnsafeCell<libc::pthread_mutex_t>);
+
+// SAFETY: a pthread mutex is made to be used from many threads.
+unsafe impl Send for PthreadMutex {}
+// SAFETY: as above.
+unsafe impl Sync for PthreadMutex {}
 
 criterion_group!(benches, sibling_waits, blocking_call);
 criterion_main!(benches);
