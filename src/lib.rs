@@ -222,7 +222,7 @@ pub mod sync;
 mod sys;
 mod time;
 
-pub use coroutine::{Builder, Coroutine, CoroutineId, JoinHandle};
+pub use coroutine::{Builder, Coroutine, CoroutineId, CoroutineLocal, JoinHandle};
 pub use runtime::{spawn_blocking, Runtime, RuntimeBuilder};
 pub use stack::grow;
 pub use time::sleep;

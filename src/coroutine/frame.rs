@@ -22,6 +22,7 @@ use std::ptr::{self, NonNull};
 use corosensei::stack::{Stack, StackPointer, STACK_ALIGNMENT};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
+use super::locals::Locals;
 use super::task::Suspend;
 use crate::stack::{GuardedStack, Segment};
 
@@ -77,6 +78,24 @@ pub(crate) struct Frame {
     /// The stack segment the coroutine runs on: its own stack, or a
     /// `weft::grow` segment. Read by the overflow handler.
     segment: Cell<Segment>,
+    /// The coroutine's locals (`locals.rs`), allocated on first use. Only
+    /// the coroutine itself touches it, on its worker's thread.
+    locals: LocalsBox,
+}
+
+/// An owning pointer to a coroutine's `Locals`, or null until it has some.
+/// A raw pointer rather than a `Box`, so that handing out shared
+/// references to the record never reborrows an owning pointer.
+struct LocalsBox(Cell<Option<NonNull<Locals>>>);
+
+impl Drop for LocalsBox {
+    fn drop(&mut self) {
+        if let Some(locals) = self.0.take() {
+            // SAFETY: made by `Box::into_raw` in `Frame::locals`, and the
+            // frame that owned it is going away, with every borrow of it.
+            drop(unsafe { Box::from_raw(locals.as_ptr()) });
+        }
+    }
 }
 
 impl Frame {
@@ -93,6 +112,7 @@ impl Frame {
             coro: Coro::with_stack(stack, body),
             yielder: Cell::new(ptr::null()),
             segment: Cell::new(segment),
+            locals: LocalsBox(Cell::new(None)),
         };
         // SAFETY: `at` is the top `FRAME_SPACE` bytes of the stack, which
         // the coroutine never uses, aligned and writable; the stack lives
@@ -172,5 +192,40 @@ impl Frame {
     pub(crate) unsafe fn replace_segment(frame: NonNull<Frame>, segment: Segment) -> Segment {
         // SAFETY: as above.
         unsafe { (*ptr::addr_of!((*frame.as_ptr()).segment)).replace(segment) }
+    }
+
+    /// The coroutine's locals, allocated on first use.
+    ///
+    /// # Safety
+    ///
+    /// As for `set_yielder`; the reference must not outlive the frame.
+    #[inline]
+    pub(crate) unsafe fn locals<'a>(frame: NonNull<Frame>) -> &'a Locals {
+        // SAFETY: the caller's promise; one thread touches the cell.
+        let cell = unsafe { &(*ptr::addr_of!((*frame.as_ptr()).locals)).0 };
+        let locals = match cell.get() {
+            Some(locals) => locals,
+            None => {
+                let locals = NonNull::from(Box::leak(Box::<Locals>::default()));
+                cell.set(Some(locals));
+                locals
+            }
+        };
+        // SAFETY: a live allocation owned by the frame, freed only when the
+        // frame is dropped.
+        unsafe { locals.as_ref() }
+    }
+
+    /// The coroutine's locals if it has allocated them.
+    ///
+    /// # Safety
+    ///
+    /// As for `locals`.
+    #[inline]
+    pub(crate) unsafe fn existing_locals<'a>(frame: NonNull<Frame>) -> Option<&'a Locals> {
+        // SAFETY: as above.
+        let cell = unsafe { &(*ptr::addr_of!((*frame.as_ptr()).locals)).0 };
+        // SAFETY: as above.
+        cell.get().map(|locals| unsafe { locals.as_ref() })
     }
 }
