@@ -247,3 +247,30 @@ fn on_a_plain_thread_values_are_dropped_at_thread_exit() {
         .unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_value_stays_with_its_coroutine_when_another_thread_resumes_it() {
+    thread_local! {
+        static THREAD_MARK: Cell<u64> = const { Cell::new(0) };
+    }
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let h = rt.spawn(|| {
+        let (release, blocked) = mpsc::channel::<()>();
+        // Blocks the worker's thread in a kernel wait once the coroutine
+        // below parks: another thread of the worker takes the worker over.
+        let blocker = weft::go(move || blocked.recv_timeout(Duration::from_secs(20)).unwrap());
+        ID.with(|v| v.set(77));
+        THREAD_MARK.with(|m| m.set(77));
+        let before = std::thread::current().id();
+        weft::sleep(Duration::from_millis(50));
+        let moved = std::thread::current().id() != before;
+        let seen = (ID.with(Cell::get), THREAD_MARK.with(Cell::get));
+        release.send(()).unwrap();
+        blocker.join().unwrap();
+        (moved, seen)
+    });
+    let (moved, (local, thread_local)) = join(h).unwrap();
+    assert!(moved, "the coroutine resumed on its first thread");
+    assert_eq!(local, 77, "the coroutine-local stayed with the coroutine");
+    assert_eq!(thread_local, 0, "the new thread has its own thread-local");
+}

@@ -324,3 +324,66 @@ fn spans_follow_coroutines_across_many_workers() {
     }
     assert_eq!(*counter.lock().unwrap(), 120);
 }
+
+#[test]
+fn spans_come_back_on_whichever_thread_resumes_the_coroutine() {
+    subscribe();
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let mover = rt.spawn(|| {
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        // Runs when the mover first parks, and blocks the worker's thread
+        // in a kernel wait: another thread of the worker takes it over.
+        let blocker = weft::go(move || {
+            let _g = info_span!("blocker").entered();
+            info!(test = "takeover", "blocking");
+            blocked.recv_timeout(Duration::from_secs(20)).unwrap();
+            info!(test = "takeover", "unblocked");
+        });
+        let _g = info_span!("mover").entered();
+        let before = std::thread::current().id();
+        info!(test = "takeover", "before");
+        weft::sleep(Duration::from_millis(50));
+        info!(test = "takeover", "after");
+        let after = std::thread::current().id();
+        release.send(()).unwrap();
+        drop(_g);
+        blocker.join().unwrap();
+        (before, after)
+    });
+    let [(before, after)]: [_; 1] = join_all(vec![mover], Duration::from_secs(30))
+        .try_into()
+        .unwrap();
+    assert_ne!(before, after, "the mover resumed on its first thread");
+    let mut lines = lines("takeover");
+    lines.sort();
+    let expect = |s: &str, m: &str| (s.to_string(), m.to_string());
+    assert_eq!(
+        lines,
+        [
+            expect("blocker", "blocking"),
+            expect("blocker", "unblocked"),
+            expect("mover", "after"),
+            expect("mover", "before"),
+        ]
+    );
+}
+
+#[test]
+fn a_span_left_entered_at_a_coroutines_end_does_not_stay_on_its_worker() {
+    subscribe();
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let leaker = rt.spawn(|| {
+        // A guard that is never dropped: the span stays entered.
+        std::mem::forget(info_span!("leaked").entered());
+        weft::sleep(Duration::from_millis(1));
+        info!(test = "leftover", "leaker");
+    });
+    join_all(vec![leaker], Duration::from_secs(30));
+    let next = rt.spawn(|| info!(test = "leftover", "next"));
+    join_all(vec![next], Duration::from_secs(30));
+    let expect = |s: &str, m: &str| (s.to_string(), m.to_string());
+    assert_eq!(
+        lines("leftover"),
+        [expect("leaked", "leaker"), expect("", "next")]
+    );
+}

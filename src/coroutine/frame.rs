@@ -1,14 +1,15 @@
 //! What a started task owns, kept at the top of its own stack.
 //!
-//! A task needs its corosensei coroutine, the yielder that suspends it and
-//! the stack segment it runs on (for the overflow handler) only between its
-//! first resume and its end, and all three are about as big as the rest of
-//! the task. So they live in a [`Frame`] in the topmost bytes of the
-//! coroutine's stack, which corosensei is told not to use
-//! ([`CoroStack::base`] stops below the frame), and the task holds a
-//! pointer to it. A task that waits to start, or has finished, costs no
-//! memory for them: a spawned empty coroutine takes 128 bytes instead of
-//! 184, and a million of them 64 MB less.
+//! A task needs its corosensei coroutine, the yielder that suspends it,
+//! the stack segment it runs on (for the overflow handler) and a pointer to
+//! its coroutine-locals (`locals.rs`) only between its first resume and its
+//! end, and together they are about as big as the rest of the task. So
+//! they live in a [`Frame`] in the topmost bytes of the coroutine's stack,
+//! which corosensei is told not to use ([`CoroStack::base`] stops below
+//! the frame), and the task holds a pointer to it. A task that waits to
+//! start, or has finished, costs no memory for them: a spawned empty
+//! coroutine takes 128 bytes instead of 184, and a million of them 64 MB
+//! less.
 //!
 //! The frame owns the coroutine, which owns the stack the frame lies in. So
 //! the frame is never dropped in place: [`Frame::take`] moves it out first,

@@ -15,19 +15,17 @@
 //! and a coroutine that ends with spans still entered (a leaked guard) has
 //! them exited at its end (`clear_leftovers`).
 //!
-//! 1. **Leave** (the coroutine is about to suspend, or to resume another
-//!    coroutine in a hand-off): while the thread's default dispatcher has a
-//!    current span, take a reference to it (`clone_span`), `exit` it, and
-//!    push it on the coroutine's stash. It stops at the baseline. The
-//!    dispatcher goes in the stash too.
+//! 1. **Leave** (the coroutine is about to yield or park, before a park
+//!    may resume another coroutine in a hand-off): while the thread's default dispatcher has a
+//!    current span, `exit` it and push its id on the coroutine's stash. It
+//!    stops at the baseline. The dispatcher goes in the stash too.
 //! 2. **Come back** (resumed, on whichever thread of its worker holds the
 //!    worker now): `enter` the stashed spans through that dispatcher,
-//!    deepest first, each followed by `try_close` of the reference step 1
-//!    took.
+//!    deepest first.
 //!
-//! With no subscriber set (or the feature off), step 1 is one read of the
-//! default dispatcher, whose `current_span` is none, and step 2 does not
-//! run; a coroutine whose spans are all exited costs the same.
+//! With no dispatcher ever set (or the feature off), step 1 is one relaxed
+//! load, and step 2 does not run. With a subscriber, a coroutine whose
+//! spans are all exited costs one `current_span` per park.
 //!
 //! # Why the restored stack is the one that left
 //!
@@ -51,10 +49,14 @@
 //! an `exit` event to a socket) runs steps 1 and 2 again, nested, on what
 //! is entered at that moment, and the outer step goes on from there.
 //!
-//! The reference taken in step 1 keeps the span open while it is off the
-//! thread, even if the only guard that held it was leaked and its `Span`
-//! dropped: without it, `exit` could close the span, and step 2 would enter
-//! a span the subscriber no longer knows.
+//! The stash holds ids, not references: what keeps a stashed span open is
+//! what kept it open while it was entered, the coroutine's own `Span`,
+//! which its guard borrows (`enter`, `in_scope`) or owns (`entered`). The
+//! coroutine is suspended inside that guard's scope, so the `Span` lives
+//! until it resumes. (Taking a reference of our own, `clone_span` and
+//! `try_close` around each park, would double what a park inside a span
+//! costs, to protect only a guard leaked with `mem::forget` whose `Span`
+//! was then dropped.)
 //!
 //! # Spawned coroutines start inside the current span
 //!
@@ -81,7 +83,7 @@ pub(crate) struct Stash {
     /// The dispatcher they were exited through; `None` when nothing is
     /// stashed.
     dispatch: Cell<Option<Dispatch>>,
-    /// Held references to the spans, the current one first.
+    /// The spans, the current one first.
     ids: Cell<Vec<Id>>,
 }
 
@@ -89,20 +91,30 @@ pub(crate) struct Stash {
 /// that `come_back` must run when it resumes.
 #[inline]
 pub(crate) fn leave<J: ?Sized>(task: &Task<J>) -> bool {
+    // One relaxed load while no dispatcher was ever set: the check the
+    // `tracing` macros themselves make before every event (hidden from
+    // tracing-core's docs, but part of its interface with `tracing`). It
+    // keeps a park's inlined path as short as without the feature.
+    dispatcher::has_been_set() && leave_any(task)
+}
+
+/// Step 1 once a dispatcher exists: out of line, so that `leave` stays
+/// small where a park is inlined.
+#[inline(never)]
+fn leave_any<J: ?Sized>(task: &Task<J>) -> bool {
     dispatcher::get_default(|d| match d.current_span().id() {
         None => false,
         Some(top) => leave_from(task, d, top.clone()),
     })
 }
 
-#[inline(never)]
 fn leave_from<J: ?Sized>(task: &Task<J>, d: &Dispatch, top: Id) -> bool {
     let stash = &task.locals().spans;
     let mut ids = stash.ids.take();
     let mut next = Some(top);
     while let Some(id) = next {
-        ids.push(d.clone_span(&id));
         d.exit(&id);
+        ids.push(id);
         next = match d.current_span().id() {
             Some(id) if ids.len() < MAX_DEPTH => Some(id.clone()),
             _ => None,
@@ -128,7 +140,6 @@ pub(crate) fn come_back<J: ?Sized>(task: &Task<J>) {
     let mut ids = stash.ids.take();
     for id in ids.drain(..).rev() {
         d.enter(&id);
-        d.try_close(id);
     }
     // Keep the list's capacity for the next park.
     stash.ids.set(ids);
@@ -137,6 +148,9 @@ pub(crate) fn come_back<J: ?Sized>(task: &Task<J>) {
 /// Exits whatever spans the running coroutine left entered at its end (a
 /// leaked guard), so they do not stay on its worker thread.
 pub(crate) fn clear_leftovers() {
+    if !dispatcher::has_been_set() {
+        return;
+    }
     dispatcher::get_default(|d| {
         for _ in 0..MAX_DEPTH {
             let Some(id) = d.current_span().id().cloned() else {
@@ -157,6 +171,9 @@ pub(crate) struct Inherited {
 /// The caller's current span, if any, for a coroutine it spawns.
 #[inline]
 pub(crate) fn inherit() -> Option<Inherited> {
+    if !dispatcher::has_been_set() {
+        return None;
+    }
     dispatcher::get_default(|d| {
         let id = d.current_span().id()?.clone();
         Some(Inherited {
