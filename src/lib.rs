@@ -295,7 +295,9 @@ use runtime::{current_task, park};
 ///
 /// Inside a coroutine it spawns onto that coroutine's runtime, elsewhere onto
 /// the global runtime (started on first use). The closure and its result must
-/// be `Send`: the coroutine may start on any worker.
+/// be `Send`: the coroutine may start on any worker. It starts with fresh
+/// [`coroutine_local!`] values and, with the `tracing` feature, inside the
+/// caller's current span.
 ///
 /// # Panics
 ///

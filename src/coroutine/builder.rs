@@ -64,7 +64,8 @@ impl Builder {
     }
 
     /// Spawns the coroutine: onto the caller's runtime inside a coroutine,
-    /// else onto the global runtime.
+    /// else onto the global runtime. With the `tracing` feature, the
+    /// coroutine starts inside the caller's current span, if any.
     ///
     /// # Errors
     ///
