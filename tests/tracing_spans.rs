@@ -387,3 +387,38 @@ fn a_span_left_entered_at_a_coroutines_end_does_not_stay_on_its_worker() {
         [expect("leaked", "leaker"), expect("", "next")]
     );
 }
+
+#[test]
+fn channel_partners_resuming_each_other_keep_their_own_spans() {
+    subscribe();
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let (to_b, from_a) = weft::channel::bounded::<u32>(0);
+    let (to_a, from_b) = weft::channel::bounded::<u32>(0);
+    // Each send wakes the partner parked on the same worker, and the
+    // sender's next receive resumes it directly (a hand-off).
+    let b = rt.spawn(move || {
+        let _g = info_span!("b").entered();
+        for v in from_a.iter() {
+            info!(test = "handoff", "b got");
+            to_a.send(v + 1).unwrap();
+        }
+    });
+    let a = rt.spawn(move || {
+        let _g = info_span!("a").entered();
+        for i in 0..100 {
+            to_b.send(i).unwrap();
+            assert_eq!(from_b.recv().unwrap(), i + 1);
+            info!(test = "handoff", "a got");
+        }
+    });
+    join_all(vec![a, b], Duration::from_secs(30));
+    let lines = lines("handoff");
+    assert_eq!(lines.len(), 200);
+    for (spans, message) in &lines {
+        match message.as_str() {
+            "a got" => assert_eq!(spans, "a"),
+            "b got" => assert_eq!(spans, "b"),
+            other => panic!("unexpected line {other}"),
+        }
+    }
+}
