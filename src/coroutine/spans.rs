@@ -16,9 +16,10 @@
 //! them exited at its end (`clear_leftovers`).
 //!
 //! 1. **Leave** (the coroutine is about to yield or park, before a park
-//!    may resume another coroutine in a hand-off): while the thread's default dispatcher has a
-//!    current span, `exit` it and push its id on the coroutine's stash. It
-//!    stops at the baseline. The dispatcher goes in the stash too.
+//!    may resume another coroutine in a hand-off): while the thread's
+//!    default dispatcher has a current span, `exit` it and push its id on
+//!    the coroutine's stash. It stops at the baseline. The dispatcher goes
+//!    in the stash too.
 //! 2. **Come back** (resumed, on whichever thread of its worker holds the
 //!    worker now): `enter` the stashed spans through that dispatcher,
 //!    deepest first.
