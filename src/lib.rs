@@ -130,6 +130,67 @@
 //! assert_eq!(sum, 385);
 //! ```
 //!
+//! ## Context: coroutine-locals and tracing spans
+//!
+//! A `thread_local!` belongs to a worker thread, which runs many coroutines
+//! in turn (and a coroutine that was parked while a sibling blocked may
+//! resume on another thread of its worker: see below). For a value per
+//! coroutine, declare it with [`coroutine_local!`]: each coroutine gets its
+//! own, created on first use and dropped when the coroutine ends (returns,
+//! panics, or is cancelled by its runtime's drop), before its joiner gets
+//! the result. Spawned coroutines start with fresh values; nothing is
+//! inherited. On a plain thread it is a thread-local.
+//!
+//! ```
+//! use std::cell::RefCell;
+//!
+//! weft::coroutine_local! {
+//!     static LOG: RefCell<Vec<String>> = RefCell::new(Vec::new());
+//! }
+//!
+//! let hs: Vec<_> = ["a", "b"]
+//!     .into_iter()
+//!     .map(|who| {
+//!         weft::go(move || {
+//!             LOG.with(|l| l.borrow_mut().push(format!("{who} starts")));
+//!             weft::yield_now(); // the other coroutine runs
+//!             LOG.with(|l| l.borrow_mut().push(format!("{who} ends")));
+//!             LOG.with(|l| l.borrow().join(", "))
+//!         })
+//!     })
+//!     .collect();
+//! let logs: Vec<String> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+//! assert_eq!(logs, ["a starts, a ends", "b starts, b ends"]);
+//! ```
+//!
+//! With the `tracing` cargo feature, the `tracing` spans a coroutine has
+//! entered follow it: they leave the thread when it parks or yields and
+//! are entered again, in order, when it resumes, so a subscriber that keeps
+//! a span stack per thread (tracing-subscriber's) labels each line with
+//! its own coroutine's spans. Guards work unchanged. A coroutine spawned
+//! while a span is current starts inside it (like tokio's
+//! `in_current_span`). Spans follow coroutines for the global default
+//! subscriber, the one the worker threads see. Without a subscriber, or
+//! without the feature, a park costs nothing more.
+//!
+//! ```
+//! // With `features = ["tracing"]`, each line carries its own request.
+//! tracing_subscriber::fmt().init();
+//! let hs: Vec<_> = (0..3)
+//!     .map(|id| {
+//!         weft::go(move || {
+//!             let _span = tracing::info_span!("request", id).entered();
+//!             tracing::info!("start");
+//!             weft::sleep(std::time::Duration::from_millis(5));
+//!             tracing::info!("done"); // `request{id=..}: done`, its own id
+//!         })
+//!     })
+//!     .collect();
+//! for h in hs {
+//!     h.join().unwrap();
+//! }
+//! ```
+//!
 //! ## Runtime configuration
 //!
 //! The global runtime starts lazily with `WEFT_WORKERS` workers (default:
@@ -175,8 +236,9 @@
 //! guards held across a park are never used from two threads at once, and
 //! `go` can be a safe function. A coroutine that was parked while a sibling
 //! blocked may resume on another thread of its worker (and then sees that
-//! thread's thread-locals). Balance comes from stealing coroutines that
-//! have not started yet.
+//! thread's thread-locals; its [`coroutine_local!`] values and spans come
+//! with it). Balance comes from stealing coroutines that have not started
+//! yet.
 //!
 //! ## Limits
 //!
@@ -222,7 +284,7 @@ pub mod sync;
 mod sys;
 mod time;
 
-pub use coroutine::{Builder, Coroutine, CoroutineId, JoinHandle};
+pub use coroutine::{Builder, Coroutine, CoroutineId, CoroutineLocal, JoinHandle};
 pub use runtime::{spawn_blocking, Runtime, RuntimeBuilder};
 pub use stack::grow;
 pub use time::sleep;
@@ -233,7 +295,9 @@ use runtime::{current_task, park};
 ///
 /// Inside a coroutine it spawns onto that coroutine's runtime, elsewhere onto
 /// the global runtime (started on first use). The closure and its result must
-/// be `Send`: the coroutine may start on any worker.
+/// be `Send`: the coroutine may start on any worker. It starts with fresh
+/// [`coroutine_local!`] values and, with the `tracing` feature, inside the
+/// caller's current span.
 ///
 /// # Panics
 ///

@@ -64,7 +64,8 @@ impl Builder {
     }
 
     /// Spawns the coroutine: onto the caller's runtime inside a coroutine,
-    /// else onto the global runtime.
+    /// else onto the global runtime. With the `tracing` feature, the
+    /// coroutine starts inside the caller's current span, if any.
     ///
     /// # Errors
     ///
@@ -99,6 +100,20 @@ impl Builder {
             ));
         }
         Budget::check()?;
+        // A coroutine spawned inside a span starts inside it (`spans.rs`).
+        #[cfg(feature = "tracing")]
+        if let Some(span) = super::spans::inherit() {
+            return Ok(self.spawn_job(shared, move || span.run(f)));
+        }
+        Ok(self.spawn_job(shared, f))
+    }
+
+    /// Makes the task for `f` and schedules it.
+    fn spawn_job<F, T>(self, shared: &Arc<Shared>, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let (task, own) = TaskRef::new_pair(Task::new(
             runtime::share(shared),
             self.options,
@@ -106,6 +121,6 @@ impl Builder {
         ));
         let handle = JoinHandle::new(Coroutine::new(own));
         shared.schedule_fresh(task);
-        Ok(handle)
+        handle
     }
 }

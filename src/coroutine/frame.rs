@@ -1,14 +1,15 @@
 //! What a started task owns, kept at the top of its own stack.
 //!
-//! A task needs its corosensei coroutine, the yielder that suspends it and
-//! the stack segment it runs on (for the overflow handler) only between its
-//! first resume and its end, and all three are about as big as the rest of
-//! the task. So they live in a [`Frame`] in the topmost bytes of the
-//! coroutine's stack, which corosensei is told not to use
-//! ([`CoroStack::base`] stops below the frame), and the task holds a
-//! pointer to it. A task that waits to start, or has finished, costs no
-//! memory for them: a spawned empty coroutine takes 128 bytes instead of
-//! 184, and a million of them 64 MB less.
+//! A task needs its corosensei coroutine, the yielder that suspends it,
+//! the stack segment it runs on (for the overflow handler) and a pointer to
+//! its coroutine-locals (`locals.rs`) only between its first resume and its
+//! end, and together they are about as big as the rest of the task. So
+//! they live in a [`Frame`] in the topmost bytes of the coroutine's stack,
+//! which corosensei is told not to use ([`CoroStack::base`] stops below
+//! the frame), and the task holds a pointer to it. A task that waits to
+//! start, or has finished, costs no memory for them: a spawned empty
+//! coroutine takes 128 bytes instead of 184, and a million of them 64 MB
+//! less.
 //!
 //! The frame owns the coroutine, which owns the stack the frame lies in. So
 //! the frame is never dropped in place: [`Frame::take`] moves it out first,
@@ -22,6 +23,7 @@ use std::ptr::{self, NonNull};
 use corosensei::stack::{Stack, StackPointer, STACK_ALIGNMENT};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
+use super::locals::Locals;
 use super::task::Suspend;
 use crate::stack::{GuardedStack, Segment};
 
@@ -77,6 +79,24 @@ pub(crate) struct Frame {
     /// The stack segment the coroutine runs on: its own stack, or a
     /// `weft::grow` segment. Read by the overflow handler.
     segment: Cell<Segment>,
+    /// The coroutine's locals (`locals.rs`), allocated on first use. Only
+    /// the coroutine itself touches it, on its worker's thread.
+    locals: LocalsBox,
+}
+
+/// An owning pointer to a coroutine's `Locals`, or null until it has some.
+/// A raw pointer rather than a `Box`, so that handing out shared
+/// references to the record never reborrows an owning pointer.
+struct LocalsBox(Cell<Option<NonNull<Locals>>>);
+
+impl Drop for LocalsBox {
+    fn drop(&mut self) {
+        if let Some(locals) = self.0.take() {
+            // SAFETY: made by `Box::into_raw` in `Frame::locals`, and the
+            // frame that owned it is going away, with every borrow of it.
+            drop(unsafe { Box::from_raw(locals.as_ptr()) });
+        }
+    }
 }
 
 impl Frame {
@@ -93,6 +113,7 @@ impl Frame {
             coro: Coro::with_stack(stack, body),
             yielder: Cell::new(ptr::null()),
             segment: Cell::new(segment),
+            locals: LocalsBox(Cell::new(None)),
         };
         // SAFETY: `at` is the top `FRAME_SPACE` bytes of the stack, which
         // the coroutine never uses, aligned and writable; the stack lives
@@ -172,5 +193,40 @@ impl Frame {
     pub(crate) unsafe fn replace_segment(frame: NonNull<Frame>, segment: Segment) -> Segment {
         // SAFETY: as above.
         unsafe { (*ptr::addr_of!((*frame.as_ptr()).segment)).replace(segment) }
+    }
+
+    /// The coroutine's locals, allocated on first use.
+    ///
+    /// # Safety
+    ///
+    /// As for `set_yielder`; the reference must not outlive the frame.
+    #[inline]
+    pub(crate) unsafe fn locals<'a>(frame: NonNull<Frame>) -> &'a Locals {
+        // SAFETY: the caller's promise; one thread touches the cell.
+        let cell = unsafe { &(*ptr::addr_of!((*frame.as_ptr()).locals)).0 };
+        let locals = match cell.get() {
+            Some(locals) => locals,
+            None => {
+                let locals = NonNull::from(Box::leak(Box::<Locals>::default()));
+                cell.set(Some(locals));
+                locals
+            }
+        };
+        // SAFETY: a live allocation owned by the frame, freed only when the
+        // frame is dropped.
+        unsafe { locals.as_ref() }
+    }
+
+    /// The coroutine's locals if it has allocated them.
+    ///
+    /// # Safety
+    ///
+    /// As for `locals`.
+    #[inline]
+    pub(crate) unsafe fn existing_locals<'a>(frame: NonNull<Frame>) -> Option<&'a Locals> {
+        // SAFETY: as above.
+        let cell = unsafe { &(*ptr::addr_of!((*frame.as_ptr()).locals)).0 };
+        // SAFETY: as above.
+        cell.get().map(|locals| unsafe { locals.as_ref() })
     }
 }

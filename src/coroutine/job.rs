@@ -61,7 +61,7 @@ where
 {
     fn run(&self) {
         let Some(f) = self.take() else { return };
-        let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
+        let mut result = match panic::catch_unwind(AssertUnwindSafe(f)) {
             // Cancelled by the shutdown (`runtime/park.rs`): report it.
             Err(payload) if payload.is::<Cancelled>() || crate::runtime::park::cancelled() => {
                 drop(payload);
@@ -69,6 +69,15 @@ where
             }
             result => result,
         };
+        // Its coroutine-locals go before the joiner hears of the end
+        // (`locals.rs`, step 3); a destructor's panic is the coroutine's.
+        if let Some(payload) = super::locals::drop_values() {
+            if result.is_ok() {
+                result = Err(payload);
+            }
+        }
+        #[cfg(feature = "tracing")]
+        super::spans::clear_leftovers();
         self.packet.complete(result);
     }
 

@@ -7,6 +7,9 @@ mod frame;
 mod handle;
 mod job;
 mod join;
+mod locals;
+#[cfg(feature = "tracing")]
+mod spans;
 mod task;
 
 pub(crate) use alloc::TaskRef;
@@ -15,4 +18,7 @@ pub(crate) use frame::Frame;
 pub use handle::{Coroutine, CoroutineId};
 pub(crate) use job::JobCell;
 pub use join::JoinHandle;
+pub use locals::CoroutineLocal;
+#[cfg(feature = "tracing")]
+pub(crate) use spans::{come_back as spans_come_back, leave as spans_leave};
 pub(crate) use task::{Body, Options, Suspend, Task};

@@ -23,6 +23,7 @@ use corosensei::Yielder;
 
 use super::frame::Frame;
 use super::job::Job;
+use super::locals::Locals;
 use super::CoroutineId;
 use crate::runtime::TaskShare;
 use crate::stack::Segment;
@@ -290,9 +291,23 @@ impl<J: ?Sized> Task<J> {
         unsafe { Frame::set_yielder(frame, y) };
     }
 
-    /// Suspends the running coroutine, which must be `self`, back to its worker.
+    /// Suspends the running coroutine, which must be `self`, back to its
+    /// worker. Its spans leave the thread with it (`spans.rs`).
     #[inline]
     pub(crate) fn suspend(&self, why: Suspend) {
+        #[cfg(feature = "tracing")]
+        let away = super::spans::leave(self);
+        self.suspend_bare(why);
+        #[cfg(feature = "tracing")]
+        if away {
+            super::spans::come_back(self);
+        }
+    }
+
+    /// `suspend`, leaving the coroutine's spans to the caller, which has
+    /// taken them off the thread already (`spans.rs`).
+    #[inline]
+    pub(crate) fn suspend_bare(&self, why: Suspend) {
         // SAFETY: the running coroutine's frame, on its thread.
         let y = self
             .frame()
@@ -301,6 +316,23 @@ impl<J: ?Sized> Task<J> {
         // SAFETY: `yielder` was set when this coroutine started and lives on
         // its stack, which is the stack we are running on now.
         unsafe { (*y).suspend(why) };
+    }
+
+    /// The running coroutine's locals (`locals.rs`), allocated on first
+    /// use. Only from the coroutine itself.
+    pub(crate) fn locals(&self) -> &Locals {
+        let frame = self.frame().expect("a running coroutine has a frame");
+        // SAFETY: the running coroutine's frame, on its thread; the frame
+        // outlives the task's borrow while the coroutine runs.
+        unsafe { Frame::locals(frame) }
+    }
+
+    /// The running coroutine's locals, if it has any. Only from the
+    /// coroutine itself.
+    pub(crate) fn existing_locals(&self) -> Option<&Locals> {
+        // SAFETY: as for `locals`.
+        self.frame()
+            .and_then(|f| unsafe { Frame::existing_locals(f) })
     }
 
     /// Park step 1: consumes a pending wake-up, or marks the task parked

@@ -287,18 +287,34 @@ fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>) {
         let Some(w) = current_worker() else {
             unreachable!("a coroutine off its worker");
         };
-        if w.hand_off(task) {
-            return;
+        // Its spans leave the thread before another coroutine runs on it,
+        // in a hand-off or after the suspension, and come back whichever
+        // way it goes on (`coroutine/spans.rs`).
+        #[cfg(feature = "tracing")]
+        let away = crate::coroutine::spans_leave(task);
+        park_suspend(task, w, spin);
+        #[cfg(feature = "tracing")]
+        if away {
+            crate::coroutine::spans_come_back(task);
         }
-        if spin.is_some_and(|spin| w.may_spin() && spin()) {
-            // Not suspended, so `parked` holds no count (the worker still
-            // holds the task), and no wake-up can have seen the flag: none
-            // runs on this thread while the coroutine spins.
-            task.unmark_parked();
-            return;
-        }
-        task.suspend(Suspend::Park);
     }
+}
+
+/// Park-protocol step 1 once the task is marked parked: a hand-off, a spin
+/// or a suspension.
+#[inline(always)]
+fn park_suspend(task: &Task, w: &Local, spin: Option<impl FnOnce() -> bool>) {
+    if w.hand_off(task) {
+        return;
+    }
+    if spin.is_some_and(|spin| w.may_spin() && spin()) {
+        // Not suspended, so `parked` holds no count (the worker still
+        // holds the task), and no wake-up can have seen the flag: none
+        // runs on this thread while the coroutine spins.
+        task.unmark_parked();
+        return;
+    }
+    task.suspend_bare(Suspend::Park);
 }
 
 /// Blocks the caller until unparked, `deadline` passes, or spuriously.
