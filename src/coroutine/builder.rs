@@ -71,7 +71,8 @@ impl Builder {
     /// `ErrorKind::OutOfMemory` when the process is at its budget of
     /// coroutine stacks (the message names `vm.max_map_count`);
     /// `ErrorKind::InvalidInput` for a stack size over 4 GiB; the error that
-    /// stopped the global runtime from starting.
+    /// stopped the global runtime from starting (it says so; the next call
+    /// tries to start it again).
     ///
     /// ```
     /// let h = weft::Builder::new().spawn(|| "done").unwrap();

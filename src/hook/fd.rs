@@ -2,8 +2,9 @@
 
 use libc::{c_int, c_ulong};
 
+use super::outside_weft;
 use crate::io::fd_table::{self, KNOWN, SOCKET, USER_NB, WEFT_NB};
-use crate::io::{fd_freed, forget};
+use crate::io::forget;
 use crate::sys::raw;
 
 /// `close(2)`. Coroutines parked on the fd are woken at once and fail with
@@ -13,8 +14,16 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     forget(fd);
     // SAFETY: close(2) takes no pointers.
     let rc = unsafe { raw::close(fd) };
-    fd_freed();
+    fd_closed();
     rc
+}
+
+/// Wakes coroutines waiting in `accept` for a free fd, unless this is a
+/// forked child (`runtime/fork.rs`, step 3).
+fn fd_closed() {
+    if !outside_weft() {
+        crate::io::fd_freed();
+    }
 }
 
 /// Gives `new` the record of `old` (they share one open file description,
@@ -60,7 +69,7 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     let rc = unsafe { raw::dup2(old, new) };
     if rc >= 0 && old != new {
         copy_record(old, new);
-        fd_freed();
+        fd_closed();
     }
     rc
 }
@@ -75,7 +84,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     let rc = unsafe { raw::dup3(old, new, flags) };
     if rc >= 0 {
         copy_record(old, new);
-        fd_freed();
+        fd_closed();
     }
     rc
 }

@@ -29,7 +29,16 @@
 //! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
 //! `sleep.rs`, `dns.rs`, `block.rs`.
 
+//! - **In a forked child** (`runtime/fork.rs`) every hook is libc's
+//!   function: `outside_weft()` is true there, the coroutine and worker
+//!   of the thread that forked are gone (`current_task()` is `None`), and
+//!   nothing reaches a poller, a runtime lock or the `EMFILE` waiters. A
+//!   hook that keeps state of its own checks `outside_weft()` before it
+//!   touches it.
+
 #![allow(unreachable_pub, clippy::missing_safety_doc)]
+
+pub(crate) use crate::runtime::outside_weft;
 
 mod block;
 mod dns;

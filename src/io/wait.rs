@@ -172,6 +172,11 @@ pub(crate) fn forget(fd: RawFd) {
 
 fn forget_slot(slot: &Slot, fd: RawFd) {
     slot.reset();
+    if crate::runtime::outside_weft() {
+        // A forked child: the pollers and their locks are the parent's
+        // (`runtime/fork.rs`, step 2). Its own copy of the record is reset.
+        return;
+    }
     let registrations = std::mem::take(&mut *slot.registrations.lock().unwrap());
     for (poller, key) in registrations {
         poller.forget(fd, key);

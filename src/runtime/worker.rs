@@ -689,6 +689,9 @@ impl Local {
         context::set_task(Some(&task));
         // SAFETY: the caller's promise.
         let result = unsafe { Frame::resume(frame) };
+        if super::fork::outside_weft() {
+            super::fork::leave_child(); // `fork.rs`, step 5
+        }
         context::set_task(resumer);
         if let CoroutineResult::Yield(_) = result {
             self.keep(&task);
