@@ -75,9 +75,11 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 }
 
 /// `accept4(2)`. In a coroutine the new socket is non-blocking (the user's
-/// `SOCK_NONBLOCK` is remembered). `EMFILE` and `ENFILE` are returned as
-/// libc would, but only after waiting (up to 100 ms) for some fd to be
-/// closed, so a retrying accept loop does not spin.
+/// `SOCK_NONBLOCK` is remembered). A coroutine whose accept would park
+/// (the listener blocks, as the user sees it) gets `EMFILE` and `ENFILE`
+/// only after waiting, up to 100 ms, for some fd to be closed, so a
+/// retrying accept loop does not spin. Everywhere else (plain threads, a
+/// non-blocking listener) they come at once, as from libc.
 #[no_mangle]
 pub unsafe extern "C" fn accept4(
     fd: c_int,
@@ -94,11 +96,19 @@ pub unsafe extern "C" fn accept4(
     // SAFETY: the caller's contract for accept4(2).
     let call = || unsafe { raw::accept4(fd, addr, len, real_flags) };
     let mut new = blocking_io(fd, Direction::Read, 0, call);
-    if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
+    if new == -1
+        && matches!(sys::errno(), libc::EMFILE | libc::ENFILE)
+        && in_coroutine
+        && managed(fd).is_some()
+    {
         let e = sys::errno();
         crate::io::wait_for_free_fd(Duration::from_millis(100));
         new = blocking_io(fd, Direction::Read, 0, call);
-        if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
+        if new == -1
+            && matches!(sys::errno(), libc::EMFILE | libc::ENFILE)
+            && in_coroutine
+            && managed(fd).is_some()
+        {
             sys::set_errno(e);
         }
     }
