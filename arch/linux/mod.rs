@@ -144,6 +144,29 @@ pub(crate) enum FdKind {
     Invalid,
 }
 
+/// Whether a signal handler that interrupts a wait should restart it:
+/// true unless some installed handler lacks `SA_RESTART`. Fault signals
+/// (`SIGSEGV`, `SIGBUS`, ...) are left out: they never interrupt a call.
+/// Up to one `rt_sigaction` query per signal, async-signal-safe; run only
+/// when a wait was interrupted.
+pub(crate) fn handlers_restart() -> bool {
+    const FAULTS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+    (1..=libc::SIGRTMAX())
+        .filter(|sig| !FAULTS.contains(sig))
+        .all(|sig| {
+            let mut old = MaybeUninit::<libc::sigaction>::uninit();
+            // SAFETY: a query (null new action) into a valid out-pointer.
+            if unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) } != 0 {
+                return true; // not a signal number here
+            }
+            // SAFETY: sigaction succeeded, so `old` is initialised.
+            let old = unsafe { old.assume_init() };
+            old.sa_sigaction == libc::SIG_DFL
+                || old.sa_sigaction == libc::SIG_IGN
+                || old.sa_flags & libc::SA_RESTART != 0
+        })
+}
+
 /// The calling thread's `errno`.
 pub(crate) fn errno() -> libc::c_int {
     // SAFETY: __errno_location returns this thread's errno slot.
