@@ -14,7 +14,8 @@
 //! - `raw::*`, the real functions behind the hooks (system calls through
 //!   `raw::syscall6`, which leaves `errno` alone, and libc's
 //!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`,
-//!   `handlers_restart()` (a plain thread's interrupted wait), `errno` and
+//!   `handlers_restart()` (a plain thread's interrupted wait),
+//!   `plausible_user_ptr()` (the hooks' `EFAULT` check), `errno` and
 //!   `set_errno` (the I/O hooks).
 //!
 //! The hooks for the C-variadic `fcntl` and `ioctl` take their optional

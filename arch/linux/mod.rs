@@ -167,6 +167,21 @@ pub(crate) fn handlers_restart() -> bool {
         })
 }
 
+/// Whether `len` bytes at `p` could be user memory: not in the first page
+/// (never mapped: `vm.mmap_min_addr` is at least 4096) and below the top
+/// of the user address space. A hook that must read or write a small
+/// struct the kernel would have checked (a `timespec`) tests this first
+/// and reports `EFAULT`, as the kernel would, for null and wild pointers;
+/// costs no system call. (A pointer into an unmapped hole of the user
+/// half still passes.)
+pub(crate) fn plausible_user_ptr(p: usize, len: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    const USER_END: usize = 1 << 47;
+    #[cfg(target_arch = "aarch64")]
+    const USER_END: usize = 1 << 48;
+    p >= 4096 && p.checked_add(len).is_some_and(|end| end <= USER_END)
+}
+
 /// The calling thread's `errno`.
 pub(crate) fn errno() -> libc::c_int {
     // SAFETY: __errno_location returns this thread's errno slot.

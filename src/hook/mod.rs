@@ -36,6 +36,13 @@
 //!   coroutine a call that parks is never interrupted, as if every handler
 //!   had `SA_RESTART` (Go's rule); a blocking call there (a file, a pipe, a
 //!   futex) gives the kernel's answer.
+//! - **Bad arguments** get libc's answer: a hook reads a caller's struct
+//!   (a `pollfd` list, an `FIONBIO` int, a `timeval`, `socketpair`'s
+//!   fds) only after the kernel accepted it; the sleep hooks, which read a
+//!   `timespec` themselves in a coroutine, report `EFAULT` for null and
+//!   wild pointers (`sys::plausible_user_ptr`) and `EINVAL` for bad
+//!   values, as the kernel does. `tests/bad_input.rs` compares every hook
+//!   with a plain thread's answer.
 //! - **Async-signal-safe**: `read`, `write`, `recv`, `send`, their `from`,
 //!   `to`, `msg` and vectored forms, and `close`, on a plain thread and, in
 //!   a coroutine, on any fd no coroutine parks on (pipes, files, ttys, the

@@ -18,15 +18,25 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
         return unsafe { raw::poll(fds, nfds, timeout) };
     }
     let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    // A first look, before the list is read: the kernel checks `fds` and
+    // `nfds` (EFAULT, EINVAL) as it would for the caller, and weft reads
+    // the list only once the kernel has.
+    // SAFETY: the caller's contract for poll(2); the kernel checks it.
+    let n = unsafe { raw::poll(fds, nfds, 0) };
+    if n != 0 {
+        return n;
+    }
+    // The kernel takes the count as an unsigned int: the high bits of a
+    // huge `nfds` are dropped, there as here.
+    let nfds = nfds as u32 as nfds_t;
     if nfds == 0 {
-        if let Some(d) = deadline {
-            let _ = crate::time::sleep_parked(d.saturating_duration_since(Instant::now()));
-        } else {
-            let _ = crate::time::sleep_parked(Duration::MAX);
-        }
+        let _ = crate::time::sleep_parked(deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        }));
         return 0;
     }
-    // SAFETY: the caller passes `nfds` valid pollfds.
+    // SAFETY: the kernel just read these `nfds` pollfds (at most the fd
+    // limit of them), so they are the caller's valid memory.
     let list = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
     let mut wanted = Vec::with_capacity(list.len() * 2);
     for p in list.iter().filter(|p| p.fd >= 0) {
@@ -42,10 +52,8 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
         }
     }
     loop {
-        // SAFETY: as above.
-        let n = unsafe { raw::poll(fds, nfds, 0) };
-        if n != 0 || deadline.is_some_and(|d| Instant::now() >= d) {
-            return n;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return 0;
         }
         if wanted.is_empty() {
             // Every fd is negative (ignored): wait out the timeout.
@@ -57,6 +65,11 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
         if wait_any(&wanted, deadline) == Wait::Cancelled {
             crate::sys::set_errno(libc::ECANCELED);
             return -1;
+        }
+        // SAFETY: as above.
+        let n = unsafe { raw::poll(fds, nfds, 0) };
+        if n != 0 {
+            return n;
         }
     }
 }
