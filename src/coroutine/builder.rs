@@ -99,7 +99,12 @@ impl Builder {
                 format!("weft: stack size {stack_size} is over the 4 GiB limit"),
             ));
         }
-        Budget::check()?;
+        if let Err(e) = Budget::check() {
+            // Idle workers may cache free slots: have them give them back,
+            // so that a later spawn finds them (`stack/budget.rs`, step 2).
+            shared.wake_all();
+            return Err(e);
+        }
         let (task, own) = TaskRef::new_pair(Task::new(
             runtime::share(shared),
             self.options,
