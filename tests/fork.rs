@@ -104,7 +104,7 @@ fn a_childs_close_leaves_the_parents_parked_reader_working() {
 
 #[test]
 fn children_forked_under_load_never_hang_in_close() {
-    const FORKS: usize = 400;
+    const FORKS: usize = 1000;
     let rt = weft::Runtime::builder().workers(4).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
