@@ -75,8 +75,8 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
     unsafe { accept4(fd, addr, len, 0) }
 }
 
-/// `accept4(2)`. In a coroutine the new socket is non-blocking (the user's
-/// `SOCK_NONBLOCK` is remembered). A coroutine whose accept would park
+/// `accept4(2)`. In a coroutine the new socket's description is as the
+/// user asked (`PER_CALL`, or the user's `SOCK_NONBLOCK`). A coroutine whose accept would park
 /// (the listener blocks, as the user sees it) gets `EMFILE` and `ENFILE`
 /// only after waiting, up to 100 ms, for some fd to be closed, so a
 /// retrying accept loop does not spin. Everywhere else (plain threads, a
