@@ -255,13 +255,20 @@
 //!   call that blocks its thread takes one of the worker's threads, at most
 //!   [`RuntimeBuilder::max_threads`] (512) per worker; past that, it holds
 //!   up the worker until one returns.
-//! - weft sets `O_NONBLOCK` on the sockets its coroutines use (never on
-//!   inherited stdio or files) and hides it from the program (`fcntl`
-//!   reports the program's own view). A socket handed to another process
-//!   shares that flag with it.
+//! - A coroutine's socket calls ask the kernel per call not to block
+//!   (`MSG_DONTWAIT`): a socket's open file description keeps the blocking
+//!   mode the program set, so clones, forked children and fds passed to
+//!   another process see it unchanged. Only a listener made in a coroutine
+//!   (and a stream socket until it connects) is non-blocking underneath;
+//!   weft hides that in this process (`fcntl` reports the program's own
+//!   view), but another process that receives such a listener sees it.
+//! - A forked child is outside weft: the interposed functions are libc's
+//!   there, and no runtime starts in it (exec, or use `posix_spawn`).
+//! - Signals: on plain threads calls fail with `EINTR` where libc's would;
+//!   in a coroutine a call that parks is never interrupted.
 //! - When a runtime shuts down, I/O calls of its parked coroutines fail
-//!   with `ECANCELED` (`ErrorKind::Other`); weft's own blocking calls unwind
-//!   so that destructors run.
+//!   with `ECANCELED` (`ErrorKind::Other`) and their sleeps with `EINTR`;
+//!   weft's own blocking calls unwind so that destructors run.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(

@@ -1,6 +1,6 @@
 //! The concurrency primitives under weft's channels and locks, imported from
 //! one place so that the same code runs on std and weft's runtime normally
-//! and on [loom](https://docs.rs/loom) under `RUSTFLAGS="--cfg loom"`, where
+//! and on [loom](https://docs.rs/loom) under `RUSTFLAGS="--cfg weft_loom"`, where
 //! every interleaving of a small model is explored (`src/sync/models.rs`).
 //!
 //! - `AtomicUsize`, `Ordering`: std's or loom's.
@@ -10,24 +10,24 @@
 //! - `Parker`: the identity of a waiter that can be woken: the current
 //!   coroutine or plain thread normally, a loom thread under loom.
 
-#[cfg(loom)]
+#[cfg(weft_loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 pub(crate) use self::std_impl::{
     cancelled, checkpoint, park_deadline_with, park_with, spin_pause, spin_wait, Lock, LockGuard,
     Parker,
 };
 
-#[cfg(loom)]
+#[cfg(weft_loom)]
 pub(crate) use self::loom_impl::{
     cancelled, checkpoint, park_deadline_with, park_with, spin_pause, spin_wait, Lock, LockGuard,
     Parker,
 };
 
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 mod std_impl {
     use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
@@ -195,7 +195,7 @@ mod std_impl {
     }
 }
 
-#[cfg(loom)]
+#[cfg(weft_loom)]
 mod loom_impl {
     use std::time::Instant;
 

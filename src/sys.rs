@@ -13,7 +13,9 @@
 //!   turns at a worker, and the monitor: `runtime/takeover.rs`);
 //! - `raw::*`, the real functions behind the hooks (system calls through
 //!   `raw::syscall6`, which leaves `errno` alone, and libc's
-//!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`, `errno` and
+//!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`,
+//!   `handlers_restart()` (a plain thread's interrupted wait),
+//!   `plausible_user_ptr()` (the hooks' `EFAULT` check), `errno` and
 //!   `set_errno` (the I/O hooks).
 //!
 //! The hooks for the C-variadic `fcntl` and `ioctl` take their optional

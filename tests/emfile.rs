@@ -112,3 +112,56 @@ fn child_accept_at_emfile() {
     drop(clients);
     println!("emfile-ok accepted={accepted} emfiles={emfiles} cpu={cpu:?}");
 }
+
+#[test]
+fn accept_outside_coroutines_reports_emfile_at_once() {
+    let out = common::run_child("child_plain_accept_at_emfile", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("plain-emfile-ok"), "{stdout}");
+}
+
+#[test]
+#[ignore = "child process of accept_outside_coroutines_reports_emfile_at_once"]
+fn child_plain_accept_at_emfile() {
+    if !common::is_child() {
+        return;
+    }
+    let blocking = TcpListener::bind("127.0.0.1:0").unwrap();
+    let nonblocking = TcpListener::bind("127.0.0.1:0").unwrap();
+    nonblocking.set_nonblocking(true).unwrap();
+    let _c1 = TcpStream::connect(blocking.local_addr().unwrap()).unwrap();
+    let _c2 = TcpStream::connect(nonblocking.local_addr().unwrap()).unwrap();
+    let mut filler = Vec::new();
+    loop {
+        // SAFETY: dup of stdin; closed below.
+        let fd = unsafe { libc::dup(0) };
+        if fd < 0 {
+            break;
+        }
+        filler.push(fd);
+    }
+    let mut slow = Vec::new();
+    for (name, listener) in [("blocking", &blocking), ("non-blocking", &nonblocking)] {
+        for _ in 0..5 {
+            let start = Instant::now();
+            let err = listener.accept().map(|_| ()).unwrap_err();
+            let took = start.elapsed();
+            if err.raw_os_error() != Some(libc::EMFILE) {
+                slow.push(format!("{name}: {err}"));
+            } else if took > Duration::from_millis(50) {
+                slow.push(format!("{name}: EMFILE after {took:?}"));
+            }
+        }
+    }
+    for fd in filler {
+        // SAFETY: our own dup.
+        unsafe { libc::close(fd) };
+    }
+    assert!(slow.is_empty(), "libc returns EMFILE at once: {slow:?}");
+    println!("plain-emfile-ok");
+}

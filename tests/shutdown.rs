@@ -152,3 +152,54 @@ fn a_coroutine_parked_in_yield_now_is_unwound() {
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
     assert!(h.join().is_err());
 }
+
+#[test]
+fn a_cancelled_thread_sleep_does_not_return_as_if_the_time_had_passed() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let after = Arc::new(AtomicUsize::new(0));
+    let (s, a) = (started.clone(), after.clone());
+    rt.spawn(move || {
+        s.store(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(3600));
+        // Must not run at shutdown: the hour has not passed.
+        a.store(1, Ordering::SeqCst);
+    });
+    wait_for(&started, 1);
+    let t = Instant::now();
+    drop(rt);
+    assert!(t.elapsed() < Duration::from_secs(10), "drop returned");
+    assert_eq!(
+        after.load(Ordering::SeqCst),
+        0,
+        "the code after a one-hour sleep ran at shutdown"
+    );
+}
+
+#[test]
+fn a_cancelled_nanosleep_fails_with_eintr_and_the_time_left() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let (s, out) = (started.clone(), seen.clone());
+    rt.spawn(move || {
+        s.store(1, Ordering::SeqCst);
+        let req = libc::timespec {
+            tv_sec: 3600,
+            tv_nsec: 0,
+        };
+        let mut rem = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid timespecs.
+        let rc = unsafe { libc::nanosleep(&req, &mut rem) };
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        *out.lock().unwrap() = Some((rc, errno, rem.tv_sec));
+    });
+    wait_for(&started, 1);
+    drop(rt);
+    let (rc, errno, left) = seen.lock().unwrap().expect("the coroutine went on");
+    assert_eq!((rc, errno), (-1, Some(libc::EINTR)));
+    assert!(left > 3500, "{left} s left of the hour");
+}

@@ -119,8 +119,8 @@ fn a_socket_made_in_a_coroutine_still_blocks_on_a_plain_thread() {
         .join()
         .unwrap();
     assert!(
-        is_nonblocking(stream.as_raw_fd()),
-        "weft made it non-blocking underneath"
+        !is_nonblocking(stream.as_raw_fd()),
+        "once connected, its description blocks as the user set it"
     );
     let (mut server_side, _) = listener.accept().unwrap();
     let writer = std::thread::spawn(move || {
@@ -137,6 +137,29 @@ fn a_socket_made_in_a_coroutine_still_blocks_on_a_plain_thread() {
     assert_eq!(&buf, b"late");
     assert!(t.elapsed() >= Duration::from_millis(90));
     drop(writer.join().unwrap());
+}
+
+#[test]
+fn a_listener_made_in_a_coroutine_still_blocks_on_a_plain_thread() {
+    let listener = weft::go(|| TcpListener::bind("127.0.0.1:0").unwrap())
+        .join()
+        .unwrap();
+    assert!(
+        is_nonblocking(listener.as_raw_fd()),
+        "weft made it non-blocking underneath"
+    );
+    let addr = listener.local_addr().unwrap();
+    let client = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        TcpStream::connect(addr).unwrap()
+    });
+    let t = Instant::now();
+    // A plain thread: accept must wait for the client, not fail with
+    // WouldBlock.
+    let (accepted, _) = listener.accept().unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(90));
+    assert!(!is_nonblocking(accepted.as_raw_fd()));
+    drop(client.join().unwrap());
 }
 
 #[test]

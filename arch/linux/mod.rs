@@ -144,6 +144,44 @@ pub(crate) enum FdKind {
     Invalid,
 }
 
+/// Whether a signal handler that interrupts a wait should restart it:
+/// true unless some installed handler lacks `SA_RESTART`. Fault signals
+/// (`SIGSEGV`, `SIGBUS`, ...) are left out: they never interrupt a call.
+/// Up to one `rt_sigaction` query per signal, async-signal-safe; run only
+/// when a wait was interrupted.
+pub(crate) fn handlers_restart() -> bool {
+    const FAULTS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+    (1..=libc::SIGRTMAX())
+        .filter(|sig| !FAULTS.contains(sig))
+        .all(|sig| {
+            let mut old = MaybeUninit::<libc::sigaction>::uninit();
+            // SAFETY: a query (null new action) into a valid out-pointer.
+            if unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) } != 0 {
+                return true; // not a signal number here
+            }
+            // SAFETY: sigaction succeeded, so `old` is initialised.
+            let old = unsafe { old.assume_init() };
+            old.sa_sigaction == libc::SIG_DFL
+                || old.sa_sigaction == libc::SIG_IGN
+                || old.sa_flags & libc::SA_RESTART != 0
+        })
+}
+
+/// Whether `len` bytes at `p` could be user memory: not in the first page
+/// (never mapped: `vm.mmap_min_addr` is at least 4096) and below the top
+/// of the user address space. A hook that must read or write a small
+/// struct the kernel would have checked (a `timespec`) tests this first
+/// and reports `EFAULT`, as the kernel would, for null and wild pointers;
+/// costs no system call. (A pointer into an unmapped hole of the user
+/// half still passes.)
+pub(crate) fn plausible_user_ptr(p: usize, len: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    const USER_END: usize = 1 << 47;
+    #[cfg(target_arch = "aarch64")]
+    const USER_END: usize = 1 << 48;
+    p >= 4096 && p.checked_add(len).is_some_and(|end| end <= USER_END)
+}
+
 /// The calling thread's `errno`.
 pub(crate) fn errno() -> libc::c_int {
     // SAFETY: __errno_location returns this thread's errno slot.

@@ -497,13 +497,13 @@ fn chosen<'a>(ops: &[Op<'a>], sel: Selected) -> Chosen<'a> {
 
 /// loom explores interleavings by replaying a model, which must therefore
 /// be deterministic.
-#[cfg(loom)]
+#[cfg(weft_loom)]
 fn random_below(_: usize) -> usize {
     0
 }
 
 /// A cheap per-thread random number below `n` (xorshift; fairness only).
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 fn random_below(n: usize) -> usize {
     use std::cell::Cell;
 

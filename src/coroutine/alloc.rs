@@ -242,7 +242,7 @@ impl TaskRef {
     }
 
     /// The task's current count (for tests).
-    #[cfg(all(test, not(loom)))]
+    #[cfg(all(test, not(weft_loom)))]
     pub(crate) fn count(this: &TaskRef) -> usize {
         this.refs().load(Ordering::Acquire)
     }

@@ -72,7 +72,8 @@ impl Builder {
     /// `ErrorKind::OutOfMemory` when the process is at its budget of
     /// coroutine stacks (the message names `vm.max_map_count`);
     /// `ErrorKind::InvalidInput` for a stack size over 4 GiB; the error that
-    /// stopped the global runtime from starting.
+    /// stopped the global runtime from starting (it says so; the next call
+    /// tries to start it again).
     ///
     /// ```
     /// let h = weft::Builder::new().spawn(|| "done").unwrap();
@@ -99,7 +100,12 @@ impl Builder {
                 format!("weft: stack size {stack_size} is over the 4 GiB limit"),
             ));
         }
-        Budget::check()?;
+        if let Err(e) = Budget::check() {
+            // Idle workers may cache free slots: have them give them back,
+            // so that a later spawn finds them (`stack/budget.rs`, step 2).
+            shared.wake_all();
+            return Err(e);
+        }
         // A coroutine spawned inside a span starts inside it (`spans.rs`).
         #[cfg(feature = "tracing")]
         if let Some(span) = super::spans::inherit() {

@@ -82,7 +82,7 @@ impl Coroutine {
     }
 
     /// References to the task: handles, queue entries, the worker's table.
-    #[cfg(all(test, not(loom)))]
+    #[cfg(all(test, not(weft_loom)))]
     pub(crate) fn task_refs(&self) -> usize {
         TaskRef::count(&self.task)
     }

@@ -390,7 +390,7 @@ impl Task {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
     use crate::coroutine::JobCell;

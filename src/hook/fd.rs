@@ -2,19 +2,29 @@
 
 use libc::{c_int, c_ulong};
 
-use crate::io::fd_table::{self, KNOWN, SOCKET, USER_NB, WEFT_NB};
-use crate::io::{fd_freed, forget};
+use super::outside_weft;
+use crate::io::fd_table::{self, KNOWN, PER_CALL, POLLED, SOCKET, USER_NB, WEFT_NB};
+use crate::io::forget;
 use crate::sys::raw;
 
 /// `close(2)`. Coroutines parked on the fd are woken at once and fail with
 /// `EBADF`; its poller registrations are dropped before the fd is closed.
+/// Async-signal-safe for an fd no poller registered (`hook/mod.rs`).
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     forget(fd);
     // SAFETY: close(2) takes no pointers.
     let rc = unsafe { raw::close(fd) };
-    fd_freed();
+    fd_closed();
     rc
+}
+
+/// Wakes coroutines waiting in `accept` for a free fd, unless this is a
+/// forked child (`runtime/fork.rs`, step 3).
+fn fd_closed() {
+    if !outside_weft() {
+        crate::io::fd_freed();
+    }
 }
 
 /// Gives `new` the record of `old` (they share one open file description,
@@ -35,7 +45,8 @@ fn copy_record(old: c_int, new: c_int) {
         .store(from.recv_timeout.load(Relaxed), Relaxed);
     to.send_timeout
         .store(from.send_timeout.load(Relaxed), Relaxed);
-    to.set_flags(flags);
+    // Its own registrations come when a coroutine first waits on it.
+    to.set_flags(flags & !POLLED);
 }
 
 /// `dup(2)`.
@@ -60,7 +71,7 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     let rc = unsafe { raw::dup2(old, new) };
     if rc >= 0 && old != new {
         copy_record(old, new);
-        fd_freed();
+        fd_closed();
     }
     rc
 }
@@ -75,15 +86,17 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     let rc = unsafe { raw::dup3(old, new, flags) };
     if rc >= 0 {
         copy_record(old, new);
-        fd_freed();
+        fd_closed();
     }
     rc
 }
 
-/// `fcntl(2)`. On a socket weft made non-blocking, `F_GETFL` reports the
-/// user's view of `O_NONBLOCK`, and `F_SETFL` records the user's choice
-/// while keeping the socket non-blocking underneath. The variadic argument
-/// arrives as a `usize` (see `sys.rs`).
+/// `fcntl(2)`. On a socket weft made non-blocking (`WEFT_NB`), `F_GETFL`
+/// reports the user's view of `O_NONBLOCK`. `F_SETFL` on any socket weft
+/// knows is the kernel's call, and records the user's choice: with
+/// `O_NONBLOCK` calls fail with `EAGAIN`, without it they block (the
+/// description then blocks too, and coroutines ask per call: `PER_CALL`).
+/// The variadic argument arrives as a `usize` (see `sys.rs`).
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
     let slot = fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET);
@@ -91,25 +104,16 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
         (libc::F_GETFL, Some(slot)) => {
             // SAFETY: F_GETFL takes no pointer.
             let fl = unsafe { raw::fcntl(fd, cmd, arg) };
-            if fl != -1 && !slot.state().has(USER_NB) {
+            if fl != -1 && slot.state().hides_nonblocking() {
                 return fl & !libc::O_NONBLOCK;
             }
             fl
         }
         (libc::F_SETFL, Some(slot)) => {
-            let user_nb = arg as c_int & libc::O_NONBLOCK != 0;
-            let state = slot.state();
-            let weft_owned = state.has(WEFT_NB) || state.has(USER_NB);
-            let real = if weft_owned {
-                arg as c_int | libc::O_NONBLOCK
-            } else {
-                arg as c_int
-            };
             // SAFETY: F_SETFL takes an int.
-            let rc = unsafe { raw::fcntl(fd, cmd, real as usize) };
-            if rc == 0 && weft_owned {
-                let flags = state.flags & !(USER_NB | WEFT_NB);
-                slot.set_flags(flags | if user_nb { USER_NB } else { WEFT_NB });
+            let rc = unsafe { raw::fcntl(fd, cmd, arg) };
+            if rc == 0 {
+                set_user_nonblocking(slot, arg as c_int & libc::O_NONBLOCK != 0);
             }
             rc
         }
@@ -140,27 +144,29 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
     }
 }
 
-/// `ioctl(2)`. `FIONBIO` on a socket weft made non-blocking records the
-/// user's choice and keeps the socket non-blocking underneath.
+/// Records the user's `O_NONBLOCK` choice for a socket, which the kernel
+/// has just applied to its description: `USER_NB`, or `PER_CALL`.
+fn set_user_nonblocking(slot: &fd_table::Slot, on: bool) {
+    let flags = slot.state().flags & !(USER_NB | WEFT_NB | PER_CALL);
+    slot.set_flags(flags | if on { USER_NB } else { PER_CALL });
+}
+
+/// `ioctl(2)`. `FIONBIO` is the kernel's call; on a socket weft knows, the
+/// user's choice is then recorded as for `fcntl(F_SETFL)`. The argument is
+/// read only after the kernel accepted it, so a bad pointer gets the
+/// kernel's `EFAULT`.
 #[no_mangle]
 pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: usize) -> c_int {
-    if request == libc::FIONBIO as c_ulong && arg != 0 {
-        if let Some(slot) = fd_table::get(fd).filter(|s| {
-            let st = s.state();
-            st.flags & (KNOWN | SOCKET) == KNOWN | SOCKET && (st.has(WEFT_NB) || st.has(USER_NB))
-        }) {
-            // SAFETY: FIONBIO's argument points at an int.
+    // SAFETY: the caller's contract for this ioctl request.
+    let rc = unsafe { raw::ioctl(fd, request, arg) };
+    if rc == 0 && request == libc::FIONBIO as c_ulong {
+        if let Some(slot) =
+            fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET)
+        {
+            // SAFETY: the kernel just read an int at `arg` for FIONBIO.
             let on = unsafe { *(arg as *const c_int) } != 0;
-            let one: c_int = 1;
-            // SAFETY: FIONBIO with a pointer to a live int.
-            let rc = unsafe { raw::ioctl(fd, request, &one as *const c_int as usize) };
-            if rc == 0 {
-                let flags = slot.state().flags & !(USER_NB | WEFT_NB);
-                slot.set_flags(flags | if on { USER_NB } else { WEFT_NB });
-            }
-            return rc;
+            set_user_nonblocking(slot, on);
         }
     }
-    // SAFETY: the caller's contract for this ioctl request.
-    unsafe { raw::ioctl(fd, request, arg) }
+    rc
 }

@@ -30,7 +30,37 @@
 //! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
 //! `sleep.rs`, `dns.rs`, `block.rs`, `pthread.rs`.
 
+//! - **Signals and `EINTR`.** On a plain thread a call is interrupted as
+//!   libc's is: the kernel's own call blocks, or, on a socket weft made
+//!   non-blocking (`WEFT_NB`), the wait in `poll(2)` ends with `EINTR`
+//!   unless the kernel would restart the call (`io::block_thread`). In a
+//!   coroutine a call that parks is never interrupted, as if every handler
+//!   had `SA_RESTART` (Go's rule); a blocking call there (a file, a pipe, a
+//!   futex) gives the kernel's answer.
+//! - **Bad arguments** get libc's answer: a hook reads a caller's struct
+//!   (a `pollfd` list, an `FIONBIO` int, a `timeval`, `socketpair`'s
+//!   fds) only after the kernel accepted it; the sleep hooks, which read a
+//!   `timespec` themselves in a coroutine, report `EFAULT` for null and
+//!   wild pointers (`sys::plausible_user_ptr`) and `EINVAL` for bad
+//!   values, as the kernel does. `tests/bad_input.rs` compares every hook
+//!   with a plain thread's answer.
+//! - **Async-signal-safe**: `read`, `write`, `recv`, `send`, their `from`,
+//!   `to`, `msg` and vectored forms, and `close`, on a plain thread and, in
+//!   a coroutine, on any fd no coroutine parks on (pipes, files, ttys, the
+//!   user's non-blocking sockets): they take no lock and allocate nothing
+//!   (the fd table grows with `mmap`; `close` locks only for an fd some
+//!   poller registered). A call that would park, or a `close` that must
+//!   wake parked coroutines, is not: it touches the worker's poller.
+//! - **In a forked child** (`runtime/fork.rs`) every hook is libc's
+//!   function: `outside_weft()` is true there, the coroutine and worker
+//!   of the thread that forked are gone (`current_task()` is `None`), and
+//!   nothing reaches a poller, a runtime lock or the `EMFILE` waiters. A
+//!   hook that keeps state of its own checks `outside_weft()` before it
+//!   touches it.
+
 #![allow(unreachable_pub, clippy::missing_safety_doc)]
+
+pub(crate) use crate::runtime::outside_weft;
 
 mod block;
 mod dns;

@@ -29,15 +29,25 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
 ///
 /// The contract of poll(2): `fds` points to `nfds` pollfds.
 unsafe fn poll_parked(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>) -> c_int {
+    // A first look, before the list is read: the kernel checks `fds` and
+    // `nfds` (EFAULT, EINVAL) as it would for the caller, and weft reads
+    // the list only once the kernel has.
+    // SAFETY: the caller's contract for poll(2); the kernel checks it.
+    let n = unsafe { raw::poll(fds, nfds, 0) };
+    if n != 0 {
+        return n;
+    }
+    // The kernel takes the count as an unsigned int: the high bits of a
+    // huge `nfds` are dropped, there as here.
+    let nfds = nfds as u32 as nfds_t;
     if nfds == 0 {
-        if let Some(d) = deadline {
-            let _ = crate::time::sleep_parked(d.saturating_duration_since(Instant::now()));
-        } else {
-            let _ = crate::time::sleep_parked(Duration::MAX);
-        }
+        let _ = crate::time::sleep_parked(deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        }));
         return 0;
     }
-    // SAFETY: the caller passes `nfds` valid pollfds.
+    // SAFETY: the kernel just read these `nfds` pollfds (at most the fd
+    // limit of them), so they are the caller's valid memory.
     let list = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
     let mut wanted = Vec::with_capacity(list.len() * 2);
     for p in list.iter().filter(|p| p.fd >= 0) {
@@ -53,10 +63,8 @@ unsafe fn poll_parked(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>)
         }
     }
     loop {
-        // SAFETY: as above.
-        let n = unsafe { raw::poll(fds, nfds, 0) };
-        if n != 0 || deadline.is_some_and(|d| Instant::now() >= d) {
-            return n;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return 0;
         }
         if wanted.is_empty() {
             // Every fd is negative (ignored): wait out the timeout.
@@ -68,6 +76,11 @@ unsafe fn poll_parked(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>)
         if wait_any(&wanted, deadline) == Wait::Cancelled {
             crate::sys::set_errno(libc::ECANCELED);
             return -1;
+        }
+        // SAFETY: as above.
+        let n = unsafe { raw::poll(fds, nfds, 0) };
+        if n != 0 {
+            return n;
         }
     }
 }
@@ -145,6 +158,14 @@ type Bits = [u64; FD_WORDS];
 const FD_WORDS: usize = libc::FD_SETSIZE / 64;
 
 impl FdSets {
+    /// Whether every set is null or could be user memory; one that cannot
+    /// is left to the kernel, which answers `EFAULT`, before weft reads it.
+    fn plausible(&self) -> bool {
+        self.sets.iter().all(|&set| {
+            set.is_null() || crate::sys::plausible_user_ptr(set as usize, self.words * 8)
+        })
+    }
+
     /// Copies of the sets (zero for a null one).
     ///
     /// # Safety
@@ -281,6 +302,7 @@ pub unsafe extern "C" fn select(
     let parks = current_task().is_some()
         && !ts.as_ref().is_some_and(is_zero)
         && (0..=libc::FD_SETSIZE as c_int).contains(&nfds)
+        && sets.plausible()
         && tv.map_or(true, |tv| {
             tv.tv_sec >= 0 && (0..1_000_000).contains(&tv.tv_usec)
         });
@@ -340,7 +362,7 @@ pub unsafe extern "C" fn pselect(
     if current_task().is_none() || ts.as_ref().is_some_and(is_zero) {
         return call();
     }
-    if !sigmask.is_null() || !(0..=libc::FD_SETSIZE as c_int).contains(&nfds) {
+    if !sigmask.is_null() || !(0..=libc::FD_SETSIZE as c_int).contains(&nfds) || !sets.plausible() {
         return crate::runtime::blocking_call(call);
     }
     // SAFETY: `ts_ptr` is null or our copy.

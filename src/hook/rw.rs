@@ -1,20 +1,40 @@
 //! `read`, `write` and the socket send/receive family.
 //!
 //! On a socket weft manages, a call that would block parks the coroutine
-//! (`io/mod.rs`). `read`, `write` and their vectored and positioned forms
+//! (`io/mod.rs`). On a `PER_CALL` socket (its description blocks, as the
+//! user set it) a coroutine's call asks not to block: `MSG_DONTWAIT` on the
+//! `send`/`recv` family, and `read`, `write`, `readv` and `writev` made as
+//! the `recv`/`send` calls the kernel turns them into on a socket. `read`, `write` and their vectored and positioned forms
 //! on any other fd (a file, a pipe, a tty) run as blocking calls
 //! (`block.rs`): the worker may be taken over while they wait.
 
 use libc::{c_int, c_long, c_void, iovec, msghdr, off64_t, size_t, sockaddr, socklen_t, ssize_t};
 
 use super::block::blocking_rw;
-use crate::io::{blocking_io, managed, retry, transfer_all, Direction};
+use crate::io::fd_table::{Slot, SEQPACKET, STREAM};
+use crate::io::{managed, retry, transfer_all, Direction};
 use crate::sys::raw;
 
-/// `read(2)`.
+/// `read(2)`. Async-signal-safe where it cannot park (`hook/mod.rs`).
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
     match managed(fd) {
+        // On a socket, `read` is `recv` with no flags; a `PER_CALL` socket
+        // asks not to block. (A zero-byte read returns at once either way
+        // and must not consume a datagram, so it stays a `read`.)
+        Some(slot) if slot.state().per_call_flags() != 0 && count != 0 => {
+            // SAFETY: the caller's contract for read(2), which recv(2) shares.
+            retry(slot, fd, Direction::Read, count, || unsafe {
+                raw::recvfrom(
+                    fd,
+                    buf,
+                    count,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            })
+        }
         // SAFETY: the caller's contract for read(2).
         Some(slot) => retry(slot, fd, Direction::Read, count, || unsafe {
             raw::read(fd, buf, count)
@@ -33,6 +53,14 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
     match managed(fd) {
+        Some(slot) if slot.state().per_call_flags() != 0 && iov_count_ok(iovcnt) => {
+            let mut msg = iov_msg(iov, iovcnt);
+            // SAFETY: the caller's contract for readv(2): `msg` carries its
+            // iovecs, as readv on a socket hands them to recvmsg.
+            retry(slot, fd, Direction::Read, 0, || unsafe {
+                raw::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT)
+            })
+        }
         // SAFETY: the caller's contract for readv(2).
         Some(slot) => retry(slot, fd, Direction::Read, 0, || unsafe {
             raw::readv(fd, iov, iovcnt)
@@ -44,6 +72,31 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
                 [fd as c_long, iov as c_long, iovcnt as c_long, 0, 0, 0],
             )
         },
+    }
+}
+
+/// Whether `readv`/`writev` would accept `iovcnt` (else they fail at once
+/// with `EINVAL`, where `recvmsg` would say `EMSGSIZE`: leave them to it).
+fn iov_count_ok(iovcnt: c_int) -> bool {
+    (0..=libc::UIO_MAXIOV).contains(&iovcnt)
+}
+
+/// A `msghdr` that carries `iov` and nothing else.
+fn iov_msg(iov: *const iovec, iovcnt: c_int) -> msghdr {
+    // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
+    let mut msg: msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.cast_mut();
+    msg.msg_iovlen = iovcnt as _;
+    msg
+}
+
+/// The flags `write` on this socket has as `send`: a record ends at each
+/// `write` on a `SOCK_SEQPACKET` socket.
+fn write_flags(slot: &Slot) -> c_int {
+    if slot.state().has(SEQPACKET) {
+        libc::MSG_EOR
+    } else {
+        0
     }
 }
 
@@ -120,7 +173,7 @@ pub unsafe extern "C" fn pwrite(
     unsafe { pwrite64(fd, buf, count, off) }
 }
 
-/// `recv(2)`.
+/// `recv(2)`. Async-signal-safe where it cannot park (`hook/mod.rs`).
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
     // SAFETY: the caller's contract for recv(2).
@@ -146,24 +199,23 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     addrlen: *mut socklen_t,
 ) -> ssize_t {
-    // SAFETY: the caller's contract for recvfrom(2).
-    let call = || unsafe { raw::recvfrom(fd, buf, len, flags, addr, addrlen) };
     if flags & libc::MSG_DONTWAIT != 0 {
-        return call();
+        // SAFETY: the caller's contract for recvfrom(2).
+        return unsafe { raw::recvfrom(fd, buf, len, flags, addr, addrlen) };
     }
-    if flags & libc::MSG_WAITALL != 0 && {
-        if crate::runtime::current_task().is_some() {
-            crate::io::classify(fd);
-        }
-        crate::io::is_stream(fd)
-    } {
+    let Some(slot) = managed(fd) else {
+        // SAFETY: as above.
+        return unsafe { raw::recvfrom(fd, buf, len, flags, addr, addrlen) };
+    };
+    let real = flags | slot.state().per_call_flags();
+    if flags & libc::MSG_WAITALL != 0 && slot.state().has(STREAM) {
         // SAFETY: as above; `done <= len`.
-        return crate::io::blocking_all(fd, Direction::Read, len, |done| unsafe {
+        return transfer_all(slot, fd, Direction::Read, len, |done| unsafe {
             raw::recvfrom(
                 fd,
                 buf.cast::<u8>().add(done).cast(),
                 len - done,
-                flags,
+                real,
                 addr,
                 addrlen,
             )
@@ -171,24 +223,50 @@ pub unsafe extern "C" fn recvfrom(
     }
     // A peek leaves the data in place: it says nothing about draining.
     let want = if flags & libc::MSG_PEEK != 0 { 0 } else { len };
-    blocking_io(fd, Direction::Read, want, call)
+    // SAFETY: as above.
+    retry(slot, fd, Direction::Read, want, || unsafe {
+        raw::recvfrom(fd, buf, len, real, addr, addrlen)
+    })
 }
 
 /// `recvmsg(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
-    // SAFETY: the caller's contract for recvmsg(2).
-    let call = || unsafe { raw::recvmsg(fd, msg, flags) };
-    if flags & libc::MSG_DONTWAIT != 0 {
-        return call();
-    }
-    blocking_io(fd, Direction::Read, 0, call)
+    let slot = (flags & libc::MSG_DONTWAIT == 0)
+        .then(|| managed(fd))
+        .flatten();
+    let Some(slot) = slot else {
+        // SAFETY: the caller's contract for recvmsg(2).
+        return unsafe { raw::recvmsg(fd, msg, flags) };
+    };
+    let real = flags | slot.state().per_call_flags();
+    // SAFETY: as above.
+    retry(slot, fd, Direction::Read, 0, || unsafe {
+        raw::recvmsg(fd, msg, real)
+    })
 }
 
-/// `write(2)`.
+/// `write(2)`. Async-signal-safe where it cannot park (`hook/mod.rs`).
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
     match managed(fd) {
+        // On a socket, `write` is `send` (with `MSG_EOR` on a seqpacket
+        // socket); a `PER_CALL` socket asks not to block.
+        Some(slot) if slot.state().per_call_flags() != 0 => {
+            let flags = libc::MSG_DONTWAIT | write_flags(slot);
+            // SAFETY: the caller's contract for write(2), which send(2)
+            // shares; `done <= count`.
+            transfer_all(slot, fd, Direction::Write, count, |done| unsafe {
+                raw::sendto(
+                    fd,
+                    buf.cast::<u8>().add(done).cast(),
+                    count - done,
+                    flags,
+                    std::ptr::null(),
+                    0,
+                )
+            })
+        }
         // SAFETY: the caller's contract for write(2); `done <= count`.
         Some(slot) => transfer_all(slot, fd, Direction::Write, count, |done| unsafe {
             raw::write(fd, buf.cast::<u8>().add(done).cast(), count - done)
@@ -208,6 +286,15 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
     match managed(fd) {
+        Some(slot) if slot.state().per_call_flags() != 0 && iov_count_ok(iovcnt) => {
+            let msg = iov_msg(iov, iovcnt);
+            let flags = libc::MSG_DONTWAIT | write_flags(slot);
+            // SAFETY: the caller's contract for writev(2): `msg` carries
+            // its iovecs, as writev on a socket hands them to sendmsg.
+            retry(slot, fd, Direction::Write, 0, || unsafe {
+                raw::sendmsg(fd, &msg, flags)
+            })
+        }
         // SAFETY: the caller's contract for writev(2).
         Some(slot) => retry(slot, fd, Direction::Write, 0, || unsafe {
             raw::writev(fd, iov, iovcnt)
@@ -222,7 +309,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
     }
 }
 
-/// `send(2)`.
+/// `send(2)`. Async-signal-safe where it cannot park (`hook/mod.rs`).
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
     // SAFETY: the caller's contract for send(2).
@@ -239,17 +326,21 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     addrlen: socklen_t,
 ) -> ssize_t {
-    if flags & libc::MSG_DONTWAIT != 0 {
+    let slot = (flags & libc::MSG_DONTWAIT == 0)
+        .then(|| managed(fd))
+        .flatten();
+    let Some(slot) = slot else {
         // SAFETY: the caller's contract for sendto(2).
         return unsafe { raw::sendto(fd, buf, len, flags, addr, addrlen) };
-    }
-    // SAFETY: the caller's contract for sendto(2); `done <= len`.
-    crate::io::blocking_all(fd, Direction::Write, len, |done| unsafe {
+    };
+    let real = flags | slot.state().per_call_flags();
+    // SAFETY: as above; `done <= len`.
+    transfer_all(slot, fd, Direction::Write, len, |done| unsafe {
         raw::sendto(
             fd,
             buf.cast::<u8>().add(done).cast(),
             len - done,
-            flags,
+            real,
             addr,
             addrlen,
         )
@@ -259,10 +350,16 @@ pub unsafe extern "C" fn sendto(
 /// `sendmsg(2)`. A partial write is returned as such.
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
-    // SAFETY: the caller's contract for sendmsg(2).
-    let call = || unsafe { raw::sendmsg(fd, msg, flags) };
-    if flags & libc::MSG_DONTWAIT != 0 {
-        return call();
-    }
-    blocking_io(fd, Direction::Write, 0, call)
+    let slot = (flags & libc::MSG_DONTWAIT == 0)
+        .then(|| managed(fd))
+        .flatten();
+    let Some(slot) = slot else {
+        // SAFETY: the caller's contract for sendmsg(2).
+        return unsafe { raw::sendmsg(fd, msg, flags) };
+    };
+    let real = flags | slot.state().per_call_flags();
+    // SAFETY: as above.
+    retry(slot, fd, Direction::Write, 0, || unsafe {
+        raw::sendmsg(fd, msg, real)
+    })
 }

@@ -1,7 +1,14 @@
 //! The sleep family: `nanosleep`, `clock_nanosleep`, `usleep`, `sleep`.
 //! In a coroutine each is `weft::sleep`; elsewhere the kernel's.
+//!
+//! A coroutine's sleep is never interrupted by a signal. When the runtime
+//! is dropped, a cancelled sleep fails with `EINTR` and the time left, so
+//! that code after it does not run early as if the time had passed: a
+//! caller that retries (`std::thread::sleep` does) fails again at once,
+//! and the runtime abandons a coroutine that keeps retrying (README,
+//! "Shutdown").
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libc::{c_int, c_uint, clockid_t, timespec};
 
@@ -15,34 +22,82 @@ fn duration(ts: &timespec) -> Option<Duration> {
     Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
-/// `nanosleep(2)`.
+/// Reads the caller's `timespec` as the kernel would: `EFAULT` for a null
+/// or wild pointer (`sys::plausible_user_ptr`), `EINVAL` for a negative or
+/// unnormalised one.
+///
+/// # Safety
+///
+/// A plausible `req` must point at readable memory (the caller's contract).
+unsafe fn requested(req: *const timespec) -> Result<Duration, c_int> {
+    if !sys::plausible_user_ptr(req as usize, std::mem::size_of::<timespec>()) {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: the caller's contract; no alignment is assumed.
+    duration(&unsafe { req.read_unaligned() }).ok_or(libc::EINVAL)
+}
+
+/// Parks for `d`. A sleep that the runtime's shutdown cancels ends early
+/// and returns the time left, so the call can report `EINTR` (the code
+/// after it does not run as if the whole time had passed).
+fn park_for(d: Duration) -> Result<(), Duration> {
+    let deadline = Instant::now().checked_add(d);
+    if crate::time::sleep_parked(d) {
+        return Ok(());
+    }
+    Err(deadline.map_or(d, |t| t.saturating_duration_since(Instant::now())))
+}
+
+/// Writes the time left to the caller's `rem`, if any, as the kernel does
+/// after an interruption; `EFAULT` if `rem` is wild.
+///
+/// # Safety
+///
+/// A plausible non-null `rem` must point at writable memory.
+unsafe fn write_rem(rem: *mut timespec, left: Duration) -> Result<(), c_int> {
+    if rem.is_null() {
+        return Ok(());
+    }
+    if !sys::plausible_user_ptr(rem as usize, std::mem::size_of::<timespec>()) {
+        return Err(libc::EFAULT);
+    }
+    let ts = timespec {
+        tv_sec: left.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: left.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: the caller's contract; no alignment is assumed.
+    unsafe { rem.write_unaligned(ts) };
+    Ok(())
+}
+
+/// `nanosleep(2)`. In a coroutine, a park; it fails with `EINTR` (and the
+/// time left in `rem`) only when the runtime's shutdown cancels it.
 #[no_mangle]
 pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
     if current_task().is_none() {
         // SAFETY: the caller's contract for nanosleep(2), which measures
         // CLOCK_MONOTONIC.
-        return unsafe { raw::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, req, rem) };
+        let rc = unsafe { raw::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, req, rem) };
+        return if rc == -1 { -1 } else { 0 };
     }
-    // SAFETY: the caller passes a valid timespec.
-    let Some(d) = duration(unsafe { &*req }) else {
-        sys::set_errno(libc::EINVAL);
-        return -1;
-    };
-    let _ = crate::time::sleep_parked(d);
-    if !rem.is_null() {
-        // SAFETY: the caller's `rem` is writable when non-null.
-        unsafe {
-            *rem = timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            }
-        };
+    // SAFETY: the caller's contract for nanosleep(2).
+    let result = unsafe { requested(req) }.and_then(|d| match park_for(d) {
+        Ok(()) => Ok(()),
+        // SAFETY: as above.
+        Err(left) => unsafe { write_rem(rem, left) }.and(Err(libc::EINTR)),
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            sys::set_errno(e);
+            -1
+        }
     }
-    0
 }
 
 /// `clock_nanosleep(2)`; returns the error number (not -1/errno), as POSIX
-/// specifies.
+/// specifies. In a coroutine, on the ordinary clocks, a park (as
+/// `nanosleep`).
 #[no_mangle]
 pub unsafe extern "C" fn clock_nanosleep(
     clock: clockid_t,
@@ -59,11 +114,13 @@ pub unsafe extern "C" fn clock_nanosleep(
         let rc = unsafe { raw::clock_nanosleep(clock, flags, req, rem) };
         return if rc == -1 { sys::errno() } else { 0 };
     }
-    // SAFETY: the caller passes a valid timespec.
-    let Some(mut d) = duration(unsafe { &*req }) else {
-        return libc::EINVAL;
+    // SAFETY: the caller's contract for clock_nanosleep(2).
+    let mut d = match unsafe { requested(req) } {
+        Ok(d) => d,
+        Err(e) => return e,
     };
-    if flags & libc::TIMER_ABSTIME != 0 {
+    let absolute = flags & libc::TIMER_ABSTIME != 0;
+    if absolute {
         let mut now = timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -73,25 +130,29 @@ pub unsafe extern "C" fn clock_nanosleep(
             return sys::errno();
         }
         d = d.saturating_sub(duration(&now).unwrap_or_default());
-    } else if !rem.is_null() {
-        // SAFETY: the caller's `rem` is writable when non-null.
-        unsafe {
-            *rem = timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            }
-        };
     }
-    let _ = crate::time::sleep_parked(d);
-    0
+    match park_for(d) {
+        Ok(()) => 0,
+        // An absolute sleep leaves `rem` alone, as the kernel does.
+        Err(_) if absolute => libc::EINTR,
+        // SAFETY: the caller's contract for clock_nanosleep(2).
+        Err(left) => match unsafe { write_rem(rem, left) } {
+            Ok(()) => libc::EINTR,
+            Err(e) => e,
+        },
+    }
 }
 
-/// `usleep(3)`.
+/// `usleep(3)`. In a coroutine, a park, which fails with `EINTR` only
+/// when the runtime's shutdown cancels it.
 #[no_mangle]
 pub unsafe extern "C" fn usleep(usec: libc::useconds_t) -> c_int {
     let d = Duration::from_micros(usec as u64);
     if current_task().is_some() {
-        let _ = crate::time::sleep_parked(d);
+        if park_for(d).is_err() {
+            sys::set_errno(libc::EINTR);
+            return -1;
+        }
         return 0;
     }
     let ts = timespec {
@@ -103,12 +164,14 @@ pub unsafe extern "C" fn usleep(usec: libc::useconds_t) -> c_int {
 }
 
 /// `sleep(3)`: returns the seconds left (0, unless a signal interrupted a
-/// plain thread).
+/// plain thread, or the runtime's shutdown cancelled a coroutine's sleep).
 #[no_mangle]
 pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
     if current_task().is_some() {
-        let _ = crate::time::sleep_parked(Duration::from_secs(seconds as u64));
-        return 0;
+        return match park_for(Duration::from_secs(seconds as u64)) {
+            Ok(()) => 0,
+            Err(left) => left.as_secs() as c_uint + (left.subsec_nanos() > 0) as c_uint,
+        };
     }
     let ts = timespec {
         tv_sec: seconds as libc::time_t,

@@ -5,15 +5,17 @@ use std::time::{Duration, Instant};
 
 use libc::{c_int, c_void, sockaddr, socklen_t};
 
-use crate::io::fd_table::{self, KNOWN, SOCKET};
+use crate::io::fd_table::{self, KNOWN, PER_CALL, SOCKET};
 use crate::io::{
-    block_thread, blocking_io, is_stream, managed, register_new, wait_any, Direction, Wait,
+    block_thread, kind_of, managed, register_new, retry, type_flags, wait_any, Direction, Wait,
 };
 use crate::runtime::current_task;
 use crate::sys::{self, raw};
 
-/// `socket(2)`. In a coroutine the socket is created non-blocking (the
-/// user's `SOCK_NONBLOCK` is remembered and honoured).
+/// `socket(2)`. In a coroutine a stream or seqpacket socket is created
+/// non-blocking (it may `connect` or `listen`; the user's `SOCK_NONBLOCK`
+/// is remembered and honoured) and gets its blocking mode back once
+/// connected; a datagram socket is created as asked (`PER_CALL`).
 #[no_mangle]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     if current_task().is_none() {
@@ -24,17 +26,19 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         }
         return fd;
     }
+    let kind = type_flags(ty);
+    let weft_nb = kind != 0;
+    let real = if weft_nb {
+        ty | libc::SOCK_NONBLOCK
+    } else {
+        ty
+    };
     // SAFETY: as above.
-    let fd = unsafe { raw::socket(domain, ty | libc::SOCK_NONBLOCK, protocol) };
+    let fd = unsafe { raw::socket(domain, real, protocol) };
     if fd >= 0 {
-        register_new(fd, ty & libc::SOCK_NONBLOCK != 0, is_stream_type(ty));
+        register_new(fd, ty & libc::SOCK_NONBLOCK != 0, kind, weft_nb);
     }
     fd
-}
-
-/// Whether a `socket(2)` type argument asks for a stream socket.
-fn is_stream_type(ty: c_int) -> bool {
-    ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) == libc::SOCK_STREAM
 }
 
 /// `socketpair(2)`.
@@ -46,19 +50,16 @@ pub unsafe extern "C" fn socketpair(
     sv: *mut c_int,
 ) -> c_int {
     let in_coroutine = current_task().is_some();
-    let real_ty = if in_coroutine {
-        ty | libc::SOCK_NONBLOCK
-    } else {
-        ty
-    };
-    // SAFETY: the caller passes room for two fds.
-    let rc = unsafe { raw::socketpair(domain, real_ty, protocol, sv) };
+    // SAFETY: the caller's contract for socketpair(2); the kernel checks
+    // `sv`.
+    let rc = unsafe { raw::socketpair(domain, ty, protocol, sv) };
     if rc == 0 {
         // SAFETY: socketpair succeeded, so both slots hold fds.
         let fds = unsafe { [*sv, *sv.add(1)] };
         for fd in fds {
             if in_coroutine {
-                register_new(fd, ty & libc::SOCK_NONBLOCK != 0, is_stream_type(ty));
+                // Connected already: the description blocks as asked.
+                register_new(fd, ty & libc::SOCK_NONBLOCK != 0, type_flags(ty), false);
             } else {
                 crate::io::forget(fd);
             }
@@ -74,10 +75,12 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
     unsafe { accept4(fd, addr, len, 0) }
 }
 
-/// `accept4(2)`. In a coroutine the new socket is non-blocking (the user's
-/// `SOCK_NONBLOCK` is remembered). `EMFILE` and `ENFILE` are returned as
-/// libc would, but only after waiting (up to 100 ms) for some fd to be
-/// closed, so a retrying accept loop does not spin.
+/// `accept4(2)`. In a coroutine the new socket's description is as the
+/// user asked (`PER_CALL`, or the user's `SOCK_NONBLOCK`). A coroutine whose accept would park
+/// (the listener blocks, as the user sees it) gets `EMFILE` and `ENFILE`
+/// only after waiting, up to 100 ms, for some fd to be closed, so a
+/// retrying accept loop does not spin. Everywhere else (plain threads, a
+/// non-blocking listener) they come at once, as from libc.
 #[no_mangle]
 pub unsafe extern "C" fn accept4(
     fd: c_int,
@@ -86,25 +89,34 @@ pub unsafe extern "C" fn accept4(
     flags: c_int,
 ) -> c_int {
     let in_coroutine = current_task().is_some();
-    let real_flags = if in_coroutine {
-        flags | libc::SOCK_NONBLOCK
-    } else {
-        flags
-    };
     // SAFETY: the caller's contract for accept4(2).
-    let call = || unsafe { raw::accept4(fd, addr, len, real_flags) };
-    let mut new = blocking_io(fd, Direction::Read, 0, call);
-    if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
+    let call = || unsafe { raw::accept4(fd, addr, len, flags) };
+    let listener = managed(fd);
+    let accept = || match listener {
+        // SAFETY: as above.
+        Some(slot) if in_coroutine && slot.state().has(PER_CALL) => unsafe {
+            accept_blocking_listener(slot, fd, addr, len, flags)
+        },
+        Some(slot) => retry(slot, fd, Direction::Read, 0, call),
+        None => call(),
+    };
+    let mut new = accept();
+    if new == -1
+        && matches!(sys::errno(), libc::EMFILE | libc::ENFILE)
+        && in_coroutine
+        && listener.is_some()
+    {
         let e = sys::errno();
         crate::io::wait_for_free_fd(Duration::from_millis(100));
-        new = blocking_io(fd, Direction::Read, 0, call);
+        new = accept();
         if new == -1 && matches!(sys::errno(), libc::EMFILE | libc::ENFILE) {
             sys::set_errno(e);
         }
     }
     if new >= 0 {
         if in_coroutine {
-            register_new(new, flags & libc::SOCK_NONBLOCK != 0, is_stream(fd));
+            // The new socket's description blocks as the user asked.
+            register_new(new, flags & libc::SOCK_NONBLOCK != 0, kind_of(fd), false);
         } else {
             crate::io::forget(new);
         }
@@ -112,18 +124,107 @@ pub unsafe extern "C" fn accept4(
     new
 }
 
-/// `connect(2)`. On a socket that should block, `EINPROGRESS` becomes a
-/// wait for the connection (bounded by `SO_SNDTIMEO`, after which
-/// `EINPROGRESS` is returned, as the kernel does), then its result.
+/// `accept4` in a coroutine on a listener whose description blocks (a
+/// `PER_CALL` socket): parks until it is readable, then accepts as a
+/// blocking call, so that if another thread or process took the
+/// connection first, the worker is taken over while the call waits
+/// (`runtime/takeover.rs`). `SO_RCVTIMEO` bounds the wait.
+///
+/// # Safety
+///
+/// The caller's contract for accept4(2).
+unsafe fn accept_blocking_listener(
+    slot: &fd_table::Slot,
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    let timeout = slot.recv_timeout.load(Ordering::Relaxed);
+    let deadline = (timeout != 0)
+        .then(|| Instant::now().checked_add(Duration::from_nanos(timeout)))
+        .flatten();
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no wait.
+        if unsafe { raw::poll(&mut pfd, 1, 0) } != 0 {
+            let args = [
+                fd as libc::c_long,
+                addr as libc::c_long,
+                len as libc::c_long,
+                flags as libc::c_long,
+                0,
+                0,
+            ];
+            // SAFETY: the caller's contract for accept4(2).
+            return crate::runtime::blocking_syscall(|| unsafe {
+                raw::syscall6(libc::SYS_accept4, args)
+            }) as c_int;
+        }
+        match wait_any(&[(fd, Direction::Read)], deadline) {
+            Wait::Ready => {}
+            Wait::TimedOut => {
+                sys::set_errno(libc::EAGAIN);
+                return -1;
+            }
+            Wait::Closed => {
+                sys::set_errno(libc::EBADF);
+                return -1;
+            }
+            Wait::Cancelled => {
+                sys::set_errno(libc::ECANCELED);
+                return -1;
+            }
+            Wait::Interrupted => {
+                sys::set_errno(libc::EINTR);
+                return -1;
+            }
+        }
+    }
+}
+
+/// `connect(2)`. On a socket weft made non-blocking (`WEFT_NB`) that
+/// should block, `EINPROGRESS` becomes a wait for the connection (bounded
+/// by `SO_SNDTIMEO`, after which `EINPROGRESS` is returned, as the kernel
+/// does), then its result; once connected, the socket's description blocks
+/// again (`PER_CALL`). On a `PER_CALL` socket in a coroutine it is a
+/// blocking call.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    let in_coroutine = current_task().is_some();
+    let slot = managed(fd);
+    if slot.is_some_and(|s| in_coroutine && s.state().has(PER_CALL)) {
+        // The description blocks (the user's own socket): a blocking call,
+        // the worker taken over while it waits.
+        let args = [
+            fd as libc::c_long,
+            addr as libc::c_long,
+            len as libc::c_long,
+            0,
+            0,
+            0,
+        ];
+        // SAFETY: the caller's contract for connect(2).
+        return crate::runtime::blocking_syscall(|| unsafe {
+            raw::syscall6(libc::SYS_connect, args)
+        }) as c_int;
+    }
     // SAFETY: the caller's contract for connect(2).
     let rc = unsafe { raw::connect(fd, addr, len) };
-    if rc == 0 || !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
+    if rc == 0 {
+        if let Some(slot) = slot {
+            crate::io::connected(slot, fd);
+        }
         return rc;
     }
-    let in_coroutine = current_task().is_some();
-    let Some(slot) = managed(fd) else {
+    if !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
+        return rc;
+    }
+    let Some(slot) = slot else {
         return rc;
     };
     let generation = slot.state().generation;
@@ -151,11 +252,19 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
                 sys::set_errno(libc::ECANCELED);
                 return -1;
             }
+            Wait::Interrupted => {
+                sys::set_errno(libc::EINTR);
+                return -1;
+            }
             Wait::Ready if errno == libc::EAGAIN => {
                 // A Unix socket whose listener's backlog was full: try again.
                 // SAFETY: as above.
                 let rc = unsafe { raw::connect(fd, addr, len) };
-                if rc == 0 || !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
+                if rc == 0 {
+                    crate::io::connected(slot, fd);
+                    return rc;
+                }
+                if !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
                     return rc;
                 }
                 errno = sys::errno();
@@ -185,6 +294,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
                         // Writable with no error can also mean "still in
                         // progress" after a spurious wake: check.
                         if is_connected(fd) {
+                            crate::io::connected(slot, fd);
                             0
                         } else {
                             continue;

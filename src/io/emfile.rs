@@ -26,7 +26,8 @@ pub(crate) fn wait_for_free_fd(max: Duration) {
     // dropped at the next close (an extra unpark is harmless).
 }
 
-/// Called by `close`: wakes everyone waiting for an fd.
+/// Called by `close`: wakes everyone waiting for an fd. Never called in a
+/// forked child, where the lock may be held for good (`runtime/fork.rs`).
 #[inline]
 pub(crate) fn fd_freed() {
     if ANY.load(Ordering::Relaxed) && ANY.swap(false, Ordering::SeqCst) {

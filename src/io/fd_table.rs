@@ -3,8 +3,9 @@
 //! A two-level table indexed by fd: 1024 lazily allocated chunks of 4096
 //! slots (fds up to 4M). A hook's first question, "is this fd one of
 //! weft's?", is two loads. Chunks are allocated only when a coroutine first
-//! touches an fd in them, never from a plain thread or a signal handler, and
-//! are never freed.
+//! touches an fd in them, never from a plain thread; they are mapped with
+//! `mmap`, not the allocator, so that a signal handler which interrupts a
+//! coroutine may grow the table too; they are never freed.
 //!
 //! # A slot
 //!
@@ -20,6 +21,20 @@
 //! | `WEFT_NB` | weft set `O_NONBLOCK` on it; the user did not ask for it       |
 //! | `USER_NB` | the user asked for `O_NONBLOCK` (`fcntl`, `FIONBIO`, `SOCK_NONBLOCK`) |
 //! | `STREAM`  | a `SOCK_STREAM` socket: a short read means it was drained |
+//! | `PER_CALL`| its open file description blocks: coroutines ask each call not to (`MSG_DONTWAIT`) |
+//! | `SEQPACKET` | a `SOCK_SEQPACKET` socket (`write` on it ends a record)       |
+//! | `POLLED`  | some poller may hold a registration of it (`registrations`)   |
+//!
+//! A socket the user expects to block is in one of two modes. `WEFT_NB`:
+//! weft created it non-blocking, in a coroutine, and it has not been
+//! shared yet (a listener, or a stream socket until its `connect`
+//! completes). `PER_CALL`: its open file description is exactly as the
+//! user set it (blocking), so every fd that shares it (a `dup`, a
+//! `try_clone`, a child's inherited copy, an fd passed with
+//! `SCM_RIGHTS`) behaves as the kernel's, on any thread and in any
+//! process; a coroutine's call adds `MSG_DONTWAIT` (or runs as a blocking
+//! call, for `accept` and `connect`). Sockets weft did not create itself,
+//! accepted sockets and connected sockets are `PER_CALL`.
 //!
 //! Written by the hooks (`socket`, `accept4`, `fcntl`, `ioctl`, `close`,
 //! `dup*`, first use in a coroutine); read by every hook.
@@ -34,6 +49,9 @@ pub(crate) const SOCKET: u32 = 2;
 pub(crate) const WEFT_NB: u32 = 4;
 pub(crate) const USER_NB: u32 = 8;
 pub(crate) const STREAM: u32 = 16;
+pub(crate) const PER_CALL: u32 = 32;
+pub(crate) const SEQPACKET: u32 = 64;
+pub(crate) const POLLED: u32 = 128;
 
 const CHUNK_BITS: usize = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;
@@ -64,10 +82,27 @@ impl State {
         self.flags & flag != 0
     }
 
-    /// A socket that weft made non-blocking behind the user's back: calls on
-    /// it must block (or park) as the user expects.
+    /// A socket the user expects to block, on which a coroutine parks:
+    /// calls on it must block (or park) as the user expects.
     pub(crate) fn is_managed(self) -> bool {
+        self.flags & (SOCKET | USER_NB) == SOCKET && self.flags & (WEFT_NB | PER_CALL) != 0
+    }
+
+    /// A managed socket whose description weft made non-blocking: a plain
+    /// thread's call on it must wait in `poll(2)` to block as the user
+    /// expects (on a `PER_CALL` socket the kernel's own call blocks).
+    pub(crate) fn hides_nonblocking(self) -> bool {
         self.flags & (SOCKET | WEFT_NB | USER_NB) == SOCKET | WEFT_NB
+    }
+
+    /// The flags a coroutine adds to a `send`/`recv` family call so that
+    /// it does not block: `MSG_DONTWAIT` on a `PER_CALL` socket.
+    pub(crate) fn per_call_flags(self) -> libc::c_int {
+        if self.has(PER_CALL) {
+            libc::MSG_DONTWAIT
+        } else {
+            0
+        }
     }
 }
 
@@ -89,11 +124,12 @@ impl Slot {
         }
     }
 
-    /// Replaces the flags, keeping the generation.
+    /// Replaces the flags, keeping the generation and `POLLED` (only
+    /// `reset` clears it: a registration made meanwhile must not be lost).
     pub(crate) fn set_flags(&self, flags: u32) {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            let new = (cur & !0xffff_ffff) | flags as u64;
+            let new = (cur & !0xffff_ffff) | (cur & POLLED as u64) | flags as u64;
             match self
                 .state
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)
@@ -104,9 +140,14 @@ impl Slot {
         }
     }
 
+    /// Adds `flag`, keeping the other flags and the generation.
+    pub(crate) fn add_flag(&self, flag: u32) {
+        self.state.fetch_or(flag as u64, Ordering::AcqRel);
+    }
+
     /// Forgets the fd (it is being closed): clears the flags and timeouts and
-    /// starts a new generation. Returns the generation that ended.
-    pub(crate) fn reset(&self) -> u32 {
+    /// starts a new generation. Returns the state that ended.
+    pub(crate) fn reset(&self) -> State {
         self.recv_timeout.store(0, Ordering::Relaxed);
         self.send_timeout.store(0, Ordering::Relaxed);
         let old = self.state.load(Ordering::Relaxed);
@@ -119,7 +160,12 @@ impl Slot {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return (cur >> 32) as u32,
+                Ok(_) => {
+                    return State {
+                        flags: cur as u32,
+                        generation: (cur >> 32) as u32,
+                    }
+                }
                 Err(now) => cur = now,
             }
         }
@@ -154,15 +200,44 @@ pub(crate) fn get(fd: libc::c_int) -> Option<&'static Slot> {
     Some(unsafe { &*base.add(index) })
 }
 
+/// The size of one chunk of slots.
+const CHUNK_BYTES: usize = CHUNK * std::mem::size_of::<Slot>();
+
+/// A fresh chunk of empty slots, mapped straight from the kernel: no
+/// allocator, no lock, so a hook that a signal handler reaches may grow the
+/// table (async-signal-safe). `None` if the kernel refuses the memory.
+fn new_chunk() -> Option<*mut Slot> {
+    // SAFETY: a fresh private anonymous mapping; no existing memory changes.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            CHUNK_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    let base = p.cast::<Slot>();
+    for i in 0..CHUNK {
+        // SAFETY: the mapping is page-aligned (so aligned for `Slot`) and
+        // CHUNK_BYTES long; `Slot::new` allocates nothing.
+        unsafe { base.add(i).write(Slot::new()) };
+    }
+    Some(base)
+}
+
 /// The slot of `fd`, allocating its chunk if needed. `None` for a negative
-/// or huge fd.
+/// or huge fd, or when no memory is left for a chunk.
 pub(crate) fn get_or_alloc(fd: libc::c_int) -> Option<&'static Slot> {
     if let Some(slot) = get(fd) {
         return Some(slot);
     }
     let (chunk, index) = split(fd)?;
-    let fresh: Box<[Slot]> = (0..CHUNK).map(|_| Slot::new()).collect();
-    let fresh = Box::into_raw(fresh) as *mut Slot;
+    let fresh = new_chunk()?;
     let base = match TABLE.chunks[chunk].compare_exchange(
         std::ptr::null_mut(),
         fresh,
@@ -171,10 +246,10 @@ pub(crate) fn get_or_alloc(fd: libc::c_int) -> Option<&'static Slot> {
     ) {
         Ok(_) => fresh,
         Err(existing) => {
-            // Another thread won; free ours.
-            // SAFETY: `fresh` came from Box::into_raw of a CHUNK-long slice
-            // and was never shared.
-            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, CHUNK)) });
+            // Another thread won; give ours back. Its slots own no memory
+            // (empty `Vec`s), so there is nothing to drop.
+            // SAFETY: `fresh` is our own mapping of CHUNK_BYTES, never shared.
+            unsafe { libc::munmap(fresh.cast(), CHUNK_BYTES) };
             existing
         }
     };
@@ -192,7 +267,7 @@ mod tests {
         slot.set_flags(KNOWN | SOCKET | WEFT_NB);
         assert!(slot.state().is_managed());
         let g = slot.state().generation;
-        assert_eq!(slot.reset(), g);
+        assert_eq!(slot.reset().generation, g);
         assert_eq!(
             slot.state(),
             State {

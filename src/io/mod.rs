@@ -3,8 +3,12 @@
 //! # Parking on an fd (a coroutine on worker W calls `recv` on socket fd)
 //!
 //! 1. The hook looks fd up in the fd table. The first time a coroutine
-//!    touches a socket, weft records whether the user made it non-blocking
-//!    and, if not, sets `O_NONBLOCK` itself (`WEFT_NB`).
+//!    touches a socket, weft records whether the user made it non-blocking;
+//!    if not, the coroutine's calls on it ask not to block (`MSG_DONTWAIT`,
+//!    `PER_CALL` in `fd_table.rs`), and its open file description, which
+//!    other fds and processes may share, is left alone. Only sockets weft
+//!    creates in a coroutine start non-blocking (`WEFT_NB`), until they
+//!    connect.
 //! 2. It tries the call, unless this worker's poller knows the socket is
 //!    still empty (`readiness.rs`). Data there: done, at the cost of the
 //!    system call.
@@ -17,8 +21,9 @@
 //! 5. The coroutine retries from step 2. A deadline that passed gives
 //!    `EAGAIN`, as the kernel would; a `close` of fd meanwhile gives `EBADF`.
 //!
-//! On a plain thread the same hook finds a `WEFT_NB` socket and blocks the
-//! thread in `poll(2)` instead, so blocking semantics hold everywhere.
+//! On a plain thread the hook makes the kernel's own call, which blocks as
+//! the user set it; only on a `WEFT_NB` socket does it block the thread in
+//! `poll(2)` instead, so blocking semantics hold everywhere.
 
 mod driver;
 mod emfile;
@@ -30,6 +35,6 @@ pub(crate) use driver::{Direction, Driver, Poller, Waker};
 pub(crate) use emfile::{fd_freed, wait_for_free_fd};
 pub(crate) use readiness::Readiness;
 pub(crate) use wait::{
-    block_thread, blocking_all, blocking_io, classify, forget, is_stream, managed, register_new,
-    retry, transfer_all, wait_any, Wait,
+    block_thread, connected, forget, kind_of, managed, register_new, retry, transfer_all,
+    type_flags, wait_any, Wait,
 };

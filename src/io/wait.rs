@@ -1,13 +1,15 @@
 //! Waiting for an fd: parking a coroutine on its worker's poller, or
 //! blocking a plain thread in `poll(2)`; and the loop every blocking hook
-//! runs (`blocking_io`).
+//! runs (`retry`).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::fd_table::{self, Slot, KNOWN, SOCKET, STREAM, USER_NB, WEFT_NB};
+use super::fd_table::{
+    self, Slot, KNOWN, PER_CALL, POLLED, SEQPACKET, SOCKET, STREAM, USER_NB, WEFT_NB,
+};
 use super::Direction;
 use crate::runtime::park::{self, Unparker};
 use crate::runtime::{current_task, current_worker, Local};
@@ -24,6 +26,10 @@ pub(crate) enum Wait {
     Closed,
     /// The coroutine is being cancelled by its runtime's shutdown.
     Cancelled,
+    /// A plain thread's wait was interrupted by a signal whose handler
+    /// does not restart calls (`block_thread`): the call fails with
+    /// `EINTR`, as the kernel's blocking call would.
+    Interrupted,
 }
 
 /// A libc-style return value: -1 means failure with `errno` set.
@@ -73,23 +79,15 @@ pub(crate) fn classify(fd: RawFd) -> Option<&'static Slot> {
             if fl == -1 {
                 return Some(slot);
             }
-            let stream = if socket_type(fd) == libc::SOCK_STREAM {
-                STREAM
+            // The description may be shared (a `try_clone` made on a plain
+            // thread, an inherited or received fd): it is left as it is,
+            // and coroutines ask each call not to block (`PER_CALL`).
+            let mode = if fl & libc::O_NONBLOCK != 0 {
+                USER_NB
             } else {
-                0
+                PER_CALL
             };
-            let flags = stream
-                | if fl & libc::O_NONBLOCK != 0 {
-                    KNOWN | SOCKET | USER_NB
-                } else {
-                    // SAFETY: F_SETFL with the fd's own flags plus O_NONBLOCK.
-                    if unsafe { raw::fcntl(fd, libc::F_SETFL, (fl | libc::O_NONBLOCK) as usize) }
-                        == -1
-                    {
-                        return Some(slot);
-                    }
-                    KNOWN | SOCKET | WEFT_NB
-                };
+            let flags = KNOWN | SOCKET | mode | type_flags(socket_type(fd));
             slot.recv_timeout
                 .store(socket_timeout(fd, libc::SO_RCVTIMEO), Ordering::Relaxed);
             slot.send_timeout
@@ -100,6 +98,16 @@ pub(crate) fn classify(fd: RawFd) -> Option<&'static Slot> {
         FdKind::Invalid => {}
     }
     Some(slot)
+}
+
+/// The fd-table flags for a socket of type `ty` (`SOCK_STREAM`, ...,
+/// without `SOCK_NONBLOCK` and `SOCK_CLOEXEC`).
+pub(crate) fn type_flags(ty: libc::c_int) -> u32 {
+    match ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) {
+        libc::SOCK_STREAM => STREAM,
+        libc::SOCK_SEQPACKET => SEQPACKET,
+        _ => 0,
+    }
 }
 
 /// `SO_TYPE` of a socket.
@@ -142,22 +150,49 @@ fn socket_timeout(fd: RawFd, opt: libc::c_int) -> u64 {
     tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000
 }
 
-/// Records a socket a hook just created in a coroutine with `SOCK_NONBLOCK`
-/// forced on (`socket`, `accept4`, `socketpair`).
-pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool, stream: bool) {
+/// Records a socket a hook just created in a coroutine (`socket`,
+/// `accept4`, `socketpair`): `kind` holds its type flags (`type_flags`),
+/// `weft_nb` says whether the hook forced `SOCK_NONBLOCK` on it (else its
+/// description blocks and coroutines use `PER_CALL`).
+pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool, kind: u32, weft_nb: bool) {
     let Some(slot) = fd_table::get_or_alloc(fd) else {
         return;
     };
     if slot.state().flags != 0 {
         forget_slot(slot, fd);
     }
-    let nb = if user_nonblocking { USER_NB } else { WEFT_NB };
-    slot.set_flags(KNOWN | SOCKET | nb | if stream { STREAM } else { 0 });
+    let mode = if user_nonblocking {
+        USER_NB
+    } else if weft_nb {
+        WEFT_NB
+    } else {
+        PER_CALL
+    };
+    slot.set_flags(KNOWN | SOCKET | mode | kind);
 }
 
-/// Whether `fd` is known to be a stream socket.
-pub(crate) fn is_stream(fd: RawFd) -> bool {
-    fd_table::get(fd).is_some_and(|s| s.state().has(STREAM))
+/// The type flags (`STREAM`, `SEQPACKET`) weft knows for socket `fd`.
+pub(crate) fn kind_of(fd: RawFd) -> u32 {
+    fd_table::get(fd).map_or(0, |s| s.state().flags & (STREAM | SEQPACKET))
+}
+
+/// A socket weft created non-blocking (`WEFT_NB`) has connected: gives
+/// its description back the blocking mode the user expects, so the
+/// socket can be shared, and switches it to `PER_CALL`. One `F_GETFL` and
+/// one `F_SETFL`, once per connection. On failure it stays `WEFT_NB`.
+pub(crate) fn connected(slot: &Slot, fd: RawFd) {
+    let state = slot.state();
+    if !state.hides_nonblocking() {
+        return;
+    }
+    // SAFETY: F_GETFL takes no argument.
+    let fl = unsafe { raw::fcntl(fd, libc::F_GETFL, 0) };
+    // SAFETY: F_SETFL with the fd's own flags less O_NONBLOCK.
+    if fl == -1 || unsafe { raw::fcntl(fd, libc::F_SETFL, (fl & !libc::O_NONBLOCK) as usize) } == -1
+    {
+        return;
+    }
+    slot.set_flags(state.flags & !WEFT_NB | PER_CALL);
 }
 
 /// Forgets `fd` before it is closed or replaced: a new generation, and every
@@ -170,50 +205,46 @@ pub(crate) fn forget(fd: RawFd) {
     }
 }
 
+/// Lock-free and allocation-free unless some poller registered the fd
+/// (`POLLED`): `close` of a pipe or a file, or of a socket no coroutine
+/// waited on, is async-signal-safe.
 fn forget_slot(slot: &Slot, fd: RawFd) {
-    slot.reset();
+    let ended = slot.reset();
+    if !ended.has(POLLED) || crate::runtime::outside_weft() {
+        // Nothing to deregister; or a forked child, where the pollers and
+        // their locks are the parent's (`runtime/fork.rs`, step 2) and only
+        // the child's own copy of the record is reset.
+        return;
+    }
     let registrations = std::mem::take(&mut *slot.registrations.lock().unwrap());
     for (poller, key) in registrations {
         poller.forget(fd, key);
     }
 }
 
-/// Runs `op`, a non-blocking attempt of a blocking call on `fd`, until it
-/// stops failing with `EAGAIN`, parking the coroutine (or blocking the
-/// thread) in between, with the socket's timeout for `dir`. `want` is the
-/// byte count asked for (0 if unknown): on a stream socket, a transfer
-/// shorter than that shows the socket drained (or full), and the next call
-/// on this worker parks without trying (`readiness.rs`).
-///
-/// Fds weft does not manage (not sockets, the user's own non-blocking ones,
-/// and on plain threads any fd weft never touched) run `op` once, unchanged.
+/// The slot of `fd` if weft manages it: in a coroutine, a socket the user
+/// expects to block, on which calls park; on a plain thread, a socket weft
+/// made non-blocking behind the user's back, on which calls must wait in
+/// `poll(2)`. Classifies the fd on first use in a coroutine; on a plain
+/// thread only looks (no allocation, no lock).
 #[inline]
-pub(crate) fn blocking_io<R: Ret>(
-    fd: RawFd,
-    dir: Direction,
-    want: usize,
-    mut op: impl FnMut() -> R,
-) -> R {
-    match managed(fd) {
-        Some(slot) => retry(slot, fd, dir, want, op),
-        None => op(),
+pub(crate) fn managed(fd: RawFd) -> Option<&'static Slot> {
+    if current_task().is_some() {
+        classify(fd).filter(|s| s.state().is_managed())
+    } else {
+        // A plain thread: the kernel's call blocks by itself, except on a
+        // socket whose description weft made non-blocking.
+        fd_table::get(fd).filter(|s| s.state().hides_nonblocking())
     }
 }
 
-/// The slot of `fd` if weft manages it: a socket weft made non-blocking
-/// behind the user's back, on which calls must block or park. Classifies
-/// the fd on first use in a coroutine; on a plain thread only looks.
-#[inline]
-pub(crate) fn managed(fd: RawFd) -> Option<&'static Slot> {
-    let slot = if current_task().is_some() {
-        classify(fd)
-    } else {
-        fd_table::get(fd)
-    };
-    slot.filter(|s| s.state().is_managed())
-}
-
-/// The loop of `blocking_io` on a managed socket.
+/// Runs `op`, a non-blocking attempt of a blocking call on `fd`, a socket
+/// weft manages, until it stops failing with `EAGAIN`, parking the
+/// coroutine (or blocking the thread) in between, with the socket's
+/// timeout for `dir`. `want` is the byte count asked for (0 if unknown):
+/// on a stream socket, a transfer shorter than that shows the socket
+/// drained (or full), and the next call on this worker parks without
+/// trying (`readiness.rs`).
 pub(crate) fn retry<R: Ret>(
     slot: &Slot,
     fd: RawFd,
@@ -276,29 +307,20 @@ pub(crate) fn retry<R: Ret>(
                 sys::set_errno(libc::ECANCELED);
                 return R::FAIL;
             }
+            Wait::Interrupted => {
+                sys::set_errno(libc::EINTR);
+                return R::FAIL;
+            }
         }
     }
 }
 
 /// A transfer of `len` bytes that a blocking call would complete in one go
-/// (a `send` on a stream socket, a `recv` with `MSG_WAITALL`): `op(done)`
-/// moves bytes from offset `done`. On a socket weft manages it keeps going
+/// (a `send` on a stream socket, a `recv` with `MSG_WAITALL`) on a socket
+/// weft manages: `op(done)` moves bytes from offset `done`. It keeps going
 /// (waiting whenever the socket is full or empty) until all is done, the
 /// peer closes, a timeout passes or an error occurs, and returns the count,
-/// as the kernel's blocking call does. Elsewhere it is `op(0)`.
-pub(crate) fn blocking_all(
-    fd: RawFd,
-    dir: Direction,
-    len: usize,
-    mut op: impl FnMut(usize) -> isize,
-) -> isize {
-    match managed(fd) {
-        Some(slot) => transfer_all(slot, fd, dir, len, op),
-        None => op(0),
-    }
-}
-
-/// `blocking_all` on a socket weft manages.
+/// as the kernel's blocking call does.
 pub(crate) fn transfer_all(
     slot: &Slot,
     fd: RawFd,
@@ -320,6 +342,14 @@ pub(crate) fn transfer_all(
 }
 
 /// Blocks a plain thread until `fd` is ready for `dir` or `deadline`.
+///
+/// A signal handler that runs meanwhile interrupts the wait as it would
+/// the kernel's blocking call: `poll` reports `EINTR` whatever the
+/// handler's flags, so the wait ends with `Interrupted` unless every
+/// installed handler has `SA_RESTART` (the kernel does not say which
+/// signal came; when handlers differ, one without `SA_RESTART` wins) and
+/// the wait has no deadline (the kernel does not restart a socket call
+/// with a timeout either).
 pub(crate) fn block_thread(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     let events = match dir {
         Direction::Read => libc::POLLIN,
@@ -350,8 +380,15 @@ pub(crate) fn block_thread(fd: RawFd, dir: Direction, deadline: Option<Instant>)
                 Wait::Ready
             };
         }
-        if n == -1 && sys::errno() != libc::EINTR {
-            return Wait::Ready; // let the call itself report the error
+        if n == -1 {
+            if sys::errno() != libc::EINTR {
+                return Wait::Ready; // let the call itself report the error
+            }
+            // The kernel never restarts a socket call with a timeout
+            // (`SO_RCVTIMEO`, `SO_SNDTIMEO`): signal(7).
+            if deadline.is_some() || !sys::handlers_restart() {
+                return Wait::Interrupted;
+            }
         }
     }
 }
@@ -462,6 +499,9 @@ pub(crate) fn registration(slot: &Slot, fd: RawFd, generation: u32) -> Option<us
             Some(&(_, key)) => key,
             None => {
                 let key = poller.register(fd, generation).ok()?;
+                // Before the lock is released: a `close` that finds the
+                // flag locks, and so sees this entry.
+                slot.add_flag(POLLED);
                 regs.push((poller.clone(), key));
                 key
             }

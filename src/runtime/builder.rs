@@ -116,6 +116,10 @@ impl RuntimeBuilder {
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
         crate::hook::link();
+        if super::fork::outside_weft() {
+            return Err(super::fork::forked_error());
+        }
+        super::fork::install();
         let workers = match self.workers {
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, |n| n.get()),

@@ -37,6 +37,9 @@ thread_local! {
 #[inline]
 pub(crate) fn current_worker() -> Option<&'static Local> {
     let p = WORKER.with(Cell::get);
+    if !p.is_null() && super::fork::outside_weft() {
+        return None; // a forked child's copy of a worker thread (`fork.rs`)
+    }
     // SAFETY: see above; the pointer is cleared before `Local` is dropped.
     unsafe { p.as_ref() }
 }
@@ -49,6 +52,9 @@ pub(crate) fn current_worker() -> Option<&'static Local> {
 #[inline]
 pub(crate) fn current_task() -> Option<&'static Task> {
     let p = current_worker()?.running()?;
+    if super::fork::outside_weft() {
+        return None; // a forked child's copy of a coroutine (`fork.rs`)
+    }
     // SAFETY: see above; callers are the coroutine itself, which cannot
     // outlive its own task.
     Some(unsafe { p.as_ref() })

@@ -3,6 +3,7 @@
 mod blocking;
 mod builder;
 mod context;
+pub(crate) mod fork;
 pub(crate) mod global;
 mod handle;
 mod monitor;
@@ -14,6 +15,7 @@ mod worker;
 pub use blocking::spawn_blocking;
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
+pub(crate) use fork::outside_weft;
 pub(crate) use global::current_or_global;
 pub use handle::Runtime;
 pub(crate) use shared::{share, Shared, TaskShare};

@@ -147,7 +147,7 @@ fn unpark_task(task: TaskRef) {
 /// scheduler); elsewhere it takes a strong count for the inbox. The other
 /// half, [`Wake::finish`], needs no borrow, so a waker can let the waiter
 /// go (and the task finish) in between: `sync/queue.rs`, step 4.
-#[cfg_attr(loom, allow(dead_code))]
+#[cfg_attr(weft_loom, allow(dead_code))]
 #[inline(always)]
 pub(crate) fn prepare_unpark_ref(task: &Task) -> Wake {
     match own_worker(task) {
@@ -170,7 +170,7 @@ pub(crate) fn prepare_unpark_ref(task: &Task) -> Wake {
 
 /// A wake-up prepared by [`prepare_unpark_ref`] (or for a thread), owning
 /// what it still needs.
-#[cfg_attr(loom, allow(dead_code))]
+#[cfg_attr(weft_loom, allow(dead_code))]
 pub(crate) enum Wake {
     /// Nothing left to do.
     Done,
@@ -182,7 +182,7 @@ pub(crate) enum Wake {
 
 impl Wake {
     /// Completes the wake-up.
-    #[cfg_attr(loom, allow(dead_code))]
+    #[cfg_attr(weft_loom, allow(dead_code))]
     #[inline]
     pub(crate) fn finish(self) {
         match self {
@@ -337,7 +337,7 @@ pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -
     worker.timers().cancel(key);
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use std::time::Duration;
 

@@ -255,6 +255,14 @@ impl Shared {
         }
     }
 
+    /// Wakes every sleeping worker (a spawn refused for want of stack
+    /// slots: `stack/budget.rs`, step 2).
+    pub(crate) fn wake_all(&self) {
+        for remote in self.workers.iter() {
+            Self::wake_worker(remote);
+        }
+    }
+
     /// Step 1: wakes one sleeping worker to search, unless one already is.
     pub(crate) fn notify_searcher(&self) {
         fence(Ordering::SeqCst);
@@ -303,7 +311,7 @@ fn wake(remote: &Remote) {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use std::sync::Arc;
 

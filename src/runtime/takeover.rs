@@ -542,6 +542,14 @@ impl BlockingCall {
     #[inline]
     pub(crate) fn enter() -> Option<BlockingCall> {
         let task = current_task()?;
+        if task.is_blocked() {
+            // A signal handler that interrupted this coroutine's blocking
+            // call makes a call of its own: it runs plainly, on the thread
+            // the handler runs on. Step 1 again would overwrite the word of
+            // the call in progress, and the worker may already be taken
+            // over (this thread no longer holds it).
+            return None;
+        }
         let local = current_worker()?;
         Some(Self::enter_in(local, task))
     }
@@ -662,7 +670,7 @@ pub(crate) fn any_blocking(shared: &Shared) -> bool {
         .any(|w| w.takeover.blocking_word().is_some())
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::Hold;
 

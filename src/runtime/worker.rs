@@ -430,7 +430,9 @@ impl Local {
             self.slots.set(spare - 1);
             return true;
         }
-        match Budget::try_reserve_many(SLOT_BATCH) {
+        // Near the limit, one at a time (`stack/budget.rs`, step 1).
+        let batch = if self.slots_scarce() { 1 } else { SLOT_BATCH };
+        match Budget::try_reserve_many(batch) {
             0 => false,
             got => {
                 self.slots.set(got - 1);
@@ -439,11 +441,40 @@ impl Local {
         }
     }
 
+    /// Whether this worker should keep no slots cached: the budget is
+    /// nearly spent, or a coroutine somewhere waits for a slot
+    /// (`stack/budget.rs`, steps 1 and 2).
+    fn slots_scarce(&self) -> bool {
+        Budget::wanted() || Budget::scarce(self.shared.workers.len() * 2 * SLOT_BATCH)
+    }
+
+    /// Gives every cached slot back to the process-wide budget.
+    fn release_slots(&self) {
+        Budget::release(self.slots.replace(0));
+    }
+
+    /// A coroutine of this worker found no slot: asks every worker for its
+    /// cached slots, and wakes those that sleep so that they give them
+    /// (`stack/budget.rs`, step 2).
+    #[cold]
+    fn want_slots(&self) {
+        self.release_slots();
+        Budget::want();
+        for (i, remote) in self.shared.workers.iter().enumerate() {
+            if i != self.index {
+                Shared::wake_worker(remote);
+            }
+        }
+    }
+
     /// Returns a finished coroutine's slot to the cache, and the cache's
-    /// excess to the process-wide budget.
+    /// excess to the process-wide budget; all of it when slots are scarce.
     fn give_slot(&self) {
         let spare = self.slots.get() + 1;
-        if spare > 2 * SLOT_BATCH {
+        if self.slots_scarce() {
+            self.slots.set(0);
+            Budget::release(spare);
+        } else if spare > 2 * SLOT_BATCH {
             Budget::release(spare - SLOT_BATCH);
             self.slots.set(SLOT_BATCH);
         } else {
@@ -683,6 +714,9 @@ impl Local {
     /// Step 7, with the re-check that makes wake-ups race-free.
     fn sleep(&self) {
         self.release_deferred();
+        if Budget::wanted() {
+            self.release_slots(); // `stack/budget.rs`, step 2
+        }
         let remote = self.remote();
         remote.state.store(SLEEPING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -743,6 +777,9 @@ impl Local {
         self.set_running(Some(&task));
         // SAFETY: the caller's promise.
         let result = unsafe { Frame::resume(frame) };
+        if super::fork::outside_weft() {
+            super::fork::leave_child(); // `fork.rs`, step 5
+        }
         self.set_running(resumer);
         if let CoroutineResult::Yield(_) = result {
             self.keep(&task);
@@ -819,7 +856,11 @@ impl Local {
         }
         if !self.take_slot() {
             self.starved.borrow_mut().push_back(task.clone());
+            self.want_slots();
             return false;
+        }
+        if Budget::wanted() && self.starved.borrow().is_empty() {
+            Budget::satisfied();
         }
         let stack = match self.pool.borrow_mut().get(task.stack_size()) {
             Ok(stack) => stack,

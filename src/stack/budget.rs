@@ -18,6 +18,21 @@
 //! in use; worker stack pools reserve their capacity up front, so that pooled
 //! stacks never push the process past the limit.
 //!
+//! Near the limit, batching would strand free slots in the caches of
+//! workers that do not need them while a coroutine elsewhere cannot start
+//! (and that coroutine may be the one that lets the others finish). So:
+//!
+//! 1. When fewer slots are free than the workers could cache between them
+//!    (`scarce`), workers stop caching: they take one slot at a time and
+//!    give each back at once.
+//! 2. A worker whose coroutine finds no slot, and a refused spawn, raise
+//!    `WANTED`; the runtime wakes its workers, and each gives back its
+//!    whole cache before it next sleeps or when a coroutine finishes. The
+//!    starved coroutine's worker retries every few milliseconds, so it
+//!    starts as soon as any slot is free anywhere. A worker clears `WANTED`
+//!    once it has no starved coroutine left (another that still starves
+//!    raises it again at its next retry).
+//!
 //! A spawn is refused while every slot is taken. A coroutine that was
 //! spawned but has not run yet costs no mapping, so spawning far more
 //! coroutines than slots works as long as they do not all run at once; one
@@ -25,7 +40,7 @@
 //! `runtime/worker.rs`) until another finishes.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crate::sys;
@@ -43,6 +58,11 @@ static BUDGET: Budget = Budget {
     used: AtomicUsize::new(0),
     limit: OnceLock::new(),
 };
+
+/// Some coroutine could not start, or a spawn was refused, for want of a
+/// slot: workers give their cached slots back (module docs, step 2). Set
+/// by `want`, cleared by `satisfied`; read by workers.
+static WANTED: AtomicBool = AtomicBool::new(false);
 
 /// One slot of the budget; dropping it gives the slot back.
 #[derive(Debug)]
@@ -63,13 +83,41 @@ impl Budget {
         })
     }
 
-    /// Refuses a spawn while every slot is taken.
+    /// Refuses a spawn while every slot is taken (and asks the workers for
+    /// their cached slots: step 2).
     pub(crate) fn check() -> io::Result<()> {
         let (limit, _) = BUDGET.limit();
         if BUDGET.used.load(Ordering::Relaxed) >= limit {
+            Self::want();
             return Err(Self::exhausted());
         }
         Ok(())
+    }
+
+    /// Whether fewer than `cache` slots are free: workers stop caching
+    /// (module docs, step 1).
+    #[inline]
+    pub(crate) fn scarce(cache: usize) -> bool {
+        let (limit, _) = BUDGET.limit();
+        BUDGET.used.load(Ordering::Relaxed) + cache >= limit
+    }
+
+    /// Asks every worker for its cached slots (step 2).
+    pub(crate) fn want() {
+        WANTED.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether some coroutine waits for a slot (step 2).
+    #[inline]
+    pub(crate) fn wanted() -> bool {
+        WANTED.load(Ordering::Relaxed)
+    }
+
+    /// A worker that wanted slots has none starving any more (step 2).
+    pub(crate) fn satisfied() {
+        if WANTED.load(Ordering::Relaxed) {
+            WANTED.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Takes one slot if one is free.

@@ -69,7 +69,7 @@ impl Condvar {
     /// let cv = weft::sync::Condvar::new();
     /// cv.notify_all(); // nobody waits: nothing happens
     /// ```
-    #[cfg(not(loom))]
+    #[cfg(not(weft_loom))]
     pub const fn new() -> Condvar {
         Condvar {
             waiters: Lock::new(WaitList::new()),
@@ -77,7 +77,7 @@ impl Condvar {
     }
 
     /// A condition variable with no waiters.
-    #[cfg(loom)]
+    #[cfg(weft_loom)]
     pub fn new() -> Condvar {
         Condvar {
             waiters: Lock::new(WaitList::new()),

@@ -37,7 +37,7 @@ mod rwlock;
 mod semaphore;
 mod waitgroup;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, weft_loom))]
 mod models;
 
 pub use barrier::{Barrier, BarrierWaitResult};

@@ -1,6 +1,6 @@
 //! loom models of the wait queue, the channel core and the locks built on
 //! them. Run with
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --lib models`.
+//! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --lib models`.
 
 use std::ptr;
 use std::sync::Arc;

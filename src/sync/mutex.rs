@@ -82,7 +82,7 @@ impl<T> Mutex<T> {
     /// static NAMES: weft::sync::Mutex<Vec<String>> = weft::sync::Mutex::new(Vec::new());
     /// NAMES.lock().push("a".into());
     /// ```
-    #[cfg(not(loom))]
+    #[cfg(not(weft_loom))]
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             state: AtomicUsize::new(0),
@@ -92,7 +92,7 @@ impl<T> Mutex<T> {
     }
 
     /// A new, unlocked mutex.
-    #[cfg(loom)]
+    #[cfg(weft_loom)]
     pub fn new(value: T) -> Mutex<T> {
         Mutex {
             state: AtomicUsize::new(0),

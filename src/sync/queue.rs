@@ -88,15 +88,15 @@ const SELECTED: usize = 4;
 /// a pause takes anywhere from a few cycles to 30 ns (on the EPYC machines
 /// weft is measured on), so a count would mean a microsecond on one CPU and
 /// ten on another.
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(8);
 /// Pauses between two looks at the clock while spinning (a look costs
 /// about as much as one pause here).
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 const SPIN_CHECK: u32 = 16;
 /// Under loom a spin is one look at the state: enough to explore both
 /// outcomes of the race with a claimant.
-#[cfg(loom)]
+#[cfg(weft_loom)]
 const SPIN_CHECK: u32 = 1;
 
 /// Which operation of a waiter completed.
@@ -293,12 +293,12 @@ impl Context {
         {
             return true;
         }
-        #[cfg(not(loom))]
+        #[cfg(not(weft_loom))]
         let spent = {
             let start = Instant::now();
             move || start.elapsed() >= SPIN_FOR
         };
-        #[cfg(loom)]
+        #[cfg(weft_loom)]
         let spent = || true;
         'spin: loop {
             for _ in 0..SPIN_CHECK {
@@ -599,7 +599,7 @@ impl WaitList {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use std::ptr;
 

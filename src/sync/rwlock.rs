@@ -118,7 +118,7 @@ impl<T> RwLock<T> {
     /// static TABLE: weft::sync::RwLock<Vec<u32>> = weft::sync::RwLock::new(Vec::new());
     /// TABLE.write().push(1);
     /// ```
-    #[cfg(not(loom))]
+    #[cfg(not(weft_loom))]
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             state: Lock::new(State {
@@ -131,7 +131,7 @@ impl<T> RwLock<T> {
     }
 
     /// A new, unlocked lock.
-    #[cfg(loom)]
+    #[cfg(weft_loom)]
     pub fn new(value: T) -> RwLock<T> {
         RwLock {
             state: Lock::new(State {

@@ -61,7 +61,7 @@ impl Semaphore {
     /// ```
     /// assert_eq!(weft::sync::Semaphore::new(3).available_permits(), 3);
     /// ```
-    #[cfg(not(loom))]
+    #[cfg(not(weft_loom))]
     pub const fn new(permits: usize) -> Semaphore {
         Semaphore {
             state: Lock::new(State {
@@ -72,7 +72,7 @@ impl Semaphore {
     }
 
     /// A semaphore with `permits` free permits.
-    #[cfg(loom)]
+    #[cfg(weft_loom)]
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
             state: Lock::new(State {

@@ -1,0 +1,118 @@
+//! A signal handler may call `write`, `read` and `close`, even when it
+//! interrupts a coroutine and the fd is one weft has never seen: the hooks
+//! allocate nothing on that path. A counting allocator watches the
+//! handler.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+/// Counts the allocations made while `IN_HANDLER` is set on the thread.
+struct Counting;
+
+thread_local! {
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+}
+static IN_HANDLER_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; the counting touches only a
+// const-initialised thread-local and an atomic.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if IN_HANDLER.with(Cell::get) {
+            IN_HANDLER_ALLOCS.fetch_add(1, Ordering::SeqCst);
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// The fds the handler uses: a pipe's write end and read end, moved to
+/// numbers in fd-table chunks no one has touched.
+static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+static READ_FD: AtomicI32 = AtomicI32::new(-1);
+/// What the handler's calls returned: write, read, close.
+static RESULTS: [AtomicI32; 3] = [const { AtomicI32::new(0) }; 3];
+
+extern "C" fn handler(_: libc::c_int) {
+    IN_HANDLER.with(|h| h.set(true));
+    let w = WRITE_FD.load(Ordering::SeqCst);
+    let r = READ_FD.load(Ordering::SeqCst);
+    let mut byte = [0u8; 1];
+    // SAFETY: valid buffers and fds set before the signal was raised.
+    unsafe {
+        RESULTS[0].store(
+            libc::write(w, b"s".as_ptr().cast(), 1) as i32,
+            Ordering::SeqCst,
+        );
+        RESULTS[1].store(
+            libc::read(r, byte.as_mut_ptr().cast(), 1) as i32,
+            Ordering::SeqCst,
+        );
+        RESULTS[2].store(libc::close(w), Ordering::SeqCst);
+    }
+    IN_HANDLER.with(|h| h.set(false));
+}
+
+/// Moves `fd` to number `to` (and closes the old number).
+fn move_fd(fd: i32, to: i32) -> i32 {
+    // SAFETY: dup2 onto a free number, then close our own old fd.
+    unsafe {
+        assert_eq!(libc::dup2(fd, to), to);
+        libc::close(fd);
+    }
+    to
+}
+
+#[test]
+fn write_read_and_close_in_a_handler_that_interrupts_a_coroutine_allocate_nothing() {
+    // Fd numbers in chunks of the fd table no one has touched (4096 fds a
+    // chunk): below the usual hard limit, far above what tests open.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    let top = (lim.rlim_cur.min(1 << 20) as i32) - 1;
+    assert!(top >= 3 * 4096, "the fd limit is too low for this test");
+    let mut fds = [0; 2];
+    // SAFETY: room for two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    READ_FD.store(move_fd(fds[0], top), Ordering::SeqCst);
+    WRITE_FD.store(move_fd(fds[1], top - 4096), Ordering::SeqCst);
+
+    // SAFETY: a valid handler for SIGUSR1, no flags.
+    unsafe { libc::signal(libc::SIGUSR1, handler as *const () as libc::sighandler_t) };
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    rt.run(|| {
+        // The handler runs here, on the coroutine's stack, before raise
+        // returns.
+        // SAFETY: the handler is installed.
+        assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+    });
+    // SAFETY: back to the default action; closing our read end.
+    unsafe {
+        libc::signal(libc::SIGUSR1, libc::SIG_DFL);
+        libc::close(READ_FD.load(Ordering::SeqCst));
+    }
+    let results: Vec<i32> = RESULTS.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+    assert_eq!(results, [1, 1, 0], "write, read and close in the handler");
+    assert_eq!(
+        IN_HANDLER_ALLOCS.load(Ordering::SeqCst),
+        0,
+        "the hooks allocated inside the signal handler"
+    );
+}
