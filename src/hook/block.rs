@@ -63,6 +63,25 @@ pub unsafe extern "C" fn syscall(
     })
 }
 
+/// The arguments of `epoll_pwait` and `epoll_pwait2`, whose `timeout` is
+/// milliseconds for one and a timespec pointer for the other.
+fn epoll_args(
+    epfd: c_int,
+    events: *mut epoll_event,
+    maxevents: c_int,
+    timeout: c_long,
+    sigmask: *const libc::sigset_t,
+) -> [c_long; 6] {
+    [
+        epfd as c_long,
+        events as c_long,
+        maxevents as c_long,
+        timeout,
+        sigmask as c_long,
+        8, // the kernel's sigset size
+    ]
+}
+
 /// `epoll_wait(2)`. weft's own pollers wait outside coroutines, so this is
 /// a blocking call only for an epoll instance a coroutine drives itself.
 #[no_mangle]
@@ -85,14 +104,7 @@ pub unsafe extern "C" fn epoll_pwait(
     timeout: c_int,
     sigmask: *const libc::sigset_t,
 ) -> c_int {
-    let args = [
-        epfd as c_long,
-        events as c_long,
-        maxevents as c_long,
-        timeout as c_long,
-        sigmask as c_long,
-        8, // the kernel's sigset size
-    ];
+    let args = epoll_args(epfd, events, maxevents, timeout as c_long, sigmask);
     // SAFETY: the caller's contract for epoll_pwait(2).
     let call = || unsafe { raw::syscall6(libc::SYS_epoll_pwait, args) };
     blocking_if(timeout != 0, call) as c_int
@@ -109,14 +121,7 @@ pub unsafe extern "C" fn epoll_pwait2(
     timeout: *const libc::timespec,
     sigmask: *const libc::sigset_t,
 ) -> c_int {
-    let args = [
-        epfd as c_long,
-        events as c_long,
-        maxevents as c_long,
-        timeout as c_long,
-        sigmask as c_long,
-        8, // the kernel's sigset size
-    ];
+    let args = epoll_args(epfd, events, maxevents, timeout as c_long, sigmask);
     // SAFETY: the caller's contract for epoll_pwait2(2).
     blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_epoll_pwait2, args) }) as c_int
 }

@@ -41,9 +41,7 @@ unsafe fn poll_parked(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>)
     // huge `nfds` are dropped, there as here.
     let nfds = nfds as u32 as nfds_t;
     if nfds == 0 {
-        let _ = crate::time::sleep_parked(deadline.map_or(Duration::MAX, |d| {
-            d.saturating_duration_since(Instant::now())
-        }));
+        let _ = sleep_until(deadline);
         return 0;
     }
     // SAFETY: the kernel just read these `nfds` pollfds (at most the fd
@@ -68,9 +66,7 @@ unsafe fn poll_parked(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>)
         }
         if wanted.is_empty() {
             // Every fd is negative (ignored): wait out the timeout.
-            let _ = crate::time::sleep_parked(deadline.map_or(Duration::MAX, |d| {
-                d.saturating_duration_since(Instant::now())
-            }));
+            let _ = sleep_until(deadline);
             return 0;
         }
         if wait_any(&wanted, deadline) == Wait::Cancelled {
@@ -82,6 +78,19 @@ unsafe fn poll_parked(fds: *mut pollfd, nfds: nfds_t, deadline: Option<Instant>)
         if n != 0 {
             return n;
         }
+    }
+}
+
+/// Parks until `deadline` (`None`: until cancelled): `Wait::TimedOut`, or
+/// `Wait::Cancelled` if the runtime cancels the coroutine first.
+fn sleep_until(deadline: Option<Instant>) -> Wait {
+    let left = deadline.map_or(Duration::MAX, |d| {
+        d.saturating_duration_since(Instant::now())
+    });
+    if crate::time::sleep_parked(left) {
+        Wait::TimedOut
+    } else {
+        Wait::Cancelled
     }
 }
 
@@ -158,6 +167,14 @@ type Bits = [u64; FD_WORDS];
 const FD_WORDS: usize = libc::FD_SETSIZE / 64;
 
 impl FdSets {
+    /// The read, write and except sets of a call with `nfds`.
+    fn new(nfds: c_int, sets: [*mut libc::fd_set; 3]) -> FdSets {
+        FdSets {
+            sets,
+            words: (nfds.max(0) as usize).div_ceil(64),
+        }
+    }
+
     /// Whether every set is null or could be user memory; one that cannot
     /// is left to the kernel, which answers `EFAULT`, before weft reads it.
     fn plausible(&self) -> bool {
@@ -263,10 +280,8 @@ unsafe fn select_parked(nfds: c_int, sets: &FdSets, deadline: Option<Instant>) -
         // Nothing ready: the kernel cleared the sets; put them back.
         // SAFETY: the caller's contract.
         unsafe { sets.restore(&saved) };
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let outcome = if wanted.is_empty() {
-            crate::time::sleep_parked(left.unwrap_or(Duration::MAX));
-            Wait::TimedOut
+            sleep_until(deadline)
         } else {
             wait_any(&wanted, deadline)
         };
@@ -289,10 +304,7 @@ pub unsafe extern "C" fn select(
     exceptfds: *mut libc::fd_set,
     timeout: *mut libc::timeval,
 ) -> c_int {
-    let sets = FdSets {
-        sets: [readfds, writefds, exceptfds],
-        words: (nfds.max(0) as usize).div_ceil(64),
-    };
+    let sets = FdSets::new(nfds, [readfds, writefds, exceptfds]);
     // SAFETY: the caller passes a readable timeval or null.
     let tv = unsafe { timeout.as_ref() }.copied();
     let mut ts = tv.map(|tv| libc::timespec {
@@ -350,10 +362,7 @@ pub unsafe extern "C" fn pselect(
     timeout: *const libc::timespec,
     sigmask: *const libc::sigset_t,
 ) -> c_int {
-    let sets = FdSets {
-        sets: [readfds, writefds, exceptfds],
-        words: (nfds.max(0) as usize).div_ceil(64),
-    };
+    let sets = FdSets::new(nfds, [readfds, writefds, exceptfds]);
     // SAFETY: the caller passes a readable timespec or null.
     let mut ts = unsafe { timeout.as_ref() }.copied();
     let ts_ptr = ts.as_mut().map_or(std::ptr::null_mut(), |t| t as *mut _);

@@ -1,13 +1,14 @@
 //! Creating, accepting, connecting and configuring sockets.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libc::{c_int, c_void, sockaddr, socklen_t};
 
 use crate::io::fd_table::{self, KNOWN, PER_CALL, SOCKET};
 use crate::io::{
-    block_thread, kind_of, managed, register_new, retry, type_flags, wait_any, Direction, Wait,
+    block_thread, deadline_after, kind_of, managed, register_new, retry, type_flags, wait_any,
+    Direction,
 };
 use crate::runtime::current_task;
 use crate::sys::{self, raw};
@@ -140,10 +141,7 @@ unsafe fn accept_blocking_listener(
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    let timeout = slot.recv_timeout.load(Ordering::Relaxed);
-    let deadline = (timeout != 0)
-        .then(|| Instant::now().checked_add(Duration::from_nanos(timeout)))
-        .flatten();
+    let deadline = deadline_after(slot.recv_timeout.load(Ordering::Relaxed));
     loop {
         let mut pfd = libc::pollfd {
             fd,
@@ -165,24 +163,9 @@ unsafe fn accept_blocking_listener(
                 raw::syscall6(libc::SYS_accept4, args)
             }) as c_int;
         }
-        match wait_any(&[(fd, Direction::Read)], deadline) {
-            Wait::Ready => {}
-            Wait::TimedOut => {
-                sys::set_errno(libc::EAGAIN);
-                return -1;
-            }
-            Wait::Closed => {
-                sys::set_errno(libc::EBADF);
-                return -1;
-            }
-            Wait::Cancelled => {
-                sys::set_errno(libc::ECANCELED);
-                return -1;
-            }
-            Wait::Interrupted => {
-                sys::set_errno(libc::EINTR);
-                return -1;
-            }
+        if let Some(e) = wait_any(&[(fd, Direction::Read)], deadline).errno(libc::EAGAIN) {
+            sys::set_errno(e);
+            return -1;
         }
     }
 }
@@ -228,10 +211,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         return rc;
     };
     let generation = slot.state().generation;
-    let timeout = slot.send_timeout.load(Ordering::Relaxed);
-    let deadline = (timeout != 0)
-        .then(|| Instant::now().checked_add(Duration::from_nanos(timeout)))
-        .flatten();
+    let deadline = deadline_after(slot.send_timeout.load(Ordering::Relaxed));
     let mut errno = sys::errno();
     loop {
         let outcome = if in_coroutine {
@@ -239,73 +219,58 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
         } else {
             block_thread(fd, Direction::Write, deadline)
         };
-        match outcome {
-            Wait::TimedOut => {
-                sys::set_errno(libc::EINPROGRESS);
+        if let Some(e) = outcome.errno(libc::EINPROGRESS) {
+            sys::set_errno(e);
+            return -1;
+        }
+        if errno == libc::EAGAIN {
+            // A Unix socket whose listener's backlog was full: try again.
+            // SAFETY: as above.
+            let rc = unsafe { raw::connect(fd, addr, len) };
+            if rc == 0 {
+                crate::io::connected(slot, fd);
+                return rc;
+            }
+            if !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
+                return rc;
+            }
+            errno = sys::errno();
+        } else {
+            let mut err: c_int = 0;
+            let mut len = std::mem::size_of::<c_int>() as socklen_t;
+            // SAFETY: SO_ERROR writes one int.
+            let rc = unsafe {
+                raw::getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut err as *mut c_int).cast(),
+                    &mut len,
+                )
+            };
+            if rc == -1 {
                 return -1;
             }
-            Wait::Closed => {
+            if slot.state().generation != generation {
                 sys::set_errno(libc::EBADF);
                 return -1;
             }
-            Wait::Cancelled => {
-                sys::set_errno(libc::ECANCELED);
-                return -1;
-            }
-            Wait::Interrupted => {
-                sys::set_errno(libc::EINTR);
-                return -1;
-            }
-            Wait::Ready if errno == libc::EAGAIN => {
-                // A Unix socket whose listener's backlog was full: try again.
-                // SAFETY: as above.
-                let rc = unsafe { raw::connect(fd, addr, len) };
-                if rc == 0 {
-                    crate::io::connected(slot, fd);
-                    return rc;
-                }
-                if !matches!(sys::errno(), libc::EINPROGRESS | libc::EAGAIN) {
-                    return rc;
-                }
-                errno = sys::errno();
-            }
-            Wait::Ready => {
-                let mut err: c_int = 0;
-                let mut len = std::mem::size_of::<c_int>() as socklen_t;
-                // SAFETY: SO_ERROR writes one int.
-                let rc = unsafe {
-                    raw::getsockopt(
-                        fd,
-                        libc::SOL_SOCKET,
-                        libc::SO_ERROR,
-                        (&mut err as *mut c_int).cast(),
-                        &mut len,
-                    )
-                };
-                if rc == -1 {
-                    return -1;
-                }
-                if slot.state().generation != generation {
-                    sys::set_errno(libc::EBADF);
-                    return -1;
-                }
-                return match err {
-                    0 => {
-                        // Writable with no error can also mean "still in
-                        // progress" after a spurious wake: check.
-                        if is_connected(fd) {
-                            crate::io::connected(slot, fd);
-                            0
-                        } else {
-                            continue;
-                        }
+            return match err {
+                0 => {
+                    // Writable with no error can also mean "still in
+                    // progress" after a spurious wake: check.
+                    if is_connected(fd) {
+                        crate::io::connected(slot, fd);
+                        0
+                    } else {
+                        continue;
                     }
-                    e => {
-                        sys::set_errno(e);
-                        -1
-                    }
-                };
-            }
+                }
+                e => {
+                    sys::set_errno(e);
+                    -1
+                }
+            };
         }
     }
 }

@@ -32,6 +32,29 @@ pub(crate) enum Wait {
     Interrupted,
 }
 
+/// The deadline of a socket timeout of `nanos` (`SO_RCVTIMEO`,
+/// `SO_SNDTIMEO`) that starts now; `None` for none (0) or one too far off.
+pub(crate) fn deadline_after(nanos: u64) -> Option<Instant> {
+    if nanos == 0 {
+        return None;
+    }
+    Instant::now().checked_add(Duration::from_nanos(nanos))
+}
+
+impl Wait {
+    /// The `errno` a call fails with after this outcome, `timed_out` for a
+    /// deadline that passed; `None` for `Ready`: try the call again.
+    pub(crate) fn errno(self, timed_out: libc::c_int) -> Option<libc::c_int> {
+        match self {
+            Wait::Ready => None,
+            Wait::TimedOut => Some(timed_out),
+            Wait::Closed => Some(libc::EBADF),
+            Wait::Cancelled => Some(libc::ECANCELED),
+            Wait::Interrupted => Some(libc::EINTR),
+        }
+    }
+}
+
 /// A libc-style return value: -1 means failure with `errno` set.
 pub(crate) trait Ret: Copy {
     const FAIL: Self;
@@ -285,32 +308,17 @@ pub(crate) fn retry<R: Ret>(
                 readiness.clear(key, generation, dir);
             }
         }
-        if timeout != 0 && deadline.is_none() {
-            deadline = Instant::now().checked_add(Duration::from_nanos(timeout));
+        if deadline.is_none() {
+            deadline = deadline_after(timeout);
         }
         let outcome = if worker.is_some() {
             wait_any(&[(fd, dir)], deadline)
         } else {
             block_thread(fd, dir, deadline)
         };
-        match outcome {
-            Wait::Ready => {}
-            Wait::TimedOut => {
-                sys::set_errno(libc::EAGAIN);
-                return R::FAIL;
-            }
-            Wait::Closed => {
-                sys::set_errno(libc::EBADF);
-                return R::FAIL;
-            }
-            Wait::Cancelled => {
-                sys::set_errno(libc::ECANCELED);
-                return R::FAIL;
-            }
-            Wait::Interrupted => {
-                sys::set_errno(libc::EINTR);
-                return R::FAIL;
-            }
+        if let Some(e) = outcome.errno(libc::EAGAIN) {
+            sys::set_errno(e);
+            return R::FAIL;
         }
     }
 }
