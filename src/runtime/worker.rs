@@ -141,8 +141,9 @@ pub(crate) struct Local {
     /// coroutines); `context::current_task` reads it. It is the worker's,
     /// not a thread-local: see `context.rs`.
     running: Cell<Option<NonNull<Task>>>,
-    /// The running coroutine yields to be resumed at once by this same
-    /// thread (`pin_yield`); set just before that yield.
+    /// The running coroutine, a hand-off's, yields to be resumed at once by
+    /// this same thread (`pin_yield`); set just before that yield, read by
+    /// `hand_off` after it.
     pin: Cell<bool>,
     /// A coroutine that yielded so (`pin`): the next one this thread runs,
     /// before any switch point (`takeover.rs`, "Hand-offs").
@@ -785,9 +786,6 @@ impl Local {
             self.keep(&task);
         }
         match result {
-            CoroutineResult::Yield(Suspend::Yield) if self.pin.take() => {
-                self.pinned.set(Some(task))
-            }
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Yield(Suspend::Abandon) => {} // only while shutting down
             // Parked (`park.rs`, step 1): `Task::parked` keeps this queue
@@ -826,9 +824,15 @@ impl Local {
         // SAFETY: as above.
         unsafe { self.resume(task, frame, Some(me)) };
         self.handing_off.set(false);
-        if me.is_parked() || self.has_pinned() {
-            // Not woken; or the task must run next on this thread, so `me`
-            // suspends now, whatever woke it (its entry stays queued).
+        if self.pin.take() {
+            // The task yielded to run next on this thread (`pin_yield`):
+            // its entry is the one `resume` just queued last. `me` suspends
+            // now, whatever woke it (its own entry stays queued).
+            let task = self.ready.borrow_mut().pop_back();
+            self.pinned.set(task);
+            return false;
+        }
+        if me.is_parked() {
             return false;
         }
         match self.next.take() {
