@@ -18,14 +18,7 @@ fn cpu_time() -> Duration {
 
 #[test]
 fn an_accept_loop_at_emfile_does_not_spin() {
-    let out = common::run_child("child_accept_at_emfile", &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("emfile-ok"), "{stdout}");
+    common::assert_child_prints("child_accept_at_emfile", "emfile-ok");
 }
 
 #[test]
@@ -115,14 +108,7 @@ fn child_accept_at_emfile() {
 
 #[test]
 fn accept_outside_coroutines_reports_emfile_at_once() {
-    let out = common::run_child("child_plain_accept_at_emfile", &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("plain-emfile-ok"), "{stdout}");
+    common::assert_child_prints("child_plain_accept_at_emfile", "plain-emfile-ok");
 }
 
 #[test]

@@ -140,32 +140,38 @@ fn fd_set_of(fd: i32) -> libc::fd_set {
     }
 }
 
+/// `select` for reading `fd` alone, with `tv`: its result, and whether
+/// `fd` is still in the set.
+fn select_read(fd: i32, tv: &mut libc::timeval) -> (i32, bool) {
+    let mut set = fd_set_of(fd);
+    // SAFETY: a valid set and timeval; nfds covers `fd`.
+    let n = unsafe {
+        libc::select(
+            fd + 1,
+            &mut set,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            tv,
+        )
+    };
+    // SAFETY: a valid set.
+    (n, unsafe { libc::FD_ISSET(fd, &set) })
+}
+
 #[test]
 fn select_in_a_coroutine_is_woken_by_a_sibling_and_reports_the_time_left() {
     let rt = weft::Runtime::builder().workers(1).build().unwrap();
     let (n, set, left, took) = rt.run(|| {
         let pipe = Pipe::new();
         let feeder = pipe.feed_later(Duration::from_millis(30));
-        let mut set = fd_set_of(pipe.r);
         let mut tv = libc::timeval {
             tv_sec: 5,
             tv_usec: 0,
         };
         let start = Instant::now();
-        // SAFETY: a valid set and timeval; nfds covers the pipe's fd.
-        let n = unsafe {
-            libc::select(
-                pipe.r + 1,
-                &mut set,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                &mut tv,
-            )
-        };
+        let (n, set) = select_read(pipe.r, &mut tv);
         let took = start.elapsed();
         feeder.join().unwrap();
-        // SAFETY: a valid set.
-        let set = unsafe { libc::FD_ISSET(pipe.r, &set) };
         (
             n,
             set,
@@ -188,25 +194,13 @@ fn select_times_out_with_its_set_cleared_and_no_time_left() {
     let rt = weft::Runtime::builder().workers(1).build().unwrap();
     let (n, set, tv, took) = rt.run(|| {
         let pipe = Pipe::new();
-        let mut set = fd_set_of(pipe.r);
         let mut tv = libc::timeval {
             tv_sec: 0,
             tv_usec: 50_000,
         };
         let start = Instant::now();
-        // SAFETY: as above.
-        let n = unsafe {
-            libc::select(
-                pipe.r + 1,
-                &mut set,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                &mut tv,
-            )
-        };
-        let took = start.elapsed();
-        // SAFETY: a valid set.
-        (n, unsafe { libc::FD_ISSET(pipe.r, &set) }, tv, took)
+        let (n, set) = select_read(pipe.r, &mut tv);
+        (n, set, tv, start.elapsed())
     });
     assert_eq!(n, 0);
     assert!(!set, "a timed-out select left the fd in its set");
@@ -299,24 +293,13 @@ fn select_on_a_plain_thread_is_the_kernels() {
         // SAFETY: one byte to the pipe's write end.
         unsafe { libc::write(w, b"!".as_ptr().cast(), 1) }
     });
-    let mut set = fd_set_of(pipe.r);
     let mut tv = libc::timeval {
         tv_sec: 5,
         tv_usec: 0,
     };
-    // SAFETY: a valid set and timeval.
-    let n = unsafe {
-        libc::select(
-            pipe.r + 1,
-            &mut set,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut tv,
-        )
-    };
+    let (n, set) = select_read(pipe.r, &mut tv);
     assert_eq!(writer.join().unwrap(), 1);
     assert_eq!(n, 1);
-    // SAFETY: a valid set.
-    assert!(unsafe { libc::FD_ISSET(pipe.r, &set) });
+    assert!(set);
     assert!(tv.tv_sec < 5, "the kernel wrote the time left");
 }

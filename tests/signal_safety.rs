@@ -7,6 +7,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
+mod common;
+
 /// Counts the allocations made while `IN_HANDLER` is set on the thread.
 struct Counting;
 
@@ -76,17 +78,8 @@ fn move_fd(fd: i32, to: i32) -> i32 {
 fn write_read_and_close_in_a_handler_that_interrupts_a_coroutine_allocate_nothing() {
     // Fd numbers in chunks of the fd table no one has touched (4096 fds a
     // chunk): below the usual hard limit, far above what tests open.
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid struct.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
-    let top = (lim.rlim_cur.min(1 << 20) as i32) - 1;
+    let limit = common::net::raise_fd_limit();
+    let top = (limit.min(1 << 20) as i32) - 1;
     assert!(top >= 3 * 4096, "the fd limit is too low for this test");
     let mut fds = [0; 2];
     // SAFETY: room for two fds.

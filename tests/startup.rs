@@ -24,14 +24,7 @@ fn use_up_fds() -> Vec<i32> {
 
 #[test]
 fn a_failed_global_start_is_retried_and_says_what_failed() {
-    let out = common::run_child("child_global_start_without_fds", &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("startup-ok"), "{stdout}");
+    common::assert_child_prints("child_global_start_without_fds", "startup-ok");
 }
 
 #[test]

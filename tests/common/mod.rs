@@ -22,6 +22,19 @@ pub fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
     cmd.output().expect("spawn child test process")
 }
 
+/// Runs the ignored test `name` in a child process (`run_child`) and
+/// asserts that it succeeded and printed `marker`.
+pub fn assert_child_prints(name: &str, marker: &str) {
+    let out = run_child(name, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(marker), "{stdout}");
+}
+
 /// Whether this process is a child started by `run_child`.
 pub fn is_child() -> bool {
     std::env::var_os("WEFT_TEST_CHILD").is_some()
