@@ -8,14 +8,16 @@
 //! Why not a thread-local: a coroutine may resume on another thread of its
 //! worker (`takeover.rs`), and the compiler may keep a thread-local's
 //! address in a register across a suspension point, as if the thread could
-//! not change within a function. A coroutine that parks in a loop would
-//! then read and write the *first* thread's slot after it moved: a wrong
-//! running coroutine, read by a later hook on that thread, turned the
-//! scheduler's own poller wait into a bogus blocking call. `WORKER` is safe
-//! from this: all threads of a worker hold the same value in it, for life,
-//! so an old thread's slot gives the right answer. `Local::running` is one
-//! slot per worker, whichever thread reads it, and only the thread that
-//! holds the worker touches it (`takeover.rs`, soundness, point 2).
+//! not change within a function. A coroutine that parks in a loop (the
+//! hand-off in `park.rs` writes the running coroutine there) could then
+//! read and write the *first* thread's slot after it moved, and leave that
+//! thread believing a coroutine runs on it while its scheduler loop runs,
+//! so that its own poller wait would count as a coroutine's blocking call.
+//! `WORKER` is safe from this: all threads of a worker hold the same value
+//! in it, for life, so an old thread's slot gives the right answer.
+//! `Local::running` is one slot per worker, whichever thread reads it, and
+//! only the thread that holds the worker touches it (`takeover.rs`,
+//! soundness, point 2).
 
 use std::cell::Cell;
 use std::ptr;
