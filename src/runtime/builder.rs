@@ -1,7 +1,7 @@
 //! `RuntimeBuilder`: configure and start a runtime.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::thread;
 
@@ -9,7 +9,7 @@ use crossbeam_deque::{Injector, Worker as Deque};
 use crossbeam_queue::SegQueue;
 
 use super::monitor::{self, Monitor};
-use super::shared::{Config, Remote, Shared, RUNNING};
+use super::shared::{Config, Idle, Remote, Shared};
 use super::takeover::{Domain, Takeover};
 use super::worker::Local;
 use super::Runtime;
@@ -164,7 +164,7 @@ impl RuntimeBuilder {
                 inbox: SegQueue::new(),
                 waker,
                 poller,
-                state: AtomicU8::new(RUNNING),
+                idle: Idle::new(),
                 bound: AtomicUsize::new(0),
                 takeover: Takeover::new(),
             });

@@ -14,8 +14,8 @@
 //!
 //! A worker with nothing local *searches*: it steals from the injector and
 //! its peers while counted in `searching`. If that fails it *sleeps* in its
-//! poller. Each worker's `state` is `RUNNING`, `SLEEPING` or `WOKEN` (woken to
-//! search, already counted in `searching` by whoever woke it).
+//! poller. Each worker's [`Idle`] state is `RUNNING`, `SLEEPING` or `WOKEN`
+//! (woken to search, already counted in `searching` by whoever woke it).
 //!
 //! 1. A spawn pushes the task, then (after a SeqCst fence) reads
 //!    `searching`. If some worker is searching, that worker will find the task
@@ -58,10 +58,53 @@ pub(crate) struct Config {
     pub(crate) max_threads: usize,
 }
 
-/// `Remote::state` values.
-pub(crate) const RUNNING: u8 = 0;
-pub(crate) const SLEEPING: u8 = 1;
-pub(crate) const WOKEN: u8 = 2;
+/// A worker's place in the idle protocol (module docs): `RUNNING`,
+/// `SLEEPING` or `WOKEN`. The worker announces and ends its sleeps; wakers
+/// move it out of `SLEEPING`. Nothing else writes it.
+#[derive(Debug)]
+pub(crate) struct Idle(AtomicU8);
+
+const RUNNING: u8 = 0;
+const SLEEPING: u8 = 1;
+const WOKEN: u8 = 2;
+
+impl Idle {
+    pub(crate) fn new() -> Idle {
+        Idle(AtomicU8::new(RUNNING))
+    }
+
+    /// Whether the worker sleeps (or is about to): a hint, for counting
+    /// awake workers.
+    pub(crate) fn is_asleep(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == SLEEPING
+    }
+
+    /// Step 2, for the worker: it is about to sleep. The fence orders the
+    /// store before the re-checks that follow.
+    pub(crate) fn announce_sleep(&self) {
+        self.0.store(SLEEPING, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// For the worker after its sleep: true if a waker counted it as
+    /// searching (step 1).
+    pub(crate) fn end_sleep(&self) -> bool {
+        self.0.swap(RUNNING, Ordering::AcqRel) == WOKEN
+    }
+
+    /// Steps 1 and 4, for a waker that has fenced: moves a sleeping worker
+    /// out of `SLEEPING`, to `WOKEN` if `to_search` (the waker counted it as
+    /// searching) or else to `RUNNING`. True if this call woke it: the caller
+    /// must then break its poll.
+    fn wake(&self, to_search: bool) -> bool {
+        let to = if to_search { WOKEN } else { RUNNING };
+        self.0.load(Ordering::Relaxed) == SLEEPING
+            && self
+                .0
+                .compare_exchange(SLEEPING, to, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+    }
+}
 
 /// The part of a worker that other threads reach.
 pub(crate) struct Remote {
@@ -73,9 +116,8 @@ pub(crate) struct Remote {
     pub(crate) waker: Arc<Waker>,
     /// The worker's poller: its registry and the coroutines waiting on fds.
     pub(crate) poller: Arc<Poller>,
-    /// `RUNNING`, `SLEEPING` or `WOKEN`: the worker stores `SLEEPING` before
-    /// it sleeps and `RUNNING` after; wakers CAS it out of `SLEEPING`.
-    pub(crate) state: AtomicU8,
+    /// Where the worker is in the idle protocol.
+    pub(crate) idle: Idle,
     /// Coroutines started on this worker and not finished. Written by the
     /// worker; read by the others to place fresh coroutines.
     pub(crate) bound: AtomicUsize,
@@ -245,12 +287,7 @@ impl Shared {
     /// for it that its sleep re-checks (step 4; `takeover.rs`, step 4).
     pub(crate) fn wake_worker(remote: &Remote) {
         fence(Ordering::SeqCst);
-        if remote.state.load(Ordering::Relaxed) == SLEEPING
-            && remote
-                .state
-                .compare_exchange(SLEEPING, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
+        if remote.idle.wake(false) {
             wake(remote);
         }
     }
@@ -271,12 +308,7 @@ impl Shared {
         }
         self.searching.fetch_add(1, Ordering::SeqCst);
         for remote in self.workers.iter() {
-            if remote.state.load(Ordering::Relaxed) == SLEEPING
-                && remote
-                    .state
-                    .compare_exchange(SLEEPING, WOKEN, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
+            if remote.idle.wake(true) {
                 wake(remote);
                 return;
             }

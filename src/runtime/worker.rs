@@ -50,7 +50,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,7 +60,7 @@ use slab::Slab;
 
 use super::context::{self, enter_worker};
 use super::park::Unparker;
-use super::shared::{Shared, RUNNING, SLEEPING, WOKEN};
+use super::shared::Shared;
 use super::takeover::Turn;
 use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller, Readiness};
@@ -597,7 +597,7 @@ impl Local {
             .workers
             .iter()
             .enumerate()
-            .any(|(i, w)| i != me && w.state.load(Ordering::Relaxed) != SLEEPING)
+            .any(|(i, w)| i != me && !w.idle.is_asleep())
     }
 
     /// Step 6: the injector, then the peers, while counted as searching.
@@ -641,7 +641,7 @@ impl Local {
                 .shared
                 .workers
                 .iter()
-                .filter(|w| w.state.load(Ordering::Relaxed) != SLEEPING)
+                .filter(|w| !w.idle.is_asleep())
                 .count();
             if awake <= 1 {
                 break;
@@ -719,8 +719,7 @@ impl Local {
             self.release_slots(); // `stack/budget.rs`, step 2
         }
         let remote = self.remote();
-        remote.state.store(SLEEPING, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        remote.idle.announce_sleep();
         if remote.inbox.is_empty()
             && !remote.takeover.is_wanted()
             && !self.shared.has_fresh_work()
@@ -738,7 +737,7 @@ impl Local {
             self.driver.borrow_mut().poll(timeout, &self.readiness);
         }
         self.retry_starved();
-        if remote.state.swap(RUNNING, Ordering::AcqRel) == WOKEN {
+        if remote.idle.end_sleep() {
             // Whoever woke us counted us as searching.
             self.searching.set(true);
         }
