@@ -19,6 +19,7 @@
 //! of its direction: they retry their call, and those that find nothing park
 //! again (the edge for new data comes later).
 
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
@@ -272,13 +273,32 @@ impl Poller {
     }
 }
 
-/// One worker's poller, owned by the worker thread.
+/// One worker's I/O state, owned by the worker (its holder thread uses
+/// it): the poller, the cache of the worker's registrations by fd, what the
+/// poller last said about each (`readiness.rs`), and how many of the
+/// worker's coroutines wait for readiness.
 pub(crate) struct Driver {
+    /// The epoll instance and its buffers; borrowed by `poll` alone.
+    polling: RefCell<Polling>,
+    poller: Arc<Poller>,
+    /// Poller keys by fd: `key << 32 | generation`, or `NO_REGISTRATION`.
+    /// Only this worker's coroutines touch it.
+    registrations: RefCell<Vec<u64>>,
+    readiness: Readiness,
+    /// This worker's coroutines parked until an fd is ready (`io_wait`):
+    /// while there are any, a searching worker looks at its poller.
+    io_waiters: Cell<usize>,
+}
+
+/// What `Driver::poll` needs mutably.
+struct Polling {
     poll: Poll,
     events: Events,
-    poller: Arc<Poller>,
     woken: Vec<Unparker>,
 }
+
+/// An empty entry of `Driver::registrations`.
+const NO_REGISTRATION: u64 = u64::MAX;
 
 impl Driver {
     /// A poller, its shared half, and the waker that breaks its wait.
@@ -290,10 +310,15 @@ impl Driver {
             waiters: Mutex::new(Slab::new()),
         });
         let driver = Driver {
-            poll,
-            events: Events::with_capacity(1024),
+            polling: RefCell::new(Polling {
+                poll,
+                events: Events::with_capacity(1024),
+                woken: Vec::new(),
+            }),
             poller: poller.clone(),
-            woken: Vec::new(),
+            registrations: RefCell::new(Vec::new()),
+            readiness: Readiness::default(),
+            io_waiters: Cell::new(0),
         };
         Ok((driver, poller, waker))
     }
@@ -301,27 +326,77 @@ impl Driver {
     /// Waits for readiness or a wake-up, at most `timeout` (`None`: no
     /// limit; zero: just look), and unparks the coroutines that were
     /// waiting for what became ready. Returns how many it unparked.
-    pub(crate) fn poll(&mut self, timeout: Option<Duration>, readiness: &Readiness) -> usize {
-        match self.poll.poll(&mut self.events, timeout) {
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
+        let polling = &mut *self.polling.borrow_mut();
+        match polling.poll.poll(&mut polling.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
             Err(e) => panic!("weft: epoll_wait failed: {e}"),
         }
-        if self.events.is_empty() {
+        if polling.events.is_empty() {
             return 0;
         }
         self.poller
-            .dispatch(&self.events, readiness, &mut self.woken);
-        let n = self.woken.len();
+            .dispatch(&polling.events, &self.readiness, &mut polling.woken);
+        let n = polling.woken.len();
         // Waking a coroutine first reads its record, cold in a server with
         // many connections: start all those loads before the first wake-up
         // waits on one.
-        for w in &self.woken {
+        for w in &polling.woken {
             w.prefetch();
         }
-        for w in self.woken.drain(..) {
+        for w in polling.woken.drain(..) {
             w.unpark();
         }
         n
+    }
+
+    /// The poller key this worker registered `fd` under, if it did so for
+    /// this generation of the fd.
+    #[inline]
+    pub(crate) fn cached_registration(&self, fd: RawFd, generation: u32) -> Option<usize> {
+        let entry = *self.registrations.borrow().get(usize::try_from(fd).ok()?)?;
+        (entry != NO_REGISTRATION && entry as u32 == generation).then_some((entry >> 32) as usize)
+    }
+
+    /// Remembers the poller key of `fd` for this generation.
+    pub(crate) fn cache_registration(&self, fd: RawFd, generation: u32, key: usize) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        let mut regs = self.registrations.borrow_mut();
+        if regs.len() <= fd {
+            regs.resize(fd + 1, NO_REGISTRATION);
+        }
+        regs[fd] = ((key as u64) << 32) | generation as u64;
+        self.readiness.reset(key, generation);
+    }
+
+    /// What this worker's poller last said about its registrations.
+    #[inline]
+    pub(crate) fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// Counts the calling coroutine as waiting for I/O readiness on this
+    /// worker until the guard drops.
+    #[inline]
+    pub(crate) fn io_wait(&self) -> IoWait<'_> {
+        self.io_waiters.set(self.io_waiters.get() + 1);
+        IoWait(&self.io_waiters)
+    }
+
+    /// Whether some coroutine of this worker waits for readiness.
+    #[inline]
+    pub(crate) fn has_io_waiters(&self) -> bool {
+        self.io_waiters.get() > 0
+    }
+}
+
+/// A coroutine counted in `Driver::io_waiters`.
+pub(crate) struct IoWait<'a>(&'a Cell<usize>);
+
+impl Drop for IoWait<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }

@@ -13,7 +13,8 @@
 //! direction always counts as ready, and calls go to the kernel, which
 //! answers at once (0, or the error).
 //!
-//! Owned by one worker and touched only on its thread: by its coroutines
+//! Owned by one worker's `Driver` and touched only by the thread that holds
+//! the worker (`runtime/takeover.rs`): by its coroutines
 //! (which clear a flag after seeing the socket empty or full) and by its
 //! poller dispatch (which sets flags from events). Indexed by poller key;
 //! each entry carries the fd generation it belongs to, and an entry of

@@ -286,8 +286,10 @@ pub(crate) fn retry<R: Ret>(
     }
     .load(Ordering::Relaxed);
     loop {
-        let key = worker.and_then(|w| w.cached_registration(fd, generation));
-        let readiness = worker.zip(key).map(|(w, key)| (w.readiness(), key));
+        let key = worker.and_then(|w| w.driver().cached_registration(fd, generation));
+        let readiness = worker
+            .zip(key)
+            .map(|(w, key)| (w.driver().readiness(), key));
         // Known empty (or full) on this worker: wait for the edge first.
         let known_empty = readiness.is_some_and(|(r, key)| !r.is_ready(key, generation, dir));
         if !known_empty {
@@ -477,7 +479,7 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
 /// Parks until unparked or `deadline`, counted among `worker`'s I/O
 /// waiters meanwhile; `TimedOut` if the deadline passed.
 fn park_until(worker: &Local, deadline: Option<Instant>) -> Wait {
-    let _io = worker.io_wait();
+    let _io = worker.driver().io_wait();
     match deadline {
         Some(d) => park::park_deadline(d),
         None => park::park(),
@@ -497,7 +499,7 @@ fn park_until(worker: &Local, deadline: Option<Instant>) -> Wait {
 /// `close`) tells `close` on any thread which pollers to clean up.
 pub(crate) fn registration(slot: &Slot, fd: RawFd, generation: u32) -> Option<usize> {
     let worker = current_worker()?;
-    if let Some(key) = worker.cached_registration(fd, generation) {
+    if let Some(key) = worker.driver().cached_registration(fd, generation) {
         return Some(key);
     }
     let poller = worker.poller();
@@ -515,6 +517,6 @@ pub(crate) fn registration(slot: &Slot, fd: RawFd, generation: u32) -> Option<us
             }
         }
     };
-    worker.cache_registration(fd, generation, key);
+    worker.driver().cache_registration(fd, generation, key);
     Some(key)
 }

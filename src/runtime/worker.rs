@@ -48,7 +48,6 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
-use std::os::fd::RawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -63,7 +62,7 @@ use super::park::Unparker;
 use super::shared::Shared;
 use super::takeover::Turn;
 use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
-use crate::io::{Driver, Poller, Readiness};
+use crate::io::{Driver, Poller};
 use crate::stack::{Budget, StackPool};
 use crate::sys;
 use crate::time::Timers;
@@ -84,9 +83,6 @@ const SPIN_POLL: u32 = 4;
 const SPIN_GRACE: Duration = Duration::from_micros(2);
 /// Pauses between two looks at the inbox while spinning.
 const INBOX_CHECKS: u32 = 4;
-
-/// An empty entry of `Local::registrations`.
-const NO_REGISTRATION: u64 = u64::MAX;
 
 /// How many more started coroutines than the least loaded worker a worker
 /// may hold before it hands fresh ones on.
@@ -123,7 +119,7 @@ pub(crate) struct Local {
     ready: RefCell<VecDeque<TaskRef>>,
     next: Cell<Option<TaskRef>>,
     timers: RefCell<Timers>,
-    driver: RefCell<Driver>,
+    driver: Driver,
     pool: RefCell<StackPool>,
     /// Every task started here that has suspended (yielded or parked) and
     /// not finished: keeps parked tasks alive and lets shutdown unwind them.
@@ -148,11 +144,6 @@ pub(crate) struct Local {
     /// A coroutine that yielded so (`pin`): the next one this thread runs,
     /// before any switch point (`takeover.rs`, "Hand-offs").
     pinned: Cell<Option<TaskRef>>,
-    /// Poller keys by fd: `key << 32 | generation`, or `NO_REGISTRATION`.
-    /// Only this worker's coroutines touch it.
-    registrations: RefCell<Vec<u64>>,
-    /// What the poller last reported per key (`io/readiness.rs`).
-    readiness: Readiness,
     /// Stack-budget slots this worker holds beyond those of its running
     /// coroutines (see `take_slot`).
     slots: Cell<usize>,
@@ -167,9 +158,6 @@ pub(crate) struct Local {
     /// Task references to the runtime reserved for tasks spawned here, and
     /// given back by tasks freed here (`shared::TaskShare`).
     task_refs: Cell<usize>,
-    /// This worker's coroutines parked until an fd is ready (`io_wait`):
-    /// while there are any, a searching worker looks at its poller.
-    io_waiters: Cell<usize>,
 }
 
 impl Local {
@@ -187,7 +175,7 @@ impl Local {
             ready: RefCell::new(VecDeque::with_capacity(256)),
             next: Cell::new(None),
             timers: RefCell::new(Timers::new()),
-            driver: RefCell::new(driver),
+            driver,
             pool: RefCell::new(pool),
             tasks: RefCell::new(Slab::with_capacity(256)),
             last_busy_poll: Cell::new(Instant::now()),
@@ -197,14 +185,11 @@ impl Local {
             running: Cell::new(None),
             pin: Cell::new(false),
             pinned: Cell::new(None),
-            registrations: RefCell::new(Vec::new()),
-            readiness: Readiness::default(),
             slots: Cell::new(0),
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
             deferred_releases: RefCell::new(Vec::new()),
             task_refs: Cell::new(0),
-            io_waiters: Cell::new(0),
         }
     }
 
@@ -290,34 +275,10 @@ impl Local {
         &self.remote().poller
     }
 
-    /// The poller key this worker registered `fd` under, if it did so for
-    /// this generation of the fd.
-    pub(crate) fn cached_registration(&self, fd: RawFd, generation: u32) -> Option<usize> {
-        let entry = *self.registrations.borrow().get(usize::try_from(fd).ok()?)?;
-        (entry != NO_REGISTRATION && entry as u32 == generation).then_some((entry >> 32) as usize)
-    }
-
-    /// Remembers the poller key of `fd` for this generation.
-    pub(crate) fn cache_registration(&self, fd: RawFd, generation: u32, key: usize) {
-        let Ok(fd) = usize::try_from(fd) else { return };
-        let mut regs = self.registrations.borrow_mut();
-        if regs.len() <= fd {
-            regs.resize(fd + 1, NO_REGISTRATION);
-        }
-        regs[fd] = ((key as u64) << 32) | generation as u64;
-        self.readiness.reset(key, generation);
-    }
-
-    /// Counts the calling coroutine as waiting for I/O readiness on this
-    /// worker until the guard drops.
-    pub(crate) fn io_wait(&self) -> IoWait<'_> {
-        self.io_waiters.set(self.io_waiters.get() + 1);
-        IoWait(self)
-    }
-
-    /// What this worker's poller last said about its registrations.
-    pub(crate) fn readiness(&self) -> &Readiness {
-        &self.readiness
+    /// This worker's I/O state: its poller, fd cache and readiness.
+    #[inline]
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.driver
     }
 
     fn next_task(&self) -> Result<TaskRef, Stop> {
@@ -410,9 +371,7 @@ impl Local {
         let now = Instant::now();
         if now.duration_since(self.last_busy_poll.get()) >= BUSY_POLL_INTERVAL {
             self.last_busy_poll.set(now);
-            self.driver
-                .borrow_mut()
-                .poll(Some(Duration::ZERO), &self.readiness);
+            self.driver.poll(Some(Duration::ZERO));
         }
         if let Some(t) = self.fresh.pop() {
             self.ready.borrow_mut().push_back(t);
@@ -659,12 +618,8 @@ impl Local {
             // likely to come next when they wait for sockets: look at once,
             // not only after a few rounds of spinning.
             if (round == 1 || round % SPIN_POLL == 0)
-                && self.io_waiters.get() > 0
-                && self
-                    .driver
-                    .borrow_mut()
-                    .poll(Some(Duration::ZERO), &self.readiness)
-                    > 0
+                && self.driver.has_io_waiters()
+                && self.driver.poll(Some(Duration::ZERO)) > 0
             {
                 break;
             }
@@ -734,7 +689,7 @@ impl Local {
             if !self.starved.borrow().is_empty() {
                 timeout = Some(timeout.map_or(STARVED_RETRY, |t| t.min(STARVED_RETRY)));
             }
-            self.driver.borrow_mut().poll(timeout, &self.readiness);
+            self.driver.poll(timeout);
         }
         self.retry_starved();
         if remote.idle.end_sleep() {
@@ -1030,16 +985,6 @@ impl Local {
         // SAFETY: the reserve held these references; the worker's own `Arc`
         // keeps the runtime alive.
         unsafe { Shared::release_task_refs(NonNull::from(&*self.shared), reserved) };
-    }
-}
-
-/// A coroutine counted in `Local::io_waiters`.
-pub(crate) struct IoWait<'a>(&'a Local);
-
-impl Drop for IoWait<'_> {
-    fn drop(&mut self) {
-        let n = &self.0.io_waiters;
-        n.set(n.get() - 1);
     }
 }
 
