@@ -53,10 +53,8 @@ pub(crate) fn current_worker() -> Option<&'static Local> {
 /// suspended in its task table until it finishes.
 #[inline]
 pub(crate) fn current_task() -> Option<&'static Task> {
+    // In a forked child `current_worker` answers none, and so does this.
     let p = current_worker()?.running()?;
-    if super::fork::outside_weft() {
-        return None; // a forked child's copy of a coroutine (`fork.rs`)
-    }
     // SAFETY: see above; callers are the coroutine itself, which cannot
     // outlive its own task.
     Some(unsafe { p.as_ref() })

@@ -141,9 +141,6 @@ pub(crate) struct Local {
     /// this same thread (`pin_yield`); set just before that yield, read by
     /// `hand_off` after it.
     pin: Cell<bool>,
-    /// A coroutine that yielded so (`pin`): the next one this thread runs,
-    /// before any switch point (`takeover.rs`, "Hand-offs").
-    pinned: Cell<Option<TaskRef>>,
     /// Stack-budget slots this worker holds beyond those of its running
     /// coroutines (see `take_slot`).
     slots: Cell<usize>,
@@ -184,7 +181,6 @@ impl Local {
             handing_off: Cell::new(false),
             running: Cell::new(None),
             pin: Cell::new(false),
-            pinned: Cell::new(None),
             slots: Cell::new(0),
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
@@ -282,9 +278,6 @@ impl Local {
     }
 
     fn next_task(&self) -> Result<TaskRef, Stop> {
-        if let Some(t) = self.pinned.take() {
-            return Ok(t);
-        }
         loop {
             let tick = self.tick.get();
             if tick == 0 {
@@ -536,14 +529,7 @@ impl Local {
     /// wake-up from there may come within a microsecond.
     #[inline]
     pub(crate) fn may_spin(&self) -> bool {
-        !self.handing_off.get() && !self.has_pinned() && self.idle_beside_peers()
-    }
-
-    fn has_pinned(&self) -> bool {
-        let pinned = self.pinned.take();
-        let any = pinned.is_some();
-        self.pinned.set(pinned);
-        any
+        !self.handing_off.get() && self.idle_beside_peers()
     }
 
     #[inline(never)]
@@ -779,11 +765,17 @@ impl Local {
         unsafe { self.resume(task, frame, Some(me)) };
         self.handing_off.set(false);
         if self.pin.take() {
-            // The task yielded to run next on this thread (`pin_yield`):
-            // its entry is the one `resume` just queued last. `me` suspends
-            // now, whatever woke it (its own entry stays queued).
-            let task = self.ready.borrow_mut().pop_back();
-            self.pinned.set(task);
+            // The task yielded to run next on this thread (`pin_yield`): its
+            // entry, the one `resume` just queued last, goes to the `next`
+            // slot, which `next_task` takes before any switch point while
+            // `tick` is not 0 (it is at least 1 here: see above). `me`
+            // suspends now, whatever woke it (its own entry stays queued).
+            debug_assert!(self.tick.get() >= 1);
+            let mut ready = self.ready.borrow_mut();
+            let task = ready.pop_back();
+            if let Some(woken) = self.next.replace(task) {
+                ready.push_back(woken);
+            }
             return false;
         }
         if me.is_parked() {
