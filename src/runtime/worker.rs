@@ -718,9 +718,6 @@ impl Local {
         self.set_running(Some(&task));
         // SAFETY: the caller's promise.
         let result = unsafe { Frame::resume(frame) };
-        if super::fork::outside_weft() {
-            super::fork::leave_child(); // `fork.rs`, step 5
-        }
         self.set_running(resumer);
         if let CoroutineResult::Yield(_) = result {
             self.keep(&task);
@@ -731,7 +728,14 @@ impl Local {
             // Parked (`park.rs`, step 1): `Task::parked` keeps this queue
             // entry's strong count for whoever wakes it.
             CoroutineResult::Yield(Suspend::Park) => std::mem::forget(task),
-            CoroutineResult::Return(()) => self.finish(&task),
+            CoroutineResult::Return(()) => {
+                // The one way back here in a forked child: every suspension
+                // starts at `current_task`, which answers none there.
+                if super::fork::outside_weft() {
+                    super::fork::leave_child(); // `fork.rs`, step 5
+                }
+                self.finish(&task)
+            }
         }
     }
 
