@@ -10,6 +10,10 @@
 //!   call but does not block (a `pread` of a cached file), in a coroutine
 //!   against the same call on a plain thread; and an uncontended std
 //!   `Mutex`, which never reaches the kernel, so never a hook.
+//! - After the criterion runs, `monitor_cpu`: the monitor thread's CPU time
+//!   while one coroutine makes back-to-back cached `pread`s (short blocking
+//!   calls) for 3 s, read from `/proc/self/task/*/stat`. The monitor's tick
+//!   backs off when it sees only short calls (`src/runtime/monitor.rs`).
 //!
 //! `cargo bench --bench takeover`.
 
@@ -153,6 +157,60 @@ fn blocking_call(c: &mut Criterion) {
     let _ = std::fs::remove_file(path);
 }
 
+/// The CPU time, in ms, of this process's threads whose name ends in
+/// `suffix` (10 ms resolution: the kernel's clock ticks).
+fn threads_cpu_ms(suffix: &str) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = task.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.trim_end().ends_with(suffix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: utime and stime are the 12th
+        // and 13th.
+        let rest: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap();
+        total += ticks * 10;
+    }
+    total
+}
+
+/// Prints the monitor's CPU time while a coroutine makes short blocking
+/// calls for 3 s (module docs).
+fn monitor_cpu(_: &mut Criterion) {
+    let path = std::env::temp_dir().join(format!("weft-bench-mon-{}", std::process::id()));
+    std::fs::write(&path, vec![7u8; 4096]).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    // A short name, so that the monitor's ("mb-monitor") fits the 15
+    // bytes the kernel keeps of a thread's name.
+    let rt = weft::Runtime::builder()
+        .workers(1)
+        .thread_name("mb")
+        .build()
+        .unwrap();
+    let before = threads_cpu_ms("mb-monitor");
+    let calls = rt.run(move || {
+        let mut buf = [0u8; 4096];
+        let start = Instant::now();
+        let mut calls = 0u64;
+        while start.elapsed() < Duration::from_secs(3) {
+            file.read_at(&mut buf, 0).unwrap();
+            calls += 1;
+        }
+        calls
+    });
+    let spent = threads_cpu_ms("mb-monitor") - before;
+    eprintln!("monitor_cpu: {calls} cached preads in 3 s; the monitor used {spent} ms of CPU");
+    let _ = std::fs::remove_file(path);
+}
+
 /// A pthread mutex shared with the benchmark's coroutine.
 struct PthreadMutex(std::cell::UnsafeCell<libc::pthread_mutex_t>);
 
@@ -161,5 +219,5 @@ unsafe impl Send for PthreadMutex {}
 // SAFETY: as above.
 unsafe impl Sync for PthreadMutex {}
 
-criterion_group!(benches, sibling_waits, blocking_call);
+criterion_group!(benches, sibling_waits, blocking_call, monitor_cpu);
 criterion_main!(benches);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the peers, runs each workload R times with its peers interleaved
 # (weft, go, tokio, weft, ...), and prints a markdown table of medians.
-# Usage: bash benches/peers/run.sh [--runs N] [--only spawn,spawn_wg,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss]
+# Usage: bash benches/peers/run.sh [--runs N] [--only spawn,spawn_wg,yield,sibling_wait,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-all=spawn,spawn_wg,yield,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss
+all=spawn,spawn_wg,yield,sibling_wait,sleep_rss,pingpong1,pingpong2,echo1,echo1000,http,idle_rss
 runs=5
 only=$all
 limit=${PEER_TIMEOUT:-120} # seconds per invocation, so a hang cannot stall the script
@@ -25,6 +25,7 @@ declare -A peers_of=(
     [spawn]="weft go tokio"
     [spawn_wg]="weft go"
     [yield]="weft go tokio"
+    [sibling_wait]="weft go"
     [sleep_rss]="weft go tokio"
     [pingpong1]="weft go tokio threads"
     [pingpong2]="weft go tokio threads"
@@ -209,7 +210,7 @@ for w in "${workloads[@]}"; do
             # CPU time per round trip), as rows of their own.
             while read -r _ extra value unit; do
                 echo "$extra $peer $value $unit" >>"$results"
-            done < <(grep -E "^RESULT ${w}_[a-z]+ " <<<"$out" || true)
+            done < <(grep -E "^RESULT ${w}_[a-z0-9]+ " <<<"$out" || true)
         done
     done
 done

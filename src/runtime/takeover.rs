@@ -640,23 +640,53 @@ pub(crate) fn blocking_call<R>(call: impl FnOnce() -> R) -> R {
     }
 }
 
+/// What the monitor saw of one worker at one look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// Its holder was not in a blocking call.
+    Running,
+    /// Its holder was in a blocking call, one that began since the last
+    /// look.
+    Blocking,
+    /// Its holder was in the same blocking call as at the last look, and
+    /// the monitor took the worker over (or tried: a spare could not start,
+    /// or the call ended meanwhile).
+    TakenOver,
+}
+
+/// What the monitor saw of every worker at one look.
+#[derive(Debug, Default)]
+pub(crate) struct Look {
+    /// Some worker's holder was in a blocking call.
+    pub(crate) blocking: bool,
+    /// Some worker was taken over.
+    pub(crate) took_over: bool,
+}
+
+impl Look {
+    pub(crate) fn add(&mut self, seen: Seen) {
+        self.blocking |= seen != Seen::Running;
+        self.took_over |= seen == Seen::TakenOver;
+    }
+}
+
 /// The monitor's look at one worker: the blocking word it saw at the last
 /// tick, and what to do now.
-pub(crate) fn check(shared: &Shared, index: usize, last: &mut u64) -> bool {
+pub(crate) fn check(shared: &Shared, index: usize, last: &mut u64) -> Seen {
     let takeover = &shared.workers[index].takeover;
     match takeover.blocking_word() {
+        Some(word) if *last == word.0 => {
+            takeover.take_over(shared, index, word);
+            *last = 0;
+            Seen::TakenOver
+        }
         Some(word) => {
-            if *last == word.0 {
-                takeover.take_over(shared, index, word);
-                *last = 0;
-            } else {
-                *last = word.0;
-            }
-            true
+            *last = word.0;
+            Seen::Blocking
         }
         None => {
             *last = 0;
-            false
+            Seen::Running
         }
     }
 }

@@ -11,11 +11,14 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -274,6 +277,59 @@ func serveHTTP(port string) {
 	fail("http: %v", http.Serve(ln, handler))
 }
 
+// Blocks timed back to back (sysmon busy) and after a pause (backed off),
+// as in the weft peer.
+const (
+	siblingBlocks     = 2_000
+	siblingColdBlocks = 50
+	siblingPause      = 20 * time.Millisecond
+	futexWaitPrivate  = 128
+	futexWakePrivate  = 129
+)
+
+// siblingWaits: how long a ready goroutine waits while the running one
+// blocks its thread in a raw futex wait (a system call the netpoller does
+// not see, so only sysmon's retake gets past it), with GOMAXPROCS=1. The
+// sibling notes when it runs and ends the wait. The waits, in µs.
+func siblingWaits(blocks int, pause time.Duration) []float64 {
+	runtime.GOMAXPROCS(1)
+	base := time.Now()
+	waits := make([]float64, 0, blocks)
+	for i := 0; i < blocks; i++ {
+		time.Sleep(pause)
+		var word uint32
+		var ranAt int64
+		done := make(chan struct{})
+		go func() {
+			atomic.StoreInt64(&ranAt, int64(time.Since(base)))
+			atomic.StoreUint32(&word, 1)
+			syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&word)), futexWakePrivate, 1<<30, 0, 0, 0)
+			close(done)
+		}()
+		blockedAt := int64(time.Since(base))
+		for atomic.LoadUint32(&word) == 0 {
+			syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&word)), futexWaitPrivate, 0, 0, 0, 0)
+		}
+		<-done
+		w := atomic.LoadInt64(&ranAt) - blockedAt
+		if w < 0 {
+			w = 0
+		}
+		waits = append(waits, float64(w)/1e3)
+	}
+	sort.Float64s(waits)
+	return waits
+}
+
+func benchSiblingWait() {
+	warm := siblingWaits(siblingBlocks, 0)
+	cold := siblingWaits(siblingColdBlocks, siblingPause)
+	at := func(v []float64, q float64) float64 { return v[int(float64(len(v)-1)*q)] }
+	fmt.Printf("RESULT sibling_wait %.1f us\n", at(warm, 0.5))
+	fmt.Printf("RESULT sibling_wait_p99 %.1f us\n", at(warm, 0.99))
+	fmt.Printf("RESULT sibling_wait_cold %.1f us\n", at(cold, 0.5))
+}
+
 func main() {
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "spawn":
@@ -283,6 +339,8 @@ func main() {
 		benchSpawn("spawn_wg", 2)
 	case len(os.Args) == 2 && os.Args[1] == "yield":
 		benchYield()
+	case len(os.Args) == 2 && os.Args[1] == "sibling_wait":
+		benchSiblingWait()
 	case len(os.Args) == 2 && os.Args[1] == "sleep_rss":
 		benchSleepRSS()
 	case len(os.Args) == 2 && os.Args[1] == "pingpong1":
@@ -298,6 +356,6 @@ func main() {
 	case len(os.Args) == 3 && os.Args[1] == "http-server":
 		serveHTTP(os.Args[2])
 	default:
-		fail("usage: go-peer spawn|yield|sleep_rss|pingpong1|pingpong2|spawn_w W|pingpong_pairs W|echo-server PORT|http-server PORT")
+		fail("usage: go-peer spawn|yield|sibling_wait|sleep_rss|pingpong1|pingpong2|spawn_w W|pingpong_pairs W|echo-server PORT|http-server PORT")
 	}
 }

@@ -38,6 +38,11 @@ const PINGPONG1_WARMUP: u64 = 100_000;
 const PINGPONG2_ROUNDS: u64 = 100_000;
 const PINGPONG2_WARMUP: u64 = 10_000;
 const PAIR_ROUNDS: u64 = 200_000;
+/// Blocks timed back to back (the monitor or sysmon busy) and after a
+/// pause (asleep or backed off).
+const SIBLING_BLOCKS: usize = 2_000;
+const SIBLING_COLD_BLOCKS: usize = 50;
+const SIBLING_PAUSE: Duration = Duration::from_millis(20);
 const PAIR_WARMUP: u64 = 20_000;
 /// How long a task of a start barrier waits for its partners (in a busy
 /// loop) before giving up.
@@ -371,6 +376,65 @@ fn serve(port: u16, handler: fn(TcpStream)) -> ! {
     })
 }
 
+/// How long a ready sibling waits while the running coroutine blocks its
+/// thread in a raw `futex` wait (a blocking call, which only a take-over
+/// gets past) on one worker: the sibling notes when it runs and ends the
+/// wait. Returns the waits, in µs.
+fn sibling_waits(blocks: usize, pause: Duration) -> Vec<f64> {
+    runtime(1).run(move || {
+        let base = Instant::now();
+        let mut waits = Vec::with_capacity(blocks);
+        for _ in 0..blocks {
+            std::thread::sleep(pause);
+            let word = Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let ran_at = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let (w, r) = (word.clone(), ran_at.clone());
+            // Queued behind us on our only worker.
+            let sibling = weft::go(move || {
+                r.store(base.elapsed().as_nanos() as u64, Ordering::SeqCst);
+                w.store(1, Ordering::SeqCst);
+                futex(
+                    &w,
+                    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                    i32::MAX as u32,
+                );
+            });
+            let blocked_at = base.elapsed().as_nanos() as u64;
+            while word.load(Ordering::SeqCst) == 0 {
+                futex(&word, libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, 0);
+            }
+            sibling.join().unwrap();
+            let ran = ran_at.load(Ordering::SeqCst);
+            waits.push(ran.saturating_sub(blocked_at) as f64 / 1e3);
+        }
+        waits
+    })
+}
+
+fn futex(word: &std::sync::atomic::AtomicU32, op: libc::c_int, val: u32) {
+    // SAFETY: a valid futex word for the call's duration; no timeout.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            op,
+            val,
+            std::ptr::null::<libc::timespec>(),
+        )
+    };
+}
+
+fn bench_sibling_wait() {
+    let mut warm = sibling_waits(SIBLING_BLOCKS, Duration::ZERO);
+    let mut cold = sibling_waits(SIBLING_COLD_BLOCKS, SIBLING_PAUSE);
+    warm.sort_by(f64::total_cmp);
+    cold.sort_by(f64::total_cmp);
+    let at = |v: &[f64], q: f64| v[((v.len() - 1) as f64 * q) as usize];
+    println!("RESULT sibling_wait {:.1} us", at(&warm, 0.5));
+    println!("RESULT sibling_wait_p99 {:.1} us", at(&warm, 0.99));
+    println!("RESULT sibling_wait_cold {:.1} us", at(&cold, 0.5));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match (args.get(1).map(String::as_str), args.len()) {
@@ -383,6 +447,7 @@ fn main() {
         }
         (Some("spawn_wg"), 2) => bench_spawn_wg(),
         (Some("yield"), 2) => bench_yield(),
+        (Some("sibling_wait"), 2) => bench_sibling_wait(),
         (Some("sleep_rss"), 2) => bench_sleep_rss(),
         (Some("pingpong1"), 2) => bench_pingpong1(),
         (Some("pingpong2"), 2) => bench_pingpong2(),
@@ -394,7 +459,7 @@ fn main() {
             let _ = http_hello::serve(conn);
         }),
         _ => fail(
-            "usage: weft-peer spawn|spawn_wg|yield|sleep_rss|pingpong1|pingpong2|spawn_w W\
+            "usage: weft-peer spawn|spawn_wg|yield|sibling_wait|sleep_rss|pingpong1|pingpong2|spawn_w W\
              |pingpong_pairs W|echo-server PORT|http-server PORT"
                 .into(),
         ),
