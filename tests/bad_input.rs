@@ -15,6 +15,30 @@ const HIGH: usize = usize::MAX - 4095;
 /// An fd number above any limit.
 const BIG_FD: i32 = 1 << 20;
 
+/// A pointer into user memory that cannot be read or written: a page
+/// mapped with no access, as a guard page is. The kernel answers `EFAULT`
+/// for it as for a hole; a plain read of it crashes. Kept mapped so that
+/// nothing else is ever placed there.
+fn hole() -> usize {
+    static HOLE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *HOLE.get_or_init(|| {
+        // SAFETY: a fresh private anonymous page with no access, never
+        // unmapped; only its address is used.
+        let p = unsafe {
+            libc::mmap(
+                null_mut(),
+                4096,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        p as usize
+    })
+}
+
 /// What a call gave: its return value, and `errno` when it failed.
 type Outcome = (i64, i32);
 
@@ -420,6 +444,23 @@ fn cases() -> Vec<Case> {
         ("nanosleep", "wild request", || {
             res(unsafe { libc::nanosleep(WILD as *const _, null_mut()) } as i64)
         }),
+        ("nanosleep", "request in a page with no access", || {
+            res(unsafe { libc::nanosleep(hole() as *const _, null_mut()) } as i64)
+        }),
+        (
+            "nanosleep",
+            "short sleep, remainder in a page with no access",
+            || res(unsafe { libc::nanosleep(&ts(0, 1000), hole() as *mut _) } as i64),
+        ),
+        (
+            "clock_nanosleep",
+            "request in a page with no access",
+            || {
+                code(unsafe {
+                    libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, hole() as *const _, null_mut())
+                })
+            },
+        ),
         ("nanosleep", "request past user space", || {
             res(unsafe { libc::nanosleep(HIGH as *const _, null_mut()) } as i64)
         }),

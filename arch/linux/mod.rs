@@ -182,6 +182,85 @@ pub(crate) fn plausible_user_ptr(p: usize, len: usize) -> bool {
     p >= 4096 && p.checked_add(len).is_some_and(|end| end <= USER_END)
 }
 
+/// Reads a `T` at `src`, a pointer the caller passed to a hooked function,
+/// as the kernel would: `Err(EFAULT)` where it is not mapped readable
+/// (null, wild, or in an unmapped hole), where a plain read would crash
+/// the program. The copy is the kernel's (`process_vm_readv` on this
+/// process: one system call); where that call is refused (a seccomp
+/// filter answers `EPERM` or `ENOSYS`), a plain read after
+/// `plausible_user_ptr`.
+///
+/// # Safety
+///
+/// Only where `process_vm_readv` is refused: a plausible `src` must point
+/// at a readable `T` (the caller's contract with libc).
+pub(crate) unsafe fn read_user<T: Copy>(src: *const T) -> Result<T, libc::c_int> {
+    let size = std::mem::size_of::<T>();
+    if !plausible_user_ptr(src as usize, size) {
+        return Err(libc::EFAULT);
+    }
+    let mut out = std::mem::MaybeUninit::<T>::uninit();
+    let local = libc::iovec {
+        iov_base: out.as_mut_ptr().cast(),
+        iov_len: size,
+    };
+    let remote = libc::iovec {
+        iov_base: src as *mut libc::c_void,
+        iov_len: size,
+    };
+    // SAFETY: `local` is `size` writable bytes of `out`; the kernel checks
+    // `remote` and copies nothing from memory that is not mapped readable.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    if n == size as isize {
+        // SAFETY: the kernel wrote all `size` bytes of a `Copy` type.
+        return Ok(unsafe { out.assume_init() });
+    }
+    match errno() {
+        libc::EPERM | libc::ENOSYS => {
+            // SAFETY: the caller's contract, for a plausible pointer; no
+            // alignment is assumed.
+            Ok(unsafe { src.read_unaligned() })
+        }
+        _ => Err(libc::EFAULT), // an unmapped page, or a partial copy
+    }
+}
+
+/// Writes `value` at `dst` as the kernel would: `Err(EFAULT)` where it is
+/// not mapped writable. The counterpart of `read_user`.
+///
+/// # Safety
+///
+/// Only where `process_vm_writev` is refused: a plausible `dst` must point
+/// at writable memory for a `T`.
+pub(crate) unsafe fn write_user<T: Copy>(dst: *mut T, value: T) -> Result<(), libc::c_int> {
+    let size = std::mem::size_of::<T>();
+    if !plausible_user_ptr(dst as usize, size) {
+        return Err(libc::EFAULT);
+    }
+    let local = libc::iovec {
+        iov_base: (&value as *const T).cast_mut().cast(),
+        iov_len: size,
+    };
+    let remote = libc::iovec {
+        iov_base: dst.cast(),
+        iov_len: size,
+    };
+    // SAFETY: `local` is `value`'s `size` bytes, only read; the kernel
+    // checks `remote` and writes nothing to memory not mapped writable.
+    let n = unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
+    if n == size as isize {
+        return Ok(());
+    }
+    match errno() {
+        libc::EPERM | libc::ENOSYS => {
+            // SAFETY: the caller's contract, for a plausible pointer.
+            unsafe { dst.write_unaligned(value) };
+            Ok(())
+        }
+        _ => Err(libc::EFAULT),
+    }
+}
+
 /// The calling thread's `errno`.
 pub(crate) fn errno() -> libc::c_int {
     // SAFETY: __errno_location returns this thread's errno slot.

@@ -40,8 +40,9 @@
 //! - **Bad arguments** get libc's answer: a hook reads a caller's struct
 //!   (a `pollfd` list, an `FIONBIO` int, a `timeval`, `socketpair`'s
 //!   fds) only after the kernel accepted it; the sleep hooks, which read a
-//!   `timespec` themselves in a coroutine, report `EFAULT` for null and
-//!   wild pointers (`sys::plausible_user_ptr`) and `EINVAL` for bad
+//!   `timespec` themselves in a coroutine, have the kernel copy it
+//!   (`sys::read_user`), so they report `EFAULT` for null and wild
+//!   pointers and for ones into unmapped or inaccessible pages, and `EINVAL` for bad
 //!   values, as the kernel does. `tests/bad_input.rs` compares every hook
 //!   with a plain thread's answer.
 //! - **Async-signal-safe**: `read`, `write`, `recv`, `send`, their `from`,

@@ -23,18 +23,17 @@ fn duration(ts: &timespec) -> Option<Duration> {
 }
 
 /// Reads the caller's `timespec` as the kernel would: `EFAULT` for a null
-/// or wild pointer (`sys::plausible_user_ptr`), `EINVAL` for a negative or
-/// unnormalised one.
+/// or wild pointer, or one into an unmapped hole (`sys::read_user`),
+/// `EINVAL` for a negative or unnormalised one.
 ///
 /// # Safety
 ///
-/// A plausible `req` must point at readable memory (the caller's contract).
+/// `sys::read_user`'s: where the kernel cannot copy for us, a plausible
+/// `req` must point at readable memory (the caller's contract).
 unsafe fn requested(req: *const timespec) -> Result<Duration, c_int> {
-    if !sys::plausible_user_ptr(req as usize, std::mem::size_of::<timespec>()) {
-        return Err(libc::EFAULT);
-    }
-    // SAFETY: the caller's contract; no alignment is assumed.
-    duration(&unsafe { req.read_unaligned() }).ok_or(libc::EINVAL)
+    // SAFETY: the caller's contract, passed on.
+    let ts = unsafe { sys::read_user(req) }?;
+    duration(&ts).ok_or(libc::EINVAL)
 }
 
 /// Parks for `d`. A sleep that the runtime's shutdown cancels ends early
@@ -49,25 +48,23 @@ fn park_for(d: Duration) -> Result<(), Duration> {
 }
 
 /// Writes the time left to the caller's `rem`, if any, as the kernel does
-/// after an interruption; `EFAULT` if `rem` is wild.
+/// after an interruption; `EFAULT` if `rem` is not writable memory
+/// (`sys::write_user`).
 ///
 /// # Safety
 ///
-/// A plausible non-null `rem` must point at writable memory.
+/// `sys::write_user`'s: where the kernel cannot copy for us, a plausible
+/// non-null `rem` must point at writable memory.
 unsafe fn write_rem(rem: *mut timespec, left: Duration) -> Result<(), c_int> {
     if rem.is_null() {
         return Ok(());
-    }
-    if !sys::plausible_user_ptr(rem as usize, std::mem::size_of::<timespec>()) {
-        return Err(libc::EFAULT);
     }
     let ts = timespec {
         tv_sec: left.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
         tv_nsec: left.subsec_nanos() as libc::c_long,
     };
-    // SAFETY: the caller's contract; no alignment is assumed.
-    unsafe { rem.write_unaligned(ts) };
-    Ok(())
+    // SAFETY: the caller's contract, passed on.
+    unsafe { sys::write_user(rem, ts) }
 }
 
 /// `nanosleep(2)`. In a coroutine, a park; it fails with `EINTR` (and the
