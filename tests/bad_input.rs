@@ -497,6 +497,71 @@ fn cases() -> Vec<Case> {
                 libc::clock_nanosleep(libc::CLOCK_BOOTTIME, 0, WILD as *const _, null_mut())
             })
         }),
+        ("posix_spawn", "no such program", || {
+            let mut pid = 0;
+            let argv = [c"x".as_ptr().cast_mut(), null_mut()];
+            code(unsafe {
+                libc::posix_spawn(
+                    &mut pid,
+                    c"/nonexistent/weft-test".as_ptr(),
+                    null(),
+                    null(),
+                    argv.as_ptr(),
+                    null(),
+                )
+            })
+        }),
+        ("posix_spawnp", "no such program", || {
+            let mut pid = 0;
+            let argv = [c"x".as_ptr().cast_mut(), null_mut()];
+            code(unsafe {
+                libc::posix_spawnp(
+                    &mut pid,
+                    c"weft-no-such-program".as_ptr(),
+                    null(),
+                    null(),
+                    argv.as_ptr(),
+                    null(),
+                )
+            })
+        }),
+        ("posix_spawn_file_actions_adddup2", "negative fd", || {
+            // SAFETY: a zeroed actions object is initialised before use and
+            // destroyed after.
+            code(unsafe {
+                let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+                libc::posix_spawn_file_actions_init(&mut fa);
+                let r = libc::posix_spawn_file_actions_adddup2(&mut fa, -1, 0);
+                libc::posix_spawn_file_actions_destroy(&mut fa);
+                r
+            })
+        }),
+        ("execve", "no such program", || {
+            let argv = [c"x".as_ptr(), null()];
+            res(
+                unsafe { libc::execve(c"/nonexistent/weft-test".as_ptr(), argv.as_ptr(), null()) }
+                    as i64,
+            )
+        }),
+        ("execv", "no such program", || {
+            let argv = [c"x".as_ptr(), null()];
+            res(unsafe { libc::execv(c"/nonexistent/weft-test".as_ptr(), argv.as_ptr()) } as i64)
+        }),
+        ("execvp", "no such program", || {
+            let argv = [c"x".as_ptr(), null()];
+            res(unsafe { libc::execvp(c"weft-no-such-program".as_ptr(), argv.as_ptr()) } as i64)
+        }),
+        ("execvpe", "no such program", || {
+            let argv = [c"x".as_ptr(), null()];
+            let envp = [null()];
+            res(unsafe {
+                libc::execvpe(
+                    c"weft-no-such-program".as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                )
+            } as i64)
+        }),
         ("usleep", "zero", || res(unsafe { libc::usleep(0) } as i64)),
         ("sleep", "zero", || (unsafe { libc::sleep(0) } as i64, 0)),
         ("getaddrinfo", "no node and no service", || {

@@ -212,3 +212,135 @@ fn a_forked_child_reads_an_inherited_socket_as_blocking() {
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     drop((peer.join().unwrap(), s));
 }
+
+/// `O_NONBLOCK` of the description behind fd `n` of another program, as it
+/// sees it: `sh` prints the `flags` line of its own `/proc/self/fdinfo/n`.
+fn child_sees_nonblocking(mut cmd: std::process::Command, n: RawFd) -> bool {
+    let out = cmd
+        .arg("-c")
+        .arg(format!("grep '^flags:' /proc/self/fdinfo/{n}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let octal = text
+        .trim()
+        .strip_prefix("flags:")
+        .unwrap_or_else(|| panic!("no flags line: {text:?}, stderr {:?}", out.stderr));
+    let flags = i32::from_str_radix(octal.trim(), 8).unwrap();
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// A listener bound in a coroutine, which weft makes non-blocking
+/// underneath.
+fn listener_from_a_coroutine(rt: &weft::Runtime) -> TcpListener {
+    let listener = rt.run(|| TcpListener::bind("127.0.0.1:0").unwrap());
+    assert!(
+        is_nonblocking(listener.as_raw_fd()),
+        "weft no longer makes a coroutine's listener non-blocking: this file tests nothing"
+    );
+    listener
+}
+
+/// Accepts one connection in a coroutine, bounded by a 5 s timeout.
+fn accept_one_in_a_coroutine(rt: &weft::Runtime, listener: &TcpListener) {
+    let addr = listener.local_addr().unwrap();
+    let client = thread::spawn(move || TcpStream::connect(addr).unwrap());
+    let l = listener.try_clone().unwrap();
+    rt.run(move || l.accept().unwrap());
+    drop(client.join().unwrap());
+}
+
+#[test]
+fn a_coroutines_listener_given_to_a_spawned_child_as_stdin_blocks_there() {
+    use std::os::fd::OwnedFd;
+    use std::process::{Command, Stdio};
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let listener = listener_from_a_coroutine(&rt);
+    let mut sh = Command::new("sh");
+    sh.stdin(Stdio::from(OwnedFd::from(listener.try_clone().unwrap())));
+    assert!(!child_sees_nonblocking(sh, 0), "the child saw O_NONBLOCK");
+    // This process goes on accepting on it.
+    accept_one_in_a_coroutine(&rt, &listener);
+}
+
+#[test]
+fn a_coroutines_listener_given_to_a_forked_child_as_stdin_blocks_there() {
+    use std::os::fd::OwnedFd;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let listener = listener_from_a_coroutine(&rt);
+    let mut sh = Command::new("sh");
+    sh.stdin(Stdio::from(OwnedFd::from(listener.try_clone().unwrap())));
+    // A `pre_exec` closure makes std fork and execute rather than use
+    // posix_spawn: the child's dup2 prepares its stdin.
+    // SAFETY: the closure does nothing.
+    unsafe { sh.pre_exec(|| Ok(())) };
+    assert!(!child_sees_nonblocking(sh, 0), "the child saw O_NONBLOCK");
+    accept_one_in_a_coroutine(&rt, &listener);
+}
+
+#[test]
+fn a_coroutines_listener_inherited_across_exec_blocks_there() {
+    use std::process::Command;
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let listener = listener_from_a_coroutine(&rt);
+    let fd = listener.as_raw_fd();
+    // Kept open across execve, as a program hands a socket to a child.
+    // SAFETY: F_SETFD with no flags on our own fd.
+    assert_eq!(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }, 0);
+    assert!(
+        !child_sees_nonblocking(Command::new("sh"), fd),
+        "the child saw O_NONBLOCK"
+    );
+    accept_one_in_a_coroutine(&rt, &listener);
+}
+
+#[test]
+fn a_coroutines_listener_passed_with_scm_rights_blocks_where_it_arrives() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let listener = listener_from_a_coroutine(&rt);
+    let (a, b) = UnixStream::pair().unwrap();
+    send_fd(&a, listener.as_raw_fd());
+    let received = recv_fd(&b);
+    assert!(
+        !is_nonblocking(received),
+        "the received listener is non-blocking"
+    );
+    // SAFETY: a fresh fd from SCM_RIGHTS, owned here.
+    drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(received) });
+    accept_one_in_a_coroutine(&rt, &listener);
+}
+
+#[test]
+fn a_listener_made_blocking_behind_weft_keeps_its_worker_running() {
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    let listener = listener_from_a_coroutine(&rt);
+    let addr = listener.local_addr().unwrap();
+    // Another process sharing the description could do this; weft's
+    // record still says it made the listener non-blocking.
+    // SAFETY: F_SETFL through the raw system call, past weft's hook.
+    let rc = unsafe { libc::syscall(libc::SYS_fcntl, listener.as_raw_fd(), libc::F_SETFL, 0) };
+    assert_eq!(rc, 0);
+    // Were the worker stuck in the accept, this connection would end the
+    // wait, and the ticker's count would tell.
+    thread::spawn(move || {
+        thread::sleep(Duration::from_secs(3));
+        let _ = TcpStream::connect(addr);
+    });
+    let ticks = rt.run(move || {
+        // The accept now waits in the kernel: its worker must be taken
+        // over, so that this ticker, on the same worker, keeps ticking.
+        let acceptor = weft::go(move || listener.accept().map(|_| ()));
+        let mut ticks = 0;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(200) {
+            weft::sleep(Duration::from_millis(5));
+            ticks += 1;
+        }
+        TcpStream::connect(addr).unwrap();
+        acceptor.join().unwrap().unwrap();
+        ticks
+    });
+    assert!(ticks >= 10, "the ticker ran {ticks} times in 200 ms");
+}

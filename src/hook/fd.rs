@@ -61,9 +61,19 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
     new
 }
 
+/// In a forked child, a `dup2` or `dup3` usually prepares an fd for the
+/// program it is about to execute: one weft made non-blocking gets its
+/// blocking mode back first (`hook/spawn.rs`, step 3).
+fn before_dup_in_child(old: c_int) {
+    if outside_weft() {
+        crate::io::share(old);
+    }
+}
+
 /// `dup2(2)`: closes `new` first if it is open, like the kernel.
 #[no_mangle]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    before_dup_in_child(old);
     if old != new {
         forget(new);
     }
@@ -79,6 +89,7 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
 /// `dup3(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    before_dup_in_child(old);
     if old != new {
         forget(new);
     }

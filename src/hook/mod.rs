@@ -28,7 +28,8 @@
 //!   by another of its threads while they wait (`runtime/takeover.rs`).
 //!
 //! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
-//! `sleep.rs`, `dns.rs`, `block.rs`, `pthread.rs`.
+//! `sleep.rs`, `dns.rs`, `block.rs`, `pthread.rs`, `spawn.rs` (which keeps
+//! weft's non-blocking mode from reaching another program).
 
 //! - **Signals and `EINTR`.** On a plain thread a call is interrupted as
 //!   libc's is: the kernel's own call blocks, or, on a socket weft made
@@ -68,9 +69,11 @@ mod dns;
 mod fd;
 mod poll;
 mod pthread;
+mod real;
 mod rw;
 mod sleep;
 mod socket;
+mod spawn;
 
 /// Every hook, referenced from the runtime so the linker keeps them in any
 /// program that uses weft.
@@ -135,10 +138,17 @@ static HOOKS: Hooks = Hooks([
     poll::select as *const (),
     poll::pselect as *const (),
     block::epoll_pwait2 as *const (),
+    spawn::posix_spawn as *const (),
+    spawn::posix_spawnp as *const (),
+    spawn::posix_spawn_file_actions_adddup2 as *const (),
+    spawn::execve as *const (),
+    spawn::execv as *const (),
+    spawn::execvp as *const (),
+    spawn::execvpe as *const (),
 ]);
 
 /// The hooks' addresses.
-struct Hooks(#[allow(dead_code)] [*const (); 59]);
+struct Hooks(#[allow(dead_code)] [*const (); 66]);
 
 // SAFETY: function addresses, never written or dereferenced.
 unsafe impl Sync for Hooks {}

@@ -38,72 +38,12 @@
 //! blocking call only if that fails.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use libc::{c_int, c_void, pthread_cond_t, pthread_mutex_t, pthread_t, sem_t, timespec};
 
+use super::real::{real, Real};
 use crate::runtime::{blocking_call, current_task};
 use crate::sys;
-
-/// A libc function found on first use: `dlsym(RTLD_NEXT, name)`, or
-/// `dlvsym` for a symbol with several versions.
-struct Real {
-    name: &'static CStr,
-    /// The symbol version to ask for, where libc has more than one.
-    version: Option<&'static CStr>,
-    addr: AtomicUsize,
-}
-
-impl Real {
-    const fn new(name: &'static CStr) -> Real {
-        Real {
-            name,
-            version: None,
-            addr: AtomicUsize::new(0),
-        }
-    }
-
-    const fn versioned(name: &'static CStr, version: &'static CStr) -> Real {
-        Real {
-            name,
-            version: Some(version),
-            addr: AtomicUsize::new(0),
-        }
-    }
-
-    /// The function's address. Two threads may look it up at once; both
-    /// find the same one.
-    #[inline]
-    fn get(&self) -> usize {
-        match self.addr.load(Ordering::Relaxed) {
-            0 => self.look_up(),
-            addr => addr,
-        }
-    }
-
-    #[cold]
-    fn look_up(&self) -> usize {
-        let versioned = self.version.map_or(std::ptr::null_mut(), |v| {
-            // SAFETY: two NUL-terminated strings; RTLD_NEXT is a pseudo
-            // handle that dlvsym accepts.
-            unsafe { libc::dlvsym(libc::RTLD_NEXT, self.name.as_ptr(), v.as_ptr()) }
-        });
-        let addr = if versioned.is_null() {
-            // SAFETY: as above.
-            unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) }
-        } else {
-            versioned
-        };
-        if addr.is_null() {
-            // libc without this function: nothing to call. Saying so beats
-            // jumping to address zero.
-            eprintln!("weft: libc has no {}", self.name.to_string_lossy());
-            std::process::abort();
-        }
-        self.addr.store(addr as usize, Ordering::Relaxed);
-        addr as usize
-    }
-}
 
 /// The version of `pthread_cond_*` that current programs link against
 /// (libc keeps an older one beside it on x86_64).
@@ -132,19 +72,6 @@ type JoinFn = unsafe extern "C" fn(pthread_t, *mut *mut c_void) -> c_int;
 type TimedJoinFn = unsafe extern "C" fn(pthread_t, *mut *mut c_void, *const timespec) -> c_int;
 type SemFn = unsafe extern "C" fn(*mut sem_t) -> c_int;
 type SemTimedFn = unsafe extern "C" fn(*mut sem_t, *const timespec) -> c_int;
-
-/// `real.get()` as a function of type `F`.
-///
-/// # Safety
-///
-/// `F` must be the C type of the function `real` names.
-#[inline]
-unsafe fn real<F: Copy>(real: &Real) -> F {
-    let addr = real.get();
-    debug_assert_eq!(size_of::<F>(), size_of::<usize>());
-    // SAFETY: `addr` is a non-null function address of type `F` (caller).
-    unsafe { std::mem::transmute_copy(&addr) }
-}
 
 /// `pthread_mutex_lock(3)`.
 #[no_mangle]

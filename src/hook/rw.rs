@@ -347,19 +347,59 @@ pub unsafe extern "C" fn sendto(
     })
 }
 
-/// `sendmsg(2)`. A partial write is returned as such.
+/// `sendmsg(2)`. A partial write is returned as such. Sockets it passes
+/// with `SCM_RIGHTS` that weft made non-blocking get their blocking mode
+/// back (`hook/spawn.rs`, step 4).
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let slot = (flags & libc::MSG_DONTWAIT == 0)
         .then(|| managed(fd))
         .flatten();
-    let Some(slot) = slot else {
+    let sent = match slot {
         // SAFETY: the caller's contract for sendmsg(2).
-        return unsafe { raw::sendmsg(fd, msg, flags) };
+        None => unsafe { raw::sendmsg(fd, msg, flags) },
+        Some(slot) => {
+            let real = flags | slot.state().per_call_flags();
+            // SAFETY: as above.
+            retry(slot, fd, Direction::Write, 0, || unsafe {
+                raw::sendmsg(fd, msg, real)
+            })
+        }
     };
-    let real = flags | slot.state().per_call_flags();
-    // SAFETY: as above.
-    retry(slot, fd, Direction::Write, 0, || unsafe {
-        raw::sendmsg(fd, msg, real)
-    })
+    if sent >= 0 {
+        // SAFETY: the kernel has just read `msg` and its control buffer.
+        unsafe { share_passed(msg) };
+    }
+    sent
+}
+
+/// `io::share`s every fd that `msg` passes with `SCM_RIGHTS`.
+///
+/// # Safety
+///
+/// `msg` and its control buffer must be readable: the kernel accepted
+/// them in a `sendmsg` that just returned.
+unsafe fn share_passed(msg: *const msghdr) {
+    // SAFETY: the caller's promise.
+    let m = unsafe { &*msg };
+    if m.msg_control.is_null() || m.msg_controllen < size_of::<libc::cmsghdr>() {
+        return;
+    }
+    // SAFETY: CMSG_FIRSTHDR and CMSG_NXTHDR stay within the control buffer
+    // the kernel accepted; each header they give is readable.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(m);
+        while !cmsg.is_null() {
+            let c = cmsg.read_unaligned();
+            if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<c_int>();
+                let fds = (c.cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize)
+                    / size_of::<c_int>();
+                for i in 0..fds {
+                    crate::io::share(data.add(i).read_unaligned());
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(m, cmsg);
+        }
+    }
 }

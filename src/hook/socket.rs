@@ -98,6 +98,22 @@ pub unsafe extern "C" fn accept4(
         Some(slot) if in_coroutine && slot.state().has(PER_CALL) => unsafe {
             accept_blocking_listener(slot, fd, addr, len, flags)
         },
+        // A listener weft made non-blocking, whose description another
+        // process may have made blocking since (`hook/spawn.rs`): as a
+        // blocking call, so that at worst its worker is taken over.
+        Some(slot) if in_coroutine => retry(slot, fd, Direction::Read, 0, || {
+            let args = [
+                fd as libc::c_long,
+                addr as libc::c_long,
+                len as libc::c_long,
+                flags as libc::c_long,
+                0,
+                0,
+            ];
+            // SAFETY: the caller's contract for accept4(2).
+            crate::runtime::blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_accept4, args) })
+                as c_int
+        }),
         Some(slot) => retry(slot, fd, Direction::Read, 0, call),
         None => call(),
     };

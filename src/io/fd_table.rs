@@ -257,6 +257,24 @@ pub(crate) fn get_or_alloc(fd: libc::c_int) -> Option<&'static Slot> {
     Some(unsafe { &*base.add(index) })
 }
 
+/// Calls `f` with every fd whose slot has any of `flags`, in the chunks
+/// allocated so far. Takes no lock and allocates nothing.
+pub(crate) fn for_each_with(flags: u32, mut f: impl FnMut(libc::c_int, &'static Slot)) {
+    for (chunk, base) in TABLE.chunks.iter().enumerate() {
+        let base = base.load(Ordering::Acquire);
+        if base.is_null() {
+            continue;
+        }
+        for index in 0..CHUNK {
+            // SAFETY: as in `get`.
+            let slot = unsafe { &*base.add(index) };
+            if slot.state().flags & flags != 0 {
+                f((chunk << CHUNK_BITS | index) as libc::c_int, slot);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

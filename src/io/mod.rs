@@ -35,6 +35,6 @@ pub(crate) use driver::{Direction, Driver, Poller, Waker};
 pub(crate) use emfile::{fd_freed, wait_for_free_fd};
 pub(crate) use readiness::Readiness;
 pub(crate) use wait::{
-    block_thread, connected, deadline_after, forget, kind_of, managed, register_new, retry,
-    transfer_all, type_flags, wait_any, Wait,
+    block_thread, connected, deadline_after, forget, kind_of, managed, register_new, retry, share,
+    share_inherited, transfer_all, type_flags, wait_any, Wait,
 };

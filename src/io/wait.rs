@@ -204,6 +204,38 @@ pub(crate) fn kind_of(fd: RawFd) -> u32 {
 /// socket can be shared, and switches it to `PER_CALL`. One `F_GETFL` and
 /// one `F_SETFL`, once per connection. On failure it stays `WEFT_NB`.
 pub(crate) fn connected(slot: &Slot, fd: RawFd) {
+    restore_blocking(slot, fd);
+}
+
+/// `fd` is about to be seen by another process: passed with
+/// `SCM_RIGHTS`, inherited by a spawned child, or kept across an
+/// `execve`. If weft made its description non-blocking (`WEFT_NB`: a
+/// listener created in a coroutine, or a socket whose `connect` has not
+/// completed), gives it back the blocking mode the user expects first,
+/// and switches the fd to `PER_CALL`, so the other process sees the
+/// description as the user set it. Async-signal-safe (two `fcntl` calls).
+pub(crate) fn share(fd: RawFd) {
+    if let Some(slot) = fd_table::get(fd) {
+        restore_blocking(slot, fd);
+    }
+}
+
+/// Every fd weft made non-blocking that an `execve` would keep open (no
+/// `FD_CLOEXEC`) is `share`d: called before a program is executed or a
+/// child spawned.
+pub(crate) fn share_inherited() {
+    fd_table::for_each_with(WEFT_NB, |fd, slot| {
+        // SAFETY: F_GETFD takes no argument.
+        let fd_flags = unsafe { raw::fcntl(fd, libc::F_GETFD, 0) };
+        if fd_flags != -1 && fd_flags & libc::FD_CLOEXEC == 0 {
+            restore_blocking(slot, fd);
+        }
+    });
+}
+
+/// `connected` and `share`: a `WEFT_NB` socket's description blocks again,
+/// and coroutines ask each call not to block (`PER_CALL`).
+fn restore_blocking(slot: &Slot, fd: RawFd) {
     let state = slot.state();
     if !state.hides_nonblocking() {
         return;
