@@ -36,14 +36,42 @@ thread_local! {
 /// The reference is valid for as long as the calling code runs on this
 /// thread: `Local` lives in the worker's `Domain`, which each of its
 /// threads keeps alive until it ends.
+///
+/// In a forked child it answers none: the fork handler cleared `WORKER`
+/// (`forget_worker_in_child`).
 #[inline]
 pub(crate) fn current_worker() -> Option<&'static Local> {
     let p = WORKER.with(Cell::get);
-    if !p.is_null() && super::fork::outside_weft() {
-        return None; // a forked child's copy of a worker thread (`fork.rs`)
-    }
     // SAFETY: see above; the pointer is cleared before `Local` is dropped.
     unsafe { p.as_ref() }
+}
+
+/// The fork handler's part (`fork.rs`, step 1), in a forked child, on its
+/// only thread: this thread is no worker's any more, and its worker runs no
+/// coroutine. Both writes matter:
+///
+/// 1. Clearing `WORKER` makes `current_worker` and `current_task` answer
+///    none for every fresh look at the thread-local, which is every look a
+///    hook makes (each call computes the thread-local's address anew).
+/// 2. Clearing the worker's running slot covers a stale look: code inlined
+///    into a coroutine that moved threads may read an earlier thread's
+///    `WORKER` through an address it kept (module docs). That slot, in the
+///    child's copy of memory, still names the worker, always this one (a
+///    coroutine never leaves its worker), whose running slot is now empty:
+///    `current_task` answers none there too, so the child's coroutine can
+///    neither park nor yield into the parent's scheduler.
+///
+/// Async-signal-safe, as a fork handler must be: two plain stores, to a
+/// `const` thread-local (no lazy set-up) and to the worker's memory, which
+/// no other thread can touch: the child has no other thread.
+pub(super) fn forget_worker_in_child() {
+    let p = WORKER.with(Cell::get);
+    // SAFETY: in the child, `Local` is the copy of a live worker's state and
+    // this is the only thread; see above.
+    if let Some(local) = unsafe { p.as_ref() } {
+        local.set_running(None);
+    }
+    WORKER.with(|c| c.set(ptr::null()));
 }
 
 /// The coroutine running on this thread, if any.
@@ -53,7 +81,7 @@ pub(crate) fn current_worker() -> Option<&'static Local> {
 /// suspended in its task table until it finishes.
 #[inline]
 pub(crate) fn current_task() -> Option<&'static Task> {
-    // In a forked child `current_worker` answers none, and so does this.
+    // In a forked child this answers none (`forget_worker_in_child`).
     let p = current_worker()?.running()?;
     // SAFETY: see above; callers are the coroutine itself, which cannot
     // outlive its own task.

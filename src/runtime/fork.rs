@@ -13,8 +13,10 @@
 //! child (and only there: the parent's memory is not touched). From then
 //! on, in the child:
 //!
-//! 1. `current_task` and `current_worker` answer "none": every hook takes
-//!    its plain-thread path, which never parks and never reaches a worker.
+//! 1. `current_task` and `current_worker` answer "none" (the handler
+//!    clears the thread's worker and its worker's running coroutine:
+//!    `context::forget_worker_in_child`): every hook takes its plain-thread
+//!    path, which never parks and never reaches a worker.
 //! 2. `close`, `dup2`, `dup3` and the like reset the child's own copy of
 //!    an fd's record and leave the poller registrations alone: the epoll
 //!    instances are the parent's, and so are the locks beside them. The
@@ -40,10 +42,12 @@ use std::sync::Once;
 static FORKED: AtomicBool = AtomicBool::new(false);
 
 /// The `pthread_atfork` child handler: runs in the child, on its only
-/// thread, before `fork` returns there. It only stores to an atomic, which
-/// is async-signal-safe as a fork handler must be.
+/// thread, before `fork` returns there. Only stores (to an atomic, and
+/// `context::forget_worker_in_child`'s), which are async-signal-safe as a
+/// fork handler must be.
 extern "C" fn in_child() {
     FORKED.store(true, Ordering::Relaxed);
+    super::context::forget_worker_in_child();
 }
 
 /// Installs the fork handler, once per process (called when a runtime is
