@@ -11,17 +11,21 @@ pub struct CLib {
 }
 
 impl CLib {
-    /// Compiles `tests/c/<stem>.c` with `cc` and loads it.
+    /// Compiles `tests/c/<stem>.c` with the target's C compiler and loads
+    /// it. The compiler is `cc`, or `TARGET_CC` when that is set: the
+    /// variable with which the `cc` crate, too, learns the target's
+    /// compiler when the tests are built for another machine (`.ci/aarch64`).
     pub fn build(stem: &str) -> CLib {
         let out = std::env::temp_dir().join(format!("libweft_{stem}_{}.so", std::process::id()));
         let src = format!("{}/tests/c/{stem}.c", env!("CARGO_MANIFEST_DIR"));
-        let status = Command::new("cc")
+        let cc = std::env::var("TARGET_CC").unwrap_or_else(|_| "cc".to_owned());
+        let status = Command::new(&cc)
             .args(["-shared", "-fPIC", "-O2", "-pthread", "-o"])
             .arg(&out)
             .arg(&src)
             .status()
-            .expect("this test needs a C compiler (cc)");
-        assert!(status.success(), "cc failed on {src}");
+            .unwrap_or_else(|e| panic!("this test needs a C compiler ({cc}): {e}"));
+        assert!(status.success(), "{cc} failed on {src}");
         let path = CString::new(out.to_str().unwrap()).unwrap();
         // SAFETY: loading a library we just built; it has no constructors.
         let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW) };

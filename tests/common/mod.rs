@@ -3,11 +3,34 @@
 
 use std::process::{Command, Output};
 
+/// The variable that names the command which runs this test binary when
+/// it cannot run by itself (an emulator, as in `.ci/aarch64`): cargo
+/// keeps its own runner setting to itself, so the child processes of the
+/// tests learn it from here.
+const RUNNER_VAR: &str = "WEFT_TEST_RUNNER";
+
+/// The runner of [`RUNNER_VAR`], split at whitespace: the program and its
+/// leading arguments; empty when the tests run natively.
+fn runner() -> Vec<String> {
+    std::env::var(RUNNER_VAR)
+        .map(|r| r.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
 /// Runs the ignored test `name` of the current test binary in a child
-/// process (with `WEFT_TEST_CHILD=1` and extra `env`) and returns its output.
+/// process (with `WEFT_TEST_CHILD=1` and extra `env`) and returns its
+/// output. The child starts through the runner of [`RUNNER_VAR`] if any.
 pub fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("test binary path");
-    let mut cmd = Command::new(exe);
+    let runner = runner();
+    let mut cmd = match runner.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.args([
         "--ignored",
         "--exact",
@@ -19,7 +42,17 @@ pub fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("spawn child test process")
+    let out = cmd.output().expect("spawn child test process");
+    // 127 is what a child that could not start at all exits with; no
+    // child test exits with it on purpose.
+    assert!(
+        out.status.code() != Some(127) || !runner.is_empty(),
+        "the child test process could not start (exit 127): if this test \
+         binary runs under an emulator, set {RUNNER_VAR} to the same runner \
+         cargo uses; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Runs the ignored test `name` in a child process (`run_child`) and
