@@ -43,8 +43,10 @@
 //!   fds) only after the kernel accepted it; the sleep hooks, which read a
 //!   `timespec` themselves in a coroutine, have the kernel copy it
 //!   (`sys::read_user`), so they report `EFAULT` for null and wild
-//!   pointers and for ones into unmapped or inaccessible pages, and `EINVAL` for bad
-//!   values, as the kernel does. `tests/bad_input.rs` compares every hook
+//!   pointers and for ones into unmapped or inaccessible pages (where the
+//!   kernel refuses that copy, as qemu-user and some seccomp filters do,
+//!   only for null and wild ones), and `EINVAL` for bad values, as the
+//!   kernel does. `tests/bad_input.rs` compares every hook
 //!   with a plain thread's answer.
 //! - **Async-signal-safe**: `read`, `write`, `recv`, `send`, their `from`,
 //!   `to`, `msg` and vectored forms, and `close`, on a plain thread and, in
