@@ -15,6 +15,16 @@ const HIGH: usize = usize::MAX - 4095;
 /// An fd number above any limit.
 const BIG_FD: i32 = 1 << 20;
 
+/// Where `posix_spawn` cannot report a failed `exec` (under qemu-user,
+/// which runs the child as a plain fork), it returns 0 and the child exits
+/// with 127: reaps that child, so it is no zombie for the `wait` cases.
+fn reap_failed_spawn(rc: i32, pid: libc::pid_t) {
+    if rc == 0 {
+        // SAFETY: our own child.
+        unsafe { libc::waitpid(pid, null_mut(), 0) };
+    }
+}
+
 /// A pointer into user memory that cannot be read or written: a page
 /// mapped with no access, as a guard page is. The kernel answers `EFAULT`
 /// for it as for a hole; a plain read of it crashes. Kept mapped so that
@@ -547,7 +557,7 @@ fn plain_cases() -> Vec<Case> {
         ("posix_spawn", "no such program", || {
             let mut pid = 0;
             let argv = [c"x".as_ptr().cast_mut(), null_mut()];
-            code(unsafe {
+            let r = unsafe {
                 libc::posix_spawn(
                     &mut pid,
                     c"/nonexistent/weft-test".as_ptr(),
@@ -556,12 +566,14 @@ fn plain_cases() -> Vec<Case> {
                     argv.as_ptr(),
                     null(),
                 )
-            })
+            };
+            reap_failed_spawn(r, pid);
+            code(r)
         }),
         ("posix_spawnp", "no such program", || {
             let mut pid = 0;
             let argv = [c"x".as_ptr().cast_mut(), null_mut()];
-            code(unsafe {
+            let r = unsafe {
                 libc::posix_spawnp(
                     &mut pid,
                     c"weft-no-such-program".as_ptr(),
@@ -570,7 +582,9 @@ fn plain_cases() -> Vec<Case> {
                     argv.as_ptr(),
                     null(),
                 )
-            })
+            };
+            reap_failed_spawn(r, pid);
+            code(r)
         }),
         ("posix_spawn_file_actions_adddup2", "negative fd", || {
             // SAFETY: a zeroed actions object is initialised before use and
