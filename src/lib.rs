@@ -191,6 +191,30 @@
 //! }
 //! ```
 //!
+//! ## Seeing inside
+//!
+//! [`dump`] lists every coroutine of a runtime (state, what it waits for
+//! and for how long, worker, where it was spawned; lock cycles marked as
+//! deadlocks), as text or JSON; [`metrics`] reads its counters. With
+//! `WEFT_DUMP_SIGNAL=SIGUSR1` that signal prints a dump on stderr. A
+//! watchdog warns on stderr about a coroutine that runs over 100 ms
+//! without parking (`WEFT_HOG_MS`) and about lock cycles (`WEFT_WARN=0`
+//! turns it off). A panic hook of the program's own hears of coroutine
+//! panics, and [`current`] names the coroutine inside it.
+//!
+//! ```
+//! let rt = weft::Runtime::builder().workers(1).build().unwrap();
+//! let (tx, rx) = weft::channel::bounded::<u8>(0);
+//! let waiter = weft::Builder::new().name("waiter");
+//! let h = rt.run(move || waiter.spawn(move || rx.recv()).unwrap());
+//! std::thread::sleep(std::time::Duration::from_millis(50));
+//! let dump = rt.dump();
+//! assert!(dump.to_string().contains("'waiter' [parked"));
+//! assert_eq!(rt.metrics().coroutines, 1);
+//! tx.send(1).unwrap();
+//! assert_eq!(h.join().unwrap(), Ok(1));
+//! ```
+//!
 //! ## Runtime configuration
 //!
 //! The global runtime starts lazily with `WEFT_WORKERS` workers (default:
@@ -292,7 +316,7 @@ mod sys;
 mod time;
 
 pub use coroutine::{Builder, Coroutine, CoroutineId, CoroutineLocal, JoinHandle};
-pub use runtime::{spawn_blocking, Runtime, RuntimeBuilder};
+pub use runtime::{spawn_blocking, Dump, Metrics, Runtime, RuntimeBuilder, WorkerMetrics};
 pub use stack::grow;
 pub use time::sleep;
 
@@ -339,6 +363,50 @@ where
 /// ```
 pub fn current() -> Option<Coroutine> {
     park::current_ref().map(Coroutine::new)
+}
+
+/// A snapshot of every coroutine of the caller's runtime (the global one
+/// on a plain thread): see [`Dump`] and [`Runtime::dump`].
+///
+/// # Panics
+///
+/// If the global runtime cannot start.
+///
+/// ```
+/// let h = weft::Builder::new()
+///     .name("napper")
+///     .spawn(|| weft::sleep(std::time::Duration::from_secs(1)))
+///     .unwrap();
+/// std::thread::sleep(std::time::Duration::from_millis(50));
+/// let dump = weft::dump();
+/// assert!(dump.to_string().contains("'napper' [parked"), "{dump}");
+/// assert!(dump.to_json().contains("\"name\":\"napper\""));
+/// h.join().unwrap();
+/// ```
+pub fn dump() -> Dump {
+    match runtime::current_or_global() {
+        Ok(shared) => Dump::take(shared),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The counters of the caller's runtime (the global one on a plain
+/// thread): see [`Metrics`] and [`Runtime::metrics`].
+///
+/// # Panics
+///
+/// If the global runtime cannot start.
+///
+/// ```
+/// let before = weft::metrics().spawned;
+/// weft::go(|| ()).join().unwrap();
+/// assert!(weft::metrics().spawned > before);
+/// ```
+pub fn metrics() -> Metrics {
+    match runtime::current_or_global() {
+        Ok(shared) => Metrics::read(shared),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Whether this code runs in a coroutine.

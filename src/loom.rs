@@ -17,14 +17,14 @@ pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(not(weft_loom))]
 pub(crate) use self::std_impl::{
-    cancelled, checkpoint, park_deadline_with, park_with, spin_pause, spin_wait, Lock, LockGuard,
-    Parker,
+    cancelled, checkpoint, lock_wait, park_deadline_with, park_with, spin_pause, spin_wait, Lock,
+    LockGuard, Parker,
 };
 
 #[cfg(weft_loom)]
 pub(crate) use self::loom_impl::{
-    cancelled, checkpoint, park_deadline_with, park_with, spin_pause, spin_wait, Lock, LockGuard,
-    Parker,
+    cancelled, checkpoint, lock_wait, park_deadline_with, park_with, spin_pause, spin_wait, Lock,
+    LockGuard, Parker,
 };
 
 #[cfg(not(weft_loom))]
@@ -38,7 +38,7 @@ mod std_impl {
 
     use crossbeam_utils::Backoff;
 
-    use crate::coroutine::Task;
+    use crate::coroutine::{Task, WaitFor};
     pub(crate) use crate::runtime::park::Wake;
     use crate::runtime::{current_task, park as rt};
 
@@ -158,20 +158,30 @@ mod std_impl {
     /// given and the caller may spin (true: do not park). See
     /// `runtime::park::park_with`.
     #[inline(always)]
-    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
-        rt::park_with(spin)
+    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
+        rt::park_with(spin, why)
     }
 
     /// Parks the caller until unparked, `deadline`, or spuriously; `spin`
     /// as above.
-    pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -> bool>) {
-        rt::park_deadline_with(deadline, spin)
+    pub(crate) fn park_deadline_with(
+        deadline: Instant,
+        spin: Option<impl FnOnce() -> bool>,
+        why: WaitFor,
+    ) {
+        rt::park_deadline_with(deadline, spin, why)
     }
 
     /// One step of a short wait for another thread's store.
     #[inline]
     pub(crate) fn spin_wait(backoff: &Backoff) {
         backoff.snooze();
+    }
+
+    /// Counts the calling coroutine among its runtime's lock waiters until
+    /// the guard drops (`runtime/watchdog.rs`); `None` on a plain thread.
+    pub(crate) fn lock_wait() -> Option<crate::runtime::LockWait> {
+        crate::runtime::LockWait::begin()
     }
 
     /// One pause of such a spin.
@@ -203,6 +213,8 @@ mod loom_impl {
 
     use crossbeam_utils::Backoff;
     use loom::sync::{Condvar, Mutex};
+
+    use crate::coroutine::WaitFor;
     use loom::thread;
 
     /// loom's `Mutex`, with the spin lock's interface.
@@ -253,7 +265,7 @@ mod loom_impl {
 
     /// Models always spin (when given a spin) before they park, so that
     /// loom explores claims that meet a spinning waiter.
-    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
+    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>, _: WaitFor) {
         if spin.is_some_and(|spin| spin()) {
             return;
         }
@@ -266,9 +278,16 @@ mod loom_impl {
     }
 
     /// loom has no clock: models never time out.
-    pub(crate) fn park_deadline_with(_: Instant, spin: Option<impl FnOnce() -> bool>) {
-        park_with(spin)
+    pub(crate) fn park_deadline_with(
+        _: Instant,
+        spin: Option<impl FnOnce() -> bool>,
+        why: WaitFor,
+    ) {
+        park_with(spin, why)
     }
+
+    /// Models have no runtime whose lock waiters to count.
+    pub(crate) fn lock_wait() {}
 
     /// Lets loom schedule the thread being waited for.
     pub(crate) fn spin_wait(_: &Backoff) {

@@ -1,13 +1,18 @@
-//! Panic messages that name the coroutine.
+//! Panic messages that name the coroutine, and the program's own hook.
 //!
 //! std's default hook prints `thread '<name>' panicked at ...`, which inside a
 //! coroutine would name the worker thread. weft installs (once, when its first
-//! worker starts) a hook that prints `coroutine '<name or id>' panicked at
-//! <location>:` followed by the message when the panic happens in a
-//! coroutine, and defers to the previous hook everywhere else. The panic is
-//! then caught at the coroutine boundary and handed to `JoinHandle::join`.
-//! Panics in coroutines being cancelled by their runtime's shutdown are not
-//! printed: they follow from the cancellation.
+//! worker starts) a hook that, for a panic in a coroutine, prints
+//! `coroutine '<name or id>' panicked at <location>:` followed by the
+//! message, if the hook it replaced is std's default one. If the program
+//! had installed a hook of its own (a crash reporter, `human-panic`,
+//! `tracing-panic`), weft calls that hook instead, for every panic, in a
+//! coroutine or not; inside it `weft::current()` names the coroutine. A hook
+//! the program installs after weft replaces weft's, and so hears of every
+//! panic anyway. The panic is then caught at the coroutine boundary and
+//! handed to `JoinHandle::join`. Panics in coroutines being cancelled by
+//! their runtime's shutdown are not reported: they follow from the
+//! cancellation.
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic;
@@ -21,6 +26,12 @@ pub(crate) fn install_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
+        // With no hook of the program's in place, `take_hook` hands out std's
+        // default hook: take it again, now that none is set, and compare.
+        // Both are the same zero-sized function behind the same vtable.
+        let default = panic::take_hook();
+        let programs_own = !std::ptr::eq(&*previous, &*default);
+        drop(default);
         panic::set_hook(Box::new(move |info| {
             let Some(task) = current_task() else {
                 return previous(info);
@@ -29,6 +40,9 @@ pub(crate) fn install_hook() {
                 // A consequence of the runtime's shutdown (an I/O call that
                 // failed with ECANCELED, unwrapped): not worth a report.
                 return;
+            }
+            if programs_own {
+                return previous(info);
             }
             let payload = info.payload();
             let msg = payload

@@ -52,6 +52,7 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use super::error::{RecvError, RecvTimeoutError, SendTimeoutError, TrySendError};
+use crate::coroutine::{Kind, WaitFor};
 use crate::loom::{AtomicUsize, Lock, LockGuard};
 use crate::sync::queue::{Claim, Context, Entry, Outcome, WaitList};
 
@@ -314,11 +315,12 @@ impl<T> Chan<T> {
     /// parks; a buffered channel's waiters park (`Context::parking`), and
     /// so do a timer channel's, whose only sender is the clock.
     #[inline(always)]
-    fn context(&self) -> Context {
+    fn context(&self, why: Kind) -> Context {
+        let why = WaitFor::new(why, 0);
         if self.cap == 0 && !self.timed {
-            Context::new()
+            Context::new(why)
         } else {
-            Context::parking()
+            Context::parking(why)
         }
     }
 
@@ -342,7 +344,7 @@ impl<T> Chan<T> {
             return Err(SendTimeoutError::Timeout(msg));
         }
         let mut slot = Some(msg);
-        let cx = self.context();
+        let cx = self.context(Kind::Send);
         st.senders.register(&cx, 0, ptr::addr_of_mut!(slot).cast());
         changed(&mut st);
         drop(st);
@@ -384,7 +386,7 @@ impl<T> Chan<T> {
                 (d, t) => d.or(t),
             };
             let mut slot: Option<T> = None;
-            let cx = self.context();
+            let cx = self.context(Kind::Recv);
             st.receivers
                 .register(&cx, 0, ptr::addr_of_mut!(slot).cast());
             changed(&mut st);
@@ -421,7 +423,7 @@ impl<T> Chan<T> {
             return self.recv(None).map_err(|_| RecvError);
         }
         let mut slot: Option<T> = None;
-        let cx = Context::new();
+        let cx = Context::new(WaitFor::new(Kind::Recv, 0));
         st.committed
             .register(&cx, 0, ptr::addr_of_mut!(slot).cast());
         drop(st);

@@ -42,6 +42,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{Receiver, RecvError, SendError, Sender};
+use crate::coroutine::{Kind, WaitFor};
 use crate::sync::queue::{Context, Entry, Outcome, Selected};
 
 /// One side of a channel, as an operation of a selection: a [`Receiver`]
@@ -271,7 +272,7 @@ pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selecte
             }
         }
         // Step 2.
-        let cx = cx.get_or_insert_with(Context::parking);
+        let cx = cx.get_or_insert_with(|| Context::parking(WaitFor::new(Kind::Select, ops.len())));
         let Ok(deadline) = wait.deadline() else {
             if second_looks < SECOND_LOOKS && order.iter().any(|i| ops[i].handle.is_ready(cx)) {
                 second_looks += 1;
@@ -316,7 +317,7 @@ pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selecte
 /// allows for one to become ready; `None` if none did in time. By the
 /// time the caller tries it, another thread may have taken its chance.
 pub(crate) fn ready(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<usize> {
-    let cx = Context::parking();
+    let cx = Context::parking(WaitFor::new(Kind::Select, ops.len()));
     loop {
         let order = Order::new(ops.len(), biased);
         if let Some(i) = order.iter().find(|&i| ops[i].handle.is_ready(&cx)) {

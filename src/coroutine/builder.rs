@@ -79,6 +79,7 @@ impl Builder {
     /// let h = weft::Builder::new().spawn(|| "done").unwrap();
     /// assert_eq!(h.join().unwrap(), "done");
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -88,6 +89,7 @@ impl Builder {
     }
 
     /// Spawns onto a given runtime.
+    #[track_caller]
     pub(crate) fn spawn_on<F, T>(self, shared: &Arc<Shared>, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -115,14 +117,16 @@ impl Builder {
     }
 
     /// Makes the task for `f` and schedules it.
+    #[track_caller]
     fn spawn_job<F, T>(self, shared: &Arc<Shared>, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let (task, own) = TaskRef::new_pair(Task::new(
-            runtime::share(shared),
+            runtime::share_spawned(shared),
             self.options,
+            std::panic::Location::caller(),
             JobCell::new(f),
         ));
         let handle = JoinHandle::new(Coroutine::new(own));

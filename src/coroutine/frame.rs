@@ -25,6 +25,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::locals::Locals;
 use super::task::Suspend;
+use super::waiting::WaitFor;
 use crate::stack::{GuardedStack, Segment};
 
 /// The corosensei coroutine a started task runs on.
@@ -82,6 +83,11 @@ pub(crate) struct Frame {
     /// The coroutine's locals (`locals.rs`), allocated on first use. Only
     /// the coroutine itself touches it, on its worker's thread.
     locals: LocalsBox,
+    /// What the coroutine waits for while parked or blocked
+    /// (`waiting.rs`), and since when (`runtime/clock.rs`): written by the
+    /// coroutine as it parks, read by its worker for a dump
+    /// (`runtime/probe.rs`).
+    wait: Cell<(WaitFor, u32)>,
 }
 
 /// An owning pointer to a coroutine's `Locals`, or null until it has some.
@@ -114,6 +120,7 @@ impl Frame {
             yielder: Cell::new(ptr::null()),
             segment: Cell::new(segment),
             locals: LocalsBox(Cell::new(None)),
+            wait: Cell::new((WaitFor::UNKNOWN, 0)),
         };
         // SAFETY: `at` is the top `FRAME_SPACE` bytes of the stack, which
         // the coroutine never uses, aligned and writable; the stack lives
@@ -193,6 +200,23 @@ impl Frame {
     pub(crate) unsafe fn replace_segment(frame: NonNull<Frame>, segment: Segment) -> Segment {
         // SAFETY: as above.
         unsafe { (*ptr::addr_of!((*frame.as_ptr()).segment)).replace(segment) }
+    }
+
+    /// # Safety
+    ///
+    /// As for `set_yielder`.
+    #[inline(always)]
+    pub(crate) unsafe fn set_wait(frame: NonNull<Frame>, why: WaitFor, since: u32) {
+        // SAFETY: as above.
+        unsafe { (*ptr::addr_of!((*frame.as_ptr()).wait)).set((why, since)) };
+    }
+
+    /// # Safety
+    ///
+    /// As for `set_yielder`, and the coroutine must not be running.
+    pub(crate) unsafe fn wait(frame: NonNull<Frame>) -> (WaitFor, u32) {
+        // SAFETY: as above.
+        unsafe { (*ptr::addr_of!((*frame.as_ptr()).wait)).get() }
     }
 
     /// The coroutine's locals, allocated on first use.

@@ -17,7 +17,8 @@ use crate::runtime::park::Cancelled;
 /// What the scheduler needs from a task's closure, whatever its type.
 pub(crate) trait Job: Send + Sync {
     /// Runs the closure to completion and publishes its result. Called once,
-    /// on the coroutine's own stack, by the worker that started it.
+    /// on the coroutine's own stack, by the worker that started it (or on a
+    /// blocking-pool thread).
     fn run(&self);
 
     /// Drops the closure unrun (the runtime shut down first); the joiner gets
@@ -78,6 +79,9 @@ where
         }
         #[cfg(feature = "tracing")]
         super::spans::clear_leftovers();
+        // Counted before the joiner can see it finish, so that
+        // `weft::metrics` after a join is exact.
+        crate::runtime::count_finished();
         self.packet.complete(result);
     }
 

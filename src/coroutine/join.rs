@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread;
 
-use super::Coroutine;
+use super::{Coroutine, WaitFor};
 use crate::runtime::park::{self, Unparker};
 
 const COMPLETE: u8 = 1;
@@ -74,7 +74,7 @@ impl<T> Packet<T> {
     /// Steps 2 and 3. A cancelled coroutine gets `Err` (through an unwind
     /// from `checkpoint` when `checkpoints` is set: the public `join`; or
     /// directly: weft's own hooks, which must not unwind).
-    pub(crate) fn wait(&self, checkpoints: bool) -> thread::Result<T> {
+    pub(crate) fn wait(&self, checkpoints: bool, why: WaitFor) -> thread::Result<T> {
         if !self.is_complete() {
             // SAFETY: WAITER is not set, so nobody else touches the slot.
             unsafe { *self.waiter.get() = Some(park::current()) };
@@ -90,7 +90,7 @@ impl<T> Packet<T> {
                     if stop() {
                         return Err(cancelled());
                     }
-                    park::park();
+                    park::park_for(why);
                     if stop() {
                         return Err(cancelled());
                     }
@@ -154,12 +154,12 @@ impl<T: 'static> JoinHandle<T> {
     /// assert!(h.join().is_err());
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.packet().wait(true)
+        self.packet().wait(true, WaitFor::join(&self.coroutine))
     }
 
     /// `join` for weft's hooks: never unwinds.
     pub(crate) fn join_quietly(self) -> thread::Result<T> {
-        self.packet().wait(false)
+        self.packet().wait(false, WaitFor::join(&self.coroutine))
     }
 
     /// Whether the coroutine has finished. Never blocks.

@@ -8,9 +8,11 @@ mod handle;
 mod job;
 mod join;
 mod locals;
+pub(crate) mod names;
 #[cfg(feature = "tracing")]
 mod spans;
 mod task;
+mod waiting;
 
 pub(crate) use alloc::TaskRef;
 pub use builder::Builder;
@@ -22,3 +24,4 @@ pub use locals::CoroutineLocal;
 #[cfg(feature = "tracing")]
 pub(crate) use spans::{come_back as spans_come_back, leave as spans_leave};
 pub(crate) use task::{Body, Options, Suspend, Task};
+pub(crate) use waiting::{Call, Kind, WaitFor};

@@ -16,6 +16,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
@@ -24,6 +25,7 @@ use corosensei::Yielder;
 use super::frame::Frame;
 use super::job::Job;
 use super::locals::Locals;
+use super::waiting::WaitFor;
 use super::CoroutineId;
 use crate::runtime::TaskShare;
 use crate::stack::Segment;
@@ -61,9 +63,10 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// Strong count of the `TaskRef`s (`alloc.rs`).
     refs: AtomicUsize,
     id: CoroutineId,
-    /// Name and stack size from a `Builder`; `None` for a plain `go`, which
-    /// keeps the task small.
-    options: Option<Box<Options>>,
+    /// Name and stack size from a `Builder`, and where the task was
+    /// spawned; for a plain `go`, only the latter, in the same word
+    /// (`Extra`), which keeps the task small.
+    options: Extra,
     /// The runtime this task belongs to. Dropped after the task's memory is
     /// freed, by its last `TaskRef`.
     pub(crate) shared: ManuallyDrop<TaskShare>,
@@ -116,6 +119,81 @@ pub(crate) struct Options {
     pub(crate) name: Option<String>,
     /// Requested usable stack size in bytes.
     pub(crate) stack_size: Option<usize>,
+    /// Where the coroutine was spawned (set by `Task::new`).
+    spawned_at: Option<&'static Location<'static>>,
+    /// The id under which its name is registered (`names.rs`), if named.
+    named: Option<u64>,
+}
+
+/// A task's `Options` box if it has one, else where it was spawned: one
+/// word, the low bit telling which (both are at least 8-byte aligned). A
+/// plain `go` then stores its `#[track_caller]` location with no
+/// allocation and no growth of the record.
+struct Extra(NonNull<()>);
+
+/// The low bit of an `Extra` that holds a `Location`.
+const LOCATION_TAG: usize = 1;
+
+// SAFETY: an `Extra` owns a `Box<Options>` (`Send + Sync`) or points to a
+// `'static` `Location` (`Sync`), and never changes.
+unsafe impl Send for Extra {}
+// SAFETY: as above.
+unsafe impl Sync for Extra {}
+
+impl Extra {
+    /// The extra word of task `id`; a named task's name is registered.
+    fn new(
+        id: CoroutineId,
+        options: Option<Box<Options>>,
+        at: &'static Location<'static>,
+    ) -> Extra {
+        match options {
+            Some(mut options) => {
+                options.spawned_at = Some(at);
+                if let Some(name) = &options.name {
+                    super::names::insert(id.as_u64(), name);
+                    options.named = Some(id.as_u64());
+                }
+                Extra(NonNull::from(Box::leak(options)).cast())
+            }
+            None => {
+                let tagged = (at as *const Location<'static> as usize) | LOCATION_TAG;
+                // SAFETY: a reference's address with a bit set is not null.
+                Extra(unsafe { NonNull::new_unchecked(tagged as *mut ()) })
+            }
+        }
+    }
+
+    fn options(&self) -> Option<&Options> {
+        if self.0.as_ptr() as usize & LOCATION_TAG != 0 {
+            return None;
+        }
+        // SAFETY: untagged, it is the box `new` leaked, which we own.
+        Some(unsafe { self.0.cast::<Options>().as_ref() })
+    }
+
+    fn spawned_at(&self) -> &'static Location<'static> {
+        match self.options() {
+            Some(o) => o.spawned_at.unwrap_or_else(Location::caller),
+            None => {
+                let p = (self.0.as_ptr() as usize & !LOCATION_TAG) as *const Location<'static>;
+                // SAFETY: tagged, it is a `&'static Location`'s address.
+                unsafe { &*p }
+            }
+        }
+    }
+}
+
+impl Drop for Extra {
+    fn drop(&mut self) {
+        if let Some(options) = self.options() {
+            if let Some(id) = options.named {
+                super::names::remove(id);
+            }
+            // SAFETY: the box `new` leaked, dropped once, here.
+            drop(unsafe { Box::from_raw(self.0.cast::<Options>().as_ptr()) });
+        }
+    }
 }
 
 // SAFETY: the non-thread-safe parts (`body` and the frame it points to,
@@ -143,11 +221,17 @@ impl<J: ?Sized> Drop for Task<J> {
 }
 
 impl<J> Task<J> {
-    pub(crate) fn new(shared: TaskShare, options: Option<Box<Options>>, job: J) -> Task<J> {
+    pub(crate) fn new(
+        shared: TaskShare,
+        options: Option<Box<Options>>,
+        spawned_at: &'static Location<'static>,
+        job: J,
+    ) -> Task<J> {
+        let id = CoroutineId::next();
         Task {
             refs: AtomicUsize::new(1),
-            id: CoroutineId::next(),
-            options,
+            id,
+            options: Extra::new(id, options, spawned_at),
             shared: ManuallyDrop::new(shared),
             parked: Cell::new(false),
             token: Cell::new(false),
@@ -174,12 +258,39 @@ impl<J: ?Sized> Task<J> {
     }
 
     pub(crate) fn name(&self) -> Option<&str> {
-        self.options.as_ref()?.name.as_deref()
+        self.options.options()?.name.as_deref()
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn spawned_at(&self) -> &'static Location<'static> {
+        self.options.spawned_at()
+    }
+
+    /// Records what the task waits for and since when (`now`, on the
+    /// runtime's coarse clock), in its frame, as it parks or blocks. Only
+    /// the running task itself.
+    #[inline(always)]
+    pub(crate) fn set_wait(&self, why: WaitFor, now: u32) {
+        if let Some(frame) = self.frame() {
+            // SAFETY: the running coroutine's frame, on its thread.
+            unsafe { Frame::set_wait(frame, why, now) };
+        }
+    }
+
+    /// What the task waits for, and since when (see `set_wait`). Only on
+    /// its worker's thread, while the task is not running.
+    pub(crate) fn wait(&self) -> (WaitFor, u32) {
+        match self.frame() {
+            // SAFETY: a started task's frame, on its worker's thread, while
+            // the coroutine is not running (the caller's promise).
+            Some(frame) => unsafe { Frame::wait(frame) },
+            None => (WaitFor::UNKNOWN, 0),
+        }
     }
 
     /// Requested usable stack size in bytes.
     pub(crate) fn stack_size(&self) -> usize {
-        match self.options.as_ref().and_then(|o| o.stack_size) {
+        match self.options.options().and_then(|o| o.stack_size) {
             Some(size) => size,
             None => self.shared.config.stack_size,
         }
@@ -375,18 +486,21 @@ impl<J: ?Sized> Task<J> {
 
 impl Task {
     /// Drops a fresh task's closure unrun (runtime shutdown); its joiner gets
-    /// a cancellation error. A no-op for a task that has started.
+    /// a cancellation error. A no-op for a task that has started. True if
+    /// it was fresh (it has finished now).
     ///
     /// # Safety
     ///
     /// As for [`Task::body`]: the caller holds the task, popped from a queue.
-    pub(crate) unsafe fn discard(&self) {
+    pub(crate) unsafe fn discard(&self) -> bool {
         // SAFETY: the caller holds the task.
         let body = unsafe { self.body() };
         if let Body::Fresh = body {
             *body = Body::Done;
             self.job.discard();
+            return true;
         }
+        false
     }
 }
 
@@ -404,7 +518,12 @@ mod tests {
     #[test]
     fn an_empty_coroutine_takes_128_bytes() {
         assert!(task_size(&|| ()) <= 128, "{} bytes", task_size(&|| ()));
-        // The frame takes that much of the top of each coroutine stack.
-        assert!(std::mem::size_of::<Frame>() <= 96);
+        // The frame takes that much of the top of each coroutine stack
+        // (a page that is touched anyway).
+        assert!(
+            std::mem::size_of::<Frame>() <= 112,
+            "{}",
+            std::mem::size_of::<Frame>()
+        );
     }
 }

@@ -13,14 +13,36 @@
 
 use libc::{c_int, c_long, c_uint, epoll_event, id_t, idtype_t, pid_t, siginfo_t};
 
+use crate::coroutine::Call;
 use crate::runtime::blocking_syscall;
 use crate::sys::raw;
 
-/// `call`, a raw system call, as a blocking call if `may_wait` (it may
-/// wait in the kernel), else plainly; libc-style result either way.
-fn blocking_if(may_wait: bool, call: impl FnOnce() -> c_long) -> c_long {
+/// Names of the blocking calls, as a dump shows them (`blocking call: futex`).
+static FUTEX: Call = Call("futex");
+static EPOLL_WAIT: Call = Call("epoll_wait");
+static WAIT: Call = Call("wait");
+static OPEN: Call = Call("open");
+static FSYNC: Call = Call("fsync");
+static FLOCK: Call = Call("flock");
+static READ: Call = Call("read");
+static WRITE: Call = Call("write");
+static OTHER: Call = Call("system call");
+
+/// The name of system call `nr` among those `blocking_rw` makes.
+fn rw_call(nr: c_long) -> &'static Call {
+    match nr {
+        libc::SYS_read | libc::SYS_readv | libc::SYS_pread64 | libc::SYS_preadv => &READ,
+        libc::SYS_write | libc::SYS_writev | libc::SYS_pwrite64 | libc::SYS_pwritev => &WRITE,
+        _ => &OTHER,
+    }
+}
+
+/// `call`, a raw system call, as a blocking call named `name` if
+/// `may_wait` (it may wait in the kernel), else plainly; libc-style result
+/// either way.
+fn blocking_if(name: &'static Call, may_wait: bool, call: impl FnOnce() -> c_long) -> c_long {
     if may_wait {
-        blocking_syscall(call)
+        blocking_syscall(name, call)
     } else {
         raw::cvt_raw(call())
     }
@@ -58,9 +80,11 @@ pub unsafe extern "C" fn syscall(
 ) -> c_long {
     let args = [a0, a1, a2, a3, a4, a5];
     // SAFETY: the caller's contract for this system call.
-    blocking_if(nr == libc::SYS_futex && futex_waits(a1), || unsafe {
-        raw::syscall6(nr, args)
-    })
+    blocking_if(
+        &FUTEX,
+        nr == libc::SYS_futex && futex_waits(a1),
+        || unsafe { raw::syscall6(nr, args) },
+    )
 }
 
 /// The arguments of `epoll_pwait` and `epoll_pwait2`, whose `timeout` is
@@ -107,7 +131,7 @@ pub unsafe extern "C" fn epoll_pwait(
     let args = epoll_args(epfd, events, maxevents, timeout as c_long, sigmask);
     // SAFETY: the caller's contract for epoll_pwait(2).
     let call = || unsafe { raw::syscall6(libc::SYS_epoll_pwait, args) };
-    blocking_if(timeout != 0, call) as c_int
+    blocking_if(&EPOLL_WAIT, timeout != 0, call) as c_int
 }
 
 /// `epoll_pwait2(2)`: `epoll_pwait` with a timespec. Always a blocking
@@ -123,7 +147,9 @@ pub unsafe extern "C" fn epoll_pwait2(
 ) -> c_int {
     let args = epoll_args(epfd, events, maxevents, timeout as c_long, sigmask);
     // SAFETY: the caller's contract for epoll_pwait2(2).
-    blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_epoll_pwait2, args) }) as c_int
+    blocking_syscall(&EPOLL_WAIT, || unsafe {
+        raw::syscall6(libc::SYS_epoll_pwait2, args)
+    }) as c_int
 }
 
 /// `wait4(2)`.
@@ -144,7 +170,7 @@ pub unsafe extern "C" fn wait4(
     ];
     // SAFETY: the caller's contract for wait4(2).
     let call = || unsafe { raw::syscall6(libc::SYS_wait4, args) };
-    blocking_if(options & libc::WNOHANG == 0, call) as pid_t
+    blocking_if(&WAIT, options & libc::WNOHANG == 0, call) as pid_t
 }
 
 /// `waitpid(2)`: `std::process::Child::wait` and `Command::status` end here.
@@ -181,7 +207,7 @@ pub unsafe extern "C" fn waitid(
     ];
     // SAFETY: the caller's contract for waitid(2).
     let call = || unsafe { raw::syscall6(libc::SYS_waitid, args) };
-    blocking_if(options & libc::WNOHANG == 0, call) as c_int
+    blocking_if(&WAIT, options & libc::WNOHANG == 0, call) as c_int
 }
 
 /// `openat(2)`; opening a FIFO waits for its other end, and a file on a
@@ -208,7 +234,7 @@ pub unsafe extern "C" fn openat(
         0,
     ];
     // SAFETY: the caller's contract for openat(2).
-    blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_openat, args) }) as c_int
+    blocking_syscall(&OPEN, || unsafe { raw::syscall6(libc::SYS_openat, args) }) as c_int
 }
 
 /// `openat64`: the same call (64-bit file offsets are the only kind here).
@@ -242,15 +268,16 @@ pub unsafe extern "C" fn open64(path: *const libc::c_char, flags: c_int, mode: c
 #[no_mangle]
 pub unsafe extern "C" fn fsync(fd: c_int) -> c_int {
     // SAFETY: fsync takes no pointer.
-    blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_fsync, [fd as c_long, 0, 0, 0, 0, 0]) })
-        as c_int
+    blocking_syscall(&FSYNC, || unsafe {
+        raw::syscall6(libc::SYS_fsync, [fd as c_long, 0, 0, 0, 0, 0])
+    }) as c_int
 }
 
 /// `fdatasync(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn fdatasync(fd: c_int) -> c_int {
     // SAFETY: fdatasync takes no pointer.
-    blocking_syscall(|| unsafe {
+    blocking_syscall(&FSYNC, || unsafe {
         raw::syscall6(libc::SYS_fdatasync, [fd as c_long, 0, 0, 0, 0, 0])
     }) as c_int
 }
@@ -261,7 +288,7 @@ pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
     let args = [fd as c_long, op as c_long, 0, 0, 0, 0];
     // SAFETY: flock takes no pointer.
     let call = || unsafe { raw::syscall6(libc::SYS_flock, args) };
-    blocking_if(op & libc::LOCK_NB == 0, call) as c_int
+    blocking_if(&FLOCK, op & libc::LOCK_NB == 0, call) as c_int
 }
 
 /// A `read`-like call on an fd weft does not park on, as a blocking call:
@@ -272,5 +299,5 @@ pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
 /// The caller's contract for that system call.
 pub(crate) unsafe fn blocking_rw(nr: c_long, args: [c_long; 6]) -> isize {
     // SAFETY: the caller's contract.
-    blocking_syscall(|| unsafe { raw::syscall6(nr, args) }) as isize
+    blocking_syscall(rw_call(nr), || unsafe { raw::syscall6(nr, args) }) as isize
 }

@@ -7,6 +7,9 @@ use crate::io::fd_table::{self, KNOWN, PER_CALL, POLLED, SOCKET, USER_NB, WEFT_N
 use crate::io::forget;
 use crate::sys::raw;
 
+/// A lock wait on a file (`F_SETLKW`), for a dump.
+static FCNTL_LOCK: crate::coroutine::Call = crate::coroutine::Call("fcntl (file lock)");
+
 /// `close(2)`. Coroutines parked on the fd are woken at once and fail with
 /// `EBADF`; its poller registrations are dropped before the fd is closed.
 /// Async-signal-safe for an fd no poller registered (`hook/mod.rs`).
@@ -147,8 +150,9 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
                 0,
             ];
             // SAFETY: the caller's contract: `arg` points to a `flock`.
-            crate::runtime::blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_fcntl, args) })
-                as c_int
+            crate::runtime::blocking_syscall(&FCNTL_LOCK, || unsafe {
+                raw::syscall6(libc::SYS_fcntl, args)
+            }) as c_int
         }
         // SAFETY: the caller's contract for this fcntl command.
         _ => unsafe { raw::fcntl(fd, cmd, arg) },

@@ -8,6 +8,9 @@ use crate::io::{wait_any, Direction, Wait};
 use crate::runtime::current_task;
 use crate::sys::raw;
 
+/// A `poll`, `ppoll` or `select` the poller cannot take, for a dump.
+static POLL: crate::coroutine::Call = crate::coroutine::Call("poll");
+
 /// `poll(2)`. In a coroutine with a non-zero timeout, the coroutine parks on
 /// its worker's poller until one of the fds is ready or the timeout passes;
 /// the result is then what `poll` with timeout 0 reports.
@@ -140,7 +143,7 @@ pub unsafe extern "C" fn ppoll(
         return call();
     }
     if !sigmask.is_null() {
-        return crate::runtime::blocking_call(call);
+        return crate::runtime::blocking_call(&POLL, call);
     }
     // SAFETY: `ts_ptr` is null or our copy.
     match unsafe { deadline_of(ts_ptr) } {
@@ -339,7 +342,7 @@ pub unsafe extern "C" fn select(
         } else {
             // A coroutine's select the poller cannot take (too many fds, a
             // bad timeout): the kernel's, as a blocking call.
-            crate::runtime::blocking_call(call)
+            crate::runtime::blocking_call(&POLL, call)
         }
     };
     // SAFETY: the caller passes a writable timeval or null.
@@ -372,12 +375,12 @@ pub unsafe extern "C" fn pselect(
         return call();
     }
     if !sigmask.is_null() || !(0..=libc::FD_SETSIZE as c_int).contains(&nfds) || !sets.plausible() {
-        return crate::runtime::blocking_call(call);
+        return crate::runtime::blocking_call(&POLL, call);
     }
     // SAFETY: `ts_ptr` is null or our copy.
     match unsafe { deadline_of(ts_ptr) } {
         // SAFETY: the caller's contract for pselect(2); `nfds` is in range.
         Ok(deadline) => unsafe { select_parked(nfds, &sets, deadline) },
-        Err(()) => crate::runtime::blocking_call(call),
+        Err(()) => crate::runtime::blocking_call(&POLL, call),
     }
 }

@@ -45,6 +45,12 @@ use super::real::{real, Real};
 use crate::runtime::{blocking_call, current_task};
 use crate::sys;
 
+/// The pthread waits, for a dump (each a futex wait inside libc).
+static MUTEX_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (pthread_mutex_lock)");
+static COND_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (pthread_cond_wait)");
+static JOIN_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (pthread_join)");
+static SEM_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (sem_wait)");
+
 /// The version of `pthread_cond_*` that current programs link against
 /// (libc keeps an older one beside it on x86_64).
 #[cfg(target_arch = "x86_64")]
@@ -94,7 +100,7 @@ pub unsafe extern "C" fn pthread_mutex_lock(mutex: *mut pthread_mutex_t) -> c_in
         r @ (0 | libc::EOWNERDEAD) => r,
         // Busy, or an answer `lock` gives without waiting (EDEADLK, EINVAL).
         // SAFETY: as above.
-        _ => blocking_call(|| unsafe { lock(mutex) }),
+        _ => blocking_call(&MUTEX_CALL, || unsafe { lock(mutex) }),
     }
 }
 
@@ -119,7 +125,7 @@ pub unsafe extern "C" fn pthread_mutex_timedlock(
     match unsafe { trylock(mutex) } {
         r @ (0 | libc::EOWNERDEAD) => r,
         // SAFETY: as above.
-        _ => blocking_call(|| unsafe { lock(mutex, abstime) }),
+        _ => blocking_call(&MUTEX_CALL, || unsafe { lock(mutex, abstime) }),
     }
 }
 
@@ -132,7 +138,7 @@ pub unsafe extern "C" fn pthread_cond_wait(
     // SAFETY: the libc function of this name and version has this type.
     let wait = unsafe { real::<CondFn>(&COND_WAIT) };
     // SAFETY: the caller's contract for pthread_cond_wait(3).
-    blocking_call(|| unsafe { wait(cond, mutex) })
+    blocking_call(&COND_CALL, || unsafe { wait(cond, mutex) })
 }
 
 /// `pthread_cond_timedwait(3)`.
@@ -145,7 +151,7 @@ pub unsafe extern "C" fn pthread_cond_timedwait(
     // SAFETY: the libc function of this name and version has this type.
     let wait = unsafe { real::<CondTimedFn>(&COND_TIMEDWAIT) };
     // SAFETY: the caller's contract for pthread_cond_timedwait(3).
-    blocking_call(|| unsafe { wait(cond, mutex, abstime) })
+    blocking_call(&COND_CALL, || unsafe { wait(cond, mutex, abstime) })
 }
 
 /// `pthread_join(3)`: `std::thread::JoinHandle::join` ends here.
@@ -154,7 +160,7 @@ pub unsafe extern "C" fn pthread_join(thread: pthread_t, retval: *mut *mut c_voi
     // SAFETY: the libc function of this name has this type.
     let join = unsafe { real::<JoinFn>(&JOIN) };
     // SAFETY: the caller's contract for pthread_join(3).
-    blocking_call(|| unsafe { join(thread, retval) })
+    blocking_call(&JOIN_CALL, || unsafe { join(thread, retval) })
 }
 
 /// `pthread_timedjoin_np(3)`.
@@ -167,7 +173,7 @@ pub unsafe extern "C" fn pthread_timedjoin_np(
     // SAFETY: the libc function of this name has this type.
     let join = unsafe { real::<TimedJoinFn>(&TIMEDJOIN) };
     // SAFETY: the caller's contract for pthread_timedjoin_np(3).
-    blocking_call(|| unsafe { join(thread, retval, abstime) })
+    blocking_call(&JOIN_CALL, || unsafe { join(thread, retval, abstime) })
 }
 
 /// `sem_wait(3)`.
@@ -187,7 +193,7 @@ pub unsafe extern "C" fn sem_wait(sem: *mut sem_t) -> c_int {
     // The failed try's EAGAIN is not the caller's to see.
     sys::set_errno(errno);
     // SAFETY: as above.
-    blocking_call(|| unsafe { wait(sem) })
+    blocking_call(&SEM_CALL, || unsafe { wait(sem) })
 }
 
 /// `sem_timedwait(3)`.
@@ -211,5 +217,5 @@ pub unsafe extern "C" fn sem_timedwait(sem: *mut sem_t, abstime: *const timespec
     }
     sys::set_errno(errno);
     // SAFETY: as above.
-    blocking_call(|| unsafe { wait(sem, abstime) })
+    blocking_call(&SEM_CALL, || unsafe { wait(sem, abstime) })
 }

@@ -13,6 +13,10 @@ use crate::io::{
 use crate::runtime::current_task;
 use crate::sys::{self, raw};
 
+/// Socket calls on a description that blocks, for a dump.
+static ACCEPT: crate::coroutine::Call = crate::coroutine::Call("accept");
+static CONNECT: crate::coroutine::Call = crate::coroutine::Call("connect");
+
 /// `socket(2)`. In a coroutine a stream or seqpacket socket is created
 /// non-blocking (it may `connect` or `listen`; the user's `SOCK_NONBLOCK`
 /// is remembered and honoured) and gets its blocking mode back once
@@ -111,8 +115,9 @@ pub unsafe extern "C" fn accept4(
                 0,
             ];
             // SAFETY: the caller's contract for accept4(2).
-            crate::runtime::blocking_syscall(|| unsafe { raw::syscall6(libc::SYS_accept4, args) })
-                as c_int
+            crate::runtime::blocking_syscall(&ACCEPT, || unsafe {
+                raw::syscall6(libc::SYS_accept4, args)
+            }) as c_int
         }),
         Some(slot) => retry(slot, fd, Direction::Read, 0, call),
         None => call(),
@@ -175,7 +180,7 @@ unsafe fn accept_blocking_listener(
                 0,
             ];
             // SAFETY: the caller's contract for accept4(2).
-            return crate::runtime::blocking_syscall(|| unsafe {
+            return crate::runtime::blocking_syscall(&ACCEPT, || unsafe {
                 raw::syscall6(libc::SYS_accept4, args)
             }) as c_int;
         }
@@ -208,7 +213,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             0,
         ];
         // SAFETY: the caller's contract for connect(2).
-        return crate::runtime::blocking_syscall(|| unsafe {
+        return crate::runtime::blocking_syscall(&CONNECT, || unsafe {
             raw::syscall6(libc::SYS_connect, args)
         }) as c_int;
     }

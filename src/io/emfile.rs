@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::coroutine::{Kind, WaitFor};
 use crate::runtime::park::{self, Unparker};
 
 /// Whoever waits for an fd to be freed. Pushed by `wait_for_free_fd`, taken
@@ -21,7 +22,7 @@ pub(crate) fn wait_for_free_fd(max: Duration) {
     let deadline = Instant::now() + max;
     WAITERS.lock().unwrap().push(park::current());
     ANY.store(true, Ordering::SeqCst);
-    park::park_deadline(deadline);
+    park::park_deadline_for(deadline, WaitFor::new(Kind::FreeFd, 0));
     // Spurious or timed out: the entry may still be there; leave it, it is
     // dropped at the next close (an extra unpark is harmless).
 }

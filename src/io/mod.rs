@@ -25,12 +25,14 @@
 //! the user set it; only on a `WEFT_NB` socket does it block the thread in
 //! `poll(2)` instead, so blocking semantics hold everywhere.
 
+mod describe;
 mod driver;
 mod emfile;
 pub(crate) mod fd_table;
 mod readiness;
 mod wait;
 
+pub(crate) use describe::describe_fd;
 pub(crate) use driver::{Direction, Driver, Poller, Waker};
 pub(crate) use emfile::{fd_freed, wait_for_free_fd};
 pub(crate) use readiness::Readiness;

@@ -11,6 +11,7 @@ use super::fd_table::{
     self, Slot, KNOWN, PER_CALL, POLLED, SEQPACKET, SOCKET, STREAM, USER_NB, WEFT_NB,
 };
 use super::Direction;
+use crate::coroutine::{Kind, WaitFor};
 use crate::runtime::park::{self, Unparker};
 use crate::runtime::{current_task, current_worker, Local};
 use crate::sys::{self, raw, FdKind};
@@ -469,7 +470,8 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
         }
         joined.push((slot, key, generation, dir));
     }
-    let mut outcome = outcome.unwrap_or_else(|| park_until(worker, deadline));
+    let why = WaitFor::new(Kind::PollMany, fds.len());
+    let mut outcome = outcome.unwrap_or_else(|| park_until(worker, deadline, why));
     for &(slot, key, generation, dir) in &joined {
         poller.remove_waiter(key, generation, dir, &task);
         if slot.state().generation != generation {
@@ -499,7 +501,11 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
         return Wait::Closed;
     }
-    let outcome = park_until(worker, deadline);
+    let kind = match dir {
+        Direction::Read => Kind::Read,
+        Direction::Write => Kind::Write,
+    };
+    let outcome = park_until(worker, deadline, WaitFor::new(kind, fd as usize));
     poller.remove_waiter(key, generation, dir, &task);
     if slot.state().generation != generation {
         Wait::Closed
@@ -509,12 +515,12 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
 }
 
 /// Parks until unparked or `deadline`, counted among `worker`'s I/O
-/// waiters meanwhile; `TimedOut` if the deadline passed.
-fn park_until(worker: &Local, deadline: Option<Instant>) -> Wait {
+/// waiters meanwhile, waiting for `why`; `TimedOut` if the deadline passed.
+fn park_until(worker: &Local, deadline: Option<Instant>, why: WaitFor) -> Wait {
     let _io = worker.driver().io_wait();
     match deadline {
-        Some(d) => park::park_deadline(d),
-        None => park::park(),
+        Some(d) => park::park_deadline_for(d, why),
+        None => park::park_for(why),
     }
     if deadline.is_some_and(|d| Instant::now() >= d) {
         Wait::TimedOut

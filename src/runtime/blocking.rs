@@ -61,6 +61,7 @@ static POOL: Pool = Pool {
 /// });
 /// assert!(h.join().unwrap() > 0);
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -70,10 +71,21 @@ where
         Ok(shared) => shared,
         Err(e) => panic!("{e}"),
     };
-    let task = TaskRef::new(Task::new(super::share(shared), None, JobCell::new(f)));
+    let task = TaskRef::new(Task::new(
+        super::share(shared),
+        None,
+        std::panic::Location::caller(),
+        JobCell::new(f),
+    ));
     let handle = JoinHandle::new(Coroutine::new(task.clone()));
     submit(task);
     handle
+}
+
+/// The pool's threads, and the calls queued for a thread.
+pub(crate) fn load() -> (usize, usize) {
+    let state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
+    (state.threads, state.queue.len())
 }
 
 fn submit(task: TaskRef) {

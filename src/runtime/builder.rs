@@ -1,13 +1,14 @@
 //! `RuntimeBuilder`: configure and start a runtime.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use crossbeam_deque::{Injector, Worker as Deque};
 use crossbeam_queue::SegQueue;
 
+use super::clock::Clock;
 use super::monitor::{self, Monitor};
 use super::shared::{Config, Idle, Remote, Shared};
 use super::takeover::{Domain, Takeover};
@@ -167,6 +168,8 @@ impl RuntimeBuilder {
                 idle: Idle::new(),
                 bound: AtomicUsize::new(0),
                 takeover: Takeover::new(),
+                stats: Default::default(),
+                probe: AtomicBool::new(false),
             });
             locals.push((deque, driver));
         }
@@ -178,7 +181,13 @@ impl RuntimeBuilder {
             shutdown: AtomicBool::new(false),
             monitor: Monitor::default(),
             task_refs: AtomicUsize::new(0),
+            clock: Clock::new(),
+            probes: Mutex::new(Vec::new()),
+            lock_waiters: AtomicUsize::new(0),
+            spawned_outside: AtomicU64::new(0),
         });
+        super::registry::add(&shared);
+        super::signal::install_from_env();
 
         let mut runtime = Runtime::new(shared.clone());
         for (index, (deque, driver)) in locals.into_iter().enumerate() {

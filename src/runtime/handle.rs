@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{RuntimeBuilder, Shared};
+use super::{Dump, Metrics, RuntimeBuilder, Shared};
 use crate::coroutine::{Builder, JoinHandle};
 
 /// How long `Runtime::drop` waits for coroutines blocked in calls that
@@ -96,6 +96,35 @@ impl Runtime {
         }
     }
 
+    /// A snapshot of this runtime's coroutines (see [`Dump`]): each worker
+    /// lists its own at its next switch point, so this waits (parks a
+    /// coroutine, blocks a thread) until they have, at most 200 ms for a
+    /// worker that a long computation keeps busy.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().build().unwrap();
+    /// let h = rt.spawn(|| weft::sleep(std::time::Duration::from_millis(200)));
+    /// let dump = rt.dump();
+    /// assert_eq!(dump.len(), 1);
+    /// h.join().unwrap();
+    /// ```
+    pub fn dump(&self) -> Dump {
+        Dump::take(&self.shared)
+    }
+
+    /// This runtime's counters (see [`Metrics`]); reads them without
+    /// waiting for anything.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().workers(3).build().unwrap();
+    /// rt.spawn(|| ()).join().unwrap();
+    /// let m = rt.metrics();
+    /// assert_eq!((m.workers, m.spawned, m.coroutines), (3, 1, 0));
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        Metrics::read(&self.shared)
+    }
+
     /// Runs `f` as a coroutine of this runtime and blocks the calling thread
     /// (or parks the calling coroutine) until it returns. A panic in `f` is
     /// resumed in the caller. Called from one of this runtime's coroutines,
@@ -109,6 +138,7 @@ impl Runtime {
     /// });
     /// assert_eq!(total, 100);
     /// ```
+    #[track_caller]
     pub fn run<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,

@@ -1,23 +1,49 @@
-//! The M:N scheduler: runtimes, workers, run queues, idle/wake and park.
+//! The M:N scheduler: runtimes, workers, run queues, idle/wake and park;
+//! and seeing inside them: dumps (`dump.rs`, from the workers' answers to a
+//! probe, `probe.rs`), metrics (`metrics.rs`, from counters the workers
+//! keep, `stats.rs`), the dump on a signal (`signal.rs`) and the watchdog
+//! (`watchdog.rs`).
 
 mod blocking;
 mod builder;
+mod clock;
 mod context;
+mod dump;
 pub(crate) mod fork;
 pub(crate) mod global;
 mod handle;
+mod json;
+mod metrics;
 mod monitor;
 pub(crate) mod park;
+pub(crate) mod probe;
+pub(crate) mod registry;
 mod shared;
+pub(crate) mod signal;
+pub(crate) mod stats;
 mod takeover;
+pub(crate) mod watchdog;
 mod worker;
 
 pub use blocking::spawn_blocking;
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
+
+/// Counts a coroutine of the calling worker as finished (`stats.rs`); a
+/// no-op elsewhere (a blocking-pool job).
+#[inline]
+pub(crate) fn count_finished() {
+    if let Some(w) = current_worker() {
+        w.stats().finished.bump();
+    }
+}
+pub use dump::Dump;
 pub(crate) use fork::outside_weft;
 pub(crate) use global::current_or_global;
 pub use handle::Runtime;
-pub(crate) use shared::{share, Shared, TaskShare};
+pub use metrics::{Metrics, WorkerMetrics};
+pub(crate) use shared::{share, share_spawned, Shared, TaskShare};
 pub(crate) use takeover::{blocking_call, blocking_syscall};
+#[cfg(not(weft_loom))]
+pub(crate) use watchdog::LockWait;
 pub(crate) use worker::Local;

@@ -1,12 +1,17 @@
 //! The monitor: one thread per runtime that takes over workers whose holder
-//! stays blocked in the kernel (`takeover.rs`, step 3).
+//! stays blocked in the kernel (`takeover.rs`, step 3), keeps the coarse
+//! clock (`clock.rs`) and runs the watchdog (`watchdog.rs`).
 //!
 //! While some worker's holder is in a blocking call, the monitor looks at
 //! every worker once per tick; a worker found blocking with the same hold
 //! word at two looks in a row has been blocked for at least a tick, and is
-//! taken over. Once no worker has been blocking for `LINGER`, the monitor
-//! sleeps on a futex until a thread enters a blocking call: an idle
-//! runtime, or one whose coroutines never block, costs it no CPU.
+//! taken over. Once no worker has been blocking for `LINGER`, the
+//! monitor *naps*: it wakes every `WATCH_TICK` to refresh the clock and let
+//! the watchdog look, for as long as some worker is awake (only an awake
+//! worker can run a coroutine that hogs it or stamp a park) or some
+//! coroutine waits for a lock (a lock cycle leaves every worker asleep).
+//! When neither holds it *sleeps* on a futex until a thread enters a
+//! blocking call or a worker wakes up: an idle runtime costs it no CPU.
 //!
 //! # The tick
 //!
@@ -28,24 +33,35 @@
 //!
 //! # Sleep and wake (no lost wake-up)
 //!
-//! 1. The monitor reads `wakes`, stores `sleeping = true` (SeqCst), and
-//!    looks at every hold word once more (SeqCst). Only if none is blocking
-//!    does it wait on `wakes`, for the value it read.
-//! 2. A thread entering a blocking call swaps its hold word (SeqCst), then
-//!    reads `sleeping` (SeqCst): if set, it clears it, bumps `wakes` and
-//!    wakes the futex.
+//! `state` is `AWAKE`, `NAPPING` or `SLEEPING`.
 //!
-//! The four SeqCst accesses make one of the two see the other: either the
-//! monitor's re-check sees the blocking word, or the entering thread sees
-//! `sleeping` and its bump makes the futex wait return.
+//! 1. The monitor reads `wakes`, stores `state = SLEEPING` (SeqCst), and
+//!    looks at every hold word once more (SeqCst): if one is blocking, it
+//!    goes round again. Otherwise it looks (SeqCst) at every worker's idle
+//!    state and at the count of lock waiters: if a worker is awake or a
+//!    coroutine waits for a lock, it stores `NAPPING` and waits on `wakes`
+//!    until its next tick; else it waits on `wakes` for good.
+//! 2. A thread entering a blocking call swaps its hold word (SeqCst), then
+//!    reads `state` (SeqCst): unless `AWAKE`, it stores `AWAKE`, bumps
+//!    `wakes` and wakes the futex. A worker leaving its sleep (its idle
+//!    swap, SeqCst) and a coroutine starting to wait for a lock (its count,
+//!    SeqCst) read `state` the same way, but wake the monitor only from
+//!    `SLEEPING`: a nap ends by itself within a tick.
+//!
+//! The SeqCst accesses make one of each pair see the other: either the
+//! monitor's re-check sees the blocking word (the awake worker, the lock
+//! waiter), or that thread sees `SLEEPING` and its bump makes the futex wait
+//! return.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::clock::Clock;
 use super::shared::Shared;
 use super::takeover;
+use super::watchdog::Watchdog;
 use crate::sys;
 
 /// The shortest tick: how long a blocking call lasts, at least, before its
@@ -62,22 +78,42 @@ const BACK_OFF: Duration = Duration::from_millis(1);
 /// How long no worker is seen blocking before the monitor sleeps.
 const LINGER: Duration = Duration::from_millis(2);
 
+/// How often the monitor refreshes the clock and runs the watchdog while a
+/// worker is awake.
+pub(crate) const WATCH_TICK: Duration = Duration::from_millis(10);
+
+const AWAKE: u8 = 0;
+const NAPPING: u8 = 1;
+const SLEEPING: u8 = 2;
+
 /// The monitor's shared state, in `Shared`.
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
-    /// The monitor sleeps, or is about to (step 1). Cleared by whoever
-    /// wakes it.
-    sleeping: AtomicBool,
+    /// `AWAKE`, `NAPPING` or `SLEEPING` (step 1). Set by the monitor before
+    /// it waits; set back to `AWAKE` by whoever wakes it.
+    state: AtomicU8,
     /// The futex word the monitor sleeps on; bumped to wake it.
     wakes: AtomicU32,
 }
 
 impl Monitor {
-    /// Step 2: wakes the monitor if it sleeps. Called after a hold word
-    /// became blocking.
+    /// Step 2: wakes the monitor if it sleeps or naps. Called after a hold
+    /// word became blocking.
     #[inline]
     pub(crate) fn watch(&self) {
-        if self.sleeping.load(Ordering::SeqCst) {
+        if self.state.load(Ordering::SeqCst) != AWAKE {
+            self.wake();
+        }
+    }
+
+    /// Step 2 for a worker that left its sleep (after its idle swap) or a
+    /// coroutine that started to wait for a lock (after counting itself):
+    /// wakes the monitor if it sleeps for good, refreshing the clock first
+    /// so that parks from now on stamp the right time (`clock.rs`).
+    #[inline]
+    pub(crate) fn worker_awake(&self, clock: &Clock) {
+        if self.state.load(Ordering::SeqCst) == SLEEPING {
+            clock.refresh();
             self.wake();
         }
     }
@@ -85,7 +121,7 @@ impl Monitor {
     /// Wakes the monitor (also at shutdown).
     #[cold]
     pub(crate) fn wake(&self) {
-        if self.sleeping.swap(false, Ordering::SeqCst) {
+        if self.state.swap(AWAKE, Ordering::SeqCst) != AWAKE {
             self.wakes.fetch_add(1, Ordering::SeqCst);
             sys::futex_wake(&self.wakes, 1);
         }
@@ -96,18 +132,20 @@ impl Monitor {
 pub(crate) fn start(shared: Arc<Shared>) -> std::io::Result<thread::JoinHandle<()>> {
     thread::Builder::new()
         .name(format!("{}-monitor", shared.config.thread_name))
-        .stack_size(64 * 1024)
+        .stack_size(256 * 1024)
         .spawn(move || run(&shared))
 }
 
 fn run(shared: &Shared) {
     sys::precise_timers();
     let monitor = &shared.monitor;
+    let mut watchdog = Watchdog::new(shared);
     let mut last = vec![0u64; shared.workers.len()];
     let mut tick = TICK;
     // Time spent, in ticks, seeing blocking calls but taking nothing over,
     // and seeing none at all.
     let (mut idle_busy, mut quiet) = (Duration::ZERO, Duration::ZERO);
+    let mut next_watch = Instant::now();
     while !shared.is_shut_down() {
         let mut look = takeover::Look::default();
         for (i, last) in last.iter_mut().enumerate() {
@@ -126,20 +164,41 @@ fn run(shared: &Shared) {
         } else {
             quiet += tick;
         }
+        let now = Instant::now();
+        if now >= next_watch {
+            shared.clock.refresh();
+            watchdog.tick(shared, now);
+            next_watch = now + WATCH_TICK;
+        }
         if quiet < LINGER {
             thread::sleep(tick);
             continue;
         }
         // Step 1.
         let wakes = monitor.wakes.load(Ordering::SeqCst);
-        monitor.sleeping.store(true, Ordering::SeqCst);
+        monitor.state.store(SLEEPING, Ordering::SeqCst);
         if takeover::any_blocking(shared) || shared.is_shut_down() {
-            monitor.sleeping.store(false, Ordering::Relaxed);
+            monitor.state.store(AWAKE, Ordering::Relaxed);
             quiet = Duration::ZERO;
             continue;
         }
-        sys::futex_wait(&monitor.wakes, wakes, None);
-        monitor.sleeping.store(false, Ordering::Relaxed);
-        (tick, idle_busy, quiet) = (TICK, Duration::ZERO, Duration::ZERO);
+        let awake = shared.workers.iter().any(|w| !w.idle.is_asleep_now())
+            || shared.lock_waiters.load(Ordering::SeqCst) > 0
+            || watchdog.is_busy();
+        let timeout = if awake {
+            monitor.state.store(NAPPING, Ordering::SeqCst);
+            Some(next_watch.saturating_duration_since(Instant::now()))
+        } else {
+            None
+        };
+        sys::futex_wait(&monitor.wakes, wakes, timeout);
+        monitor.state.store(AWAKE, Ordering::Relaxed);
+        // No blocking call was seen for `LINGER`: whatever comes next
+        // starts at the shortest tick. After a nap the monitor naps again
+        // at once unless it now sees one; after a sleep it lingers first.
+        (tick, idle_busy) = (TICK, Duration::ZERO);
+        if timeout.is_none() {
+            quiet = Duration::ZERO;
+        }
     }
 }

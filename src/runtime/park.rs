@@ -94,7 +94,7 @@ use std::time::Instant;
 use super::shared::Shared;
 use super::worker::Local;
 use super::{current_task, current_worker};
-use crate::coroutine::{Suspend, Task, TaskRef};
+use crate::coroutine::{Suspend, Task, TaskRef, WaitFor};
 
 /// Wakes one parked waiter.
 pub(crate) enum Unparker {
@@ -261,10 +261,11 @@ pub(crate) fn note_cancelled_call(task: &Task) -> bool {
     false
 }
 
-/// Blocks the caller until unparked (or spuriously).
+/// Blocks the caller until unparked (or spuriously), recording what a
+/// coroutine waits for (`coroutine/waiting.rs`).
 #[inline]
-pub(crate) fn park() {
-    park_with(None::<fn() -> bool>);
+pub(crate) fn park_for(why: WaitFor) {
+    park_with(None::<fn() -> bool>, why);
 }
 
 /// `park`, but a coroutine that would suspend calls `spin` (if given)
@@ -273,20 +274,23 @@ pub(crate) fn park() {
 /// meanwhile without a wake-up (a claimant met it spinning), and it
 /// returns at once. Plain threads never spin.
 #[inline(always)]
-pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>) {
+pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
     match current_task() {
-        Some(task) => park_task(task, spin),
+        Some(task) => park_task(task, spin, why),
         None => thread::park(),
     }
 }
 
 /// Park-protocol steps 1 and 5. Returns at once in a cancelled task.
+/// `why` is recorded for a dump, with the time (a plain store each: no
+/// clock is read here, see `clock.rs`).
 #[inline(always)]
-fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>) {
+fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
     if !task.is_cancelled() && task.prepare_park() {
         let Some(w) = current_worker() else {
             unreachable!("a coroutine off its worker");
         };
+        task.set_wait(why, w.shared.clock.now());
         // Its spans leave the thread before another coroutine runs on it,
         // in a hand-off or after the suspension, and come back whichever
         // way it goes on (`coroutine/spans.rs`).
@@ -317,13 +321,18 @@ fn park_suspend(task: &Task, w: &Local, spin: Option<impl FnOnce() -> bool>) {
     task.suspend_bare(Suspend::Park);
 }
 
-/// Blocks the caller until unparked, `deadline` passes, or spuriously.
-pub(crate) fn park_deadline(deadline: Instant) {
-    park_deadline_with(deadline, None::<fn() -> bool>);
+/// Blocks the caller until unparked, `deadline` passes, or spuriously,
+/// recording what a coroutine waits for.
+pub(crate) fn park_deadline_for(deadline: Instant, why: WaitFor) {
+    park_deadline_with(deadline, None::<fn() -> bool>, why);
 }
 
-/// `park_deadline` with a spin, as `park_with`.
-pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -> bool>) {
+/// `park_deadline_for` with a spin, as `park_with`.
+pub(crate) fn park_deadline_with(
+    deadline: Instant,
+    spin: Option<impl FnOnce() -> bool>,
+    why: WaitFor,
+) {
     let Some((worker, me)) = current_worker().zip(current_task()) else {
         let now = Instant::now();
         if deadline > now {
@@ -333,7 +342,7 @@ pub(crate) fn park_deadline_with(deadline: Instant, spin: Option<impl FnOnce() -
     };
     let task = current_ref().expect("checked above");
     let key = worker.timers().insert(deadline, Unparker::Task(task));
-    park_task(me, spin);
+    park_task(me, spin, why);
     worker.timers().cancel(key);
 }
 

@@ -35,14 +35,18 @@
 
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_queue::SegQueue;
+use crossbeam_utils::CachePadded;
 
+use super::clock::Clock;
 use super::current_worker;
 use super::monitor::Monitor;
+use super::probe::{Detail, Probe};
+use super::stats::WorkerStats;
 use super::takeover::Takeover;
 use super::worker::Local;
 use crate::coroutine::TaskRef;
@@ -79,6 +83,12 @@ impl Idle {
         self.0.load(Ordering::Relaxed) == SLEEPING
     }
 
+    /// Whether the worker sleeps, for the monitor's sleep re-check
+    /// (`monitor.rs`, step 1: SeqCst).
+    pub(crate) fn is_asleep_now(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == SLEEPING
+    }
+
     /// Step 2, for the worker: it is about to sleep. The fence orders the
     /// store before the re-checks that follow.
     pub(crate) fn announce_sleep(&self) {
@@ -87,9 +97,11 @@ impl Idle {
     }
 
     /// For the worker after its sleep: true if a waker counted it as
-    /// searching (step 1).
+    /// searching (step 1). SeqCst: the monitor's sleep re-check must see
+    /// the worker awake, or the worker see the monitor asleep
+    /// (`monitor.rs`, step 2).
     pub(crate) fn end_sleep(&self) -> bool {
-        self.0.swap(RUNNING, Ordering::AcqRel) == WOKEN
+        self.0.swap(RUNNING, Ordering::SeqCst) == WOKEN
     }
 
     /// Steps 1 and 4, for a waker that has fenced: moves a sleeping worker
@@ -123,6 +135,24 @@ pub(crate) struct Remote {
     pub(crate) bound: AtomicUsize,
     /// Which of the worker's threads holds it (`takeover.rs`).
     pub(crate) takeover: Takeover,
+    /// The worker's counters (`stats.rs`), on cache lines of their own.
+    pub(crate) stats: CachePadded<WorkerStats>,
+    /// A probe waits for this worker's answer (`probe.rs`, steps 1 and 2).
+    /// Set by requesters, cleared by the worker.
+    pub(crate) probe: AtomicBool,
+}
+
+impl Remote {
+    /// Whether a probe waits for this worker (`probe.rs`, step 2).
+    #[inline]
+    pub(crate) fn probe_wanted(&self) -> bool {
+        self.probe.load(Ordering::Relaxed)
+    }
+
+    /// Step 2: the worker takes the request.
+    pub(crate) fn clear_probe_wanted(&self) {
+        self.probe.swap(false, Ordering::AcqRel);
+    }
 }
 
 /// Everything a runtime's threads share.
@@ -141,6 +171,16 @@ pub(crate) struct Shared {
     /// While it is above zero, one strong count of the runtime's `Arc` is
     /// held for all of them together.
     pub(crate) task_refs: AtomicUsize,
+    /// Milliseconds since the start, for parks to stamp (`clock.rs`).
+    pub(crate) clock: Clock,
+    /// Probes waiting for the workers' answers (`probe.rs`).
+    pub(crate) probes: Mutex<Vec<Arc<Probe>>>,
+    /// Coroutines of this runtime waiting for a `weft::sync` lock: the
+    /// watchdog looks for lock cycles while there are any (`watchdog.rs`).
+    pub(crate) lock_waiters: AtomicUsize,
+    /// Coroutines spawned from outside the workers (plain threads); the
+    /// workers count their own (`stats.rs`).
+    pub(crate) spawned_outside: AtomicU64,
 }
 
 /// A task's reference to its runtime.
@@ -166,6 +206,21 @@ pub(crate) fn share(shared: &Arc<Shared>) -> TaskShare {
     match shared.local_worker() {
         Some(w) => w.take_task_ref(),
         None => shared.add_task_refs(1),
+    }
+    TaskShare(NonNull::from(&**shared))
+}
+
+/// `share` for a new coroutine, which it counts as spawned (`stats.rs`).
+pub(crate) fn share_spawned(shared: &Arc<Shared>) -> TaskShare {
+    match shared.local_worker() {
+        Some(w) => {
+            w.take_task_ref();
+            w.stats().spawned.bump();
+        }
+        None => {
+            shared.add_task_refs(1);
+            shared.spawned_outside.fetch_add(1, Ordering::Relaxed);
+        }
     }
     TaskShare(NonNull::from(&**shared))
 }
@@ -314,6 +369,28 @@ impl Shared {
             }
         }
         self.searching.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// `probe.rs`, step 1: asks every worker for its part.
+    pub(crate) fn request_probe(&self, detail: Detail) -> Arc<Probe> {
+        let probe = Arc::new(Probe::new(detail, self.workers.len()));
+        self.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(probe.clone());
+        for remote in self.workers.iter() {
+            remote.probe.store(true, Ordering::Release);
+            Self::wake_worker(remote);
+        }
+        probe
+    }
+
+    /// Takes `probe` off the list once its requester is done with it.
+    pub(crate) fn end_probe(&self, probe: &Arc<Probe>) {
+        self.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| !Arc::ptr_eq(p, probe));
     }
 
     /// Whether fresh work is visible anywhere (used by step 3 and before sleep).

@@ -139,7 +139,7 @@ use std::thread;
 use super::shared::Shared;
 use super::worker::Local;
 use super::{current_task, current_worker};
-use crate::coroutine::Task;
+use crate::coroutine::{Call, Task, WaitFor};
 use crate::loom::Lock;
 use crate::stack::Budget;
 use crate::sys;
@@ -302,6 +302,8 @@ pub(crate) struct Takeover {
     returning: AtomicBool,
     /// Every thread of the worker has ended its loop (shutdown).
     finished: AtomicBool,
+    /// Take-overs so far (for `weft::metrics`). Written by the monitor.
+    takeovers: AtomicU64,
     seats: Lock<Seats>,
 }
 
@@ -318,6 +320,7 @@ impl Takeover {
             hold: AtomicU64::new(Hold::held(0, 0).0),
             returning: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            takeovers: AtomicU64::new(0),
             seats: Lock::new(Seats {
                 all: vec![Seat::new()],
                 idle: Vec::new(),
@@ -347,6 +350,23 @@ impl Takeover {
     fn blocking_word(&self) -> Option<Hold> {
         let h = Hold(self.hold.load(Ordering::SeqCst));
         h.is_blocking().then_some(h)
+    }
+
+    /// Whether the worker's holder is in a blocking call now.
+    pub(crate) fn is_blocking(&self) -> bool {
+        self.blocking_word().is_some()
+    }
+
+    /// How many times the worker was taken over.
+    pub(crate) fn takeovers(&self) -> u64 {
+        self.takeovers.load(Ordering::Relaxed)
+    }
+
+    /// The worker's OS threads (its first, and the spares started for
+    /// take-overs), and how many of them are away in blocking calls.
+    pub(crate) fn threads(&self) -> (usize, usize) {
+        let seats = self.seats.lock();
+        (seats.all.len(), seats.away)
     }
 
     /// Whether every thread of the worker has left its loop.
@@ -466,6 +486,12 @@ impl Takeover {
             return false;
         }
         seats.away += 1;
+        // A thread was found: a later shortage is a new incident.
+        seats.warned = false;
+        self.takeovers.store(
+            self.takeovers.load(Ordering::Relaxed) + 1,
+            Ordering::Relaxed,
+        );
         let to = seats.all[spare].clone();
         drop(seats);
         to.give(Turn::Hold);
@@ -481,14 +507,14 @@ impl Takeover {
             let domain = seats.domain.clone()?;
             if seats.all.len() >= max || Budget::try_reserve_many(SPARE_SLOTS) < SPARE_SLOTS {
                 if !std::mem::replace(&mut seats.warned, true) {
-                    eprintln!(
-                        "weft: worker {index} has {} threads, all busy in calls that block \
+                    super::watchdog::warn(&format!(
+                        "worker {index} has {} threads, all busy in calls that block \
                          (a std lock or channel, a file, a child process...); its other \
                          coroutines wait until one returns. Raise the limit with \
                          WEFT_MAX_THREADS or RuntimeBuilder::max_threads (now {max}), or \
                          use weft::sync and weft::channel, which park instead",
                         seats.all.len()
-                    );
+                    ));
                 }
                 return None;
             }
@@ -536,11 +562,12 @@ pub(crate) struct BlockingCall {
 }
 
 impl BlockingCall {
-    /// Step 1, for a call about to wait in the kernel. `None` where there
-    /// is nothing to take over: on plain threads (and on runtime threads
-    /// outside coroutines: the scheduler's own poller wait).
+    /// Step 1, for a call about to wait in the kernel, named `call` in a
+    /// dump. `None` where there is nothing to take over: on plain threads
+    /// (and on runtime threads outside coroutines: the scheduler's own
+    /// poller wait).
     #[inline]
-    pub(crate) fn enter() -> Option<BlockingCall> {
+    pub(crate) fn enter(call: &'static Call) -> Option<BlockingCall> {
         let task = current_task()?;
         if task.is_blocked() {
             // A signal handler that interrupted this coroutine's blocking
@@ -551,15 +578,19 @@ impl BlockingCall {
             return None;
         }
         let local = current_worker()?;
-        Some(Self::enter_in(local, task))
+        Some(Self::enter_in(local, task, call))
     }
 
     #[inline(never)]
-    fn enter_in(local: &'static Local, task: &'static Task) -> BlockingCall {
+    fn enter_in(local: &'static Local, task: &'static Task, call: &'static Call) -> BlockingCall {
         if local.in_hand_off() {
             // Module docs, "Hand-offs".
             local.pin_yield();
         }
+        // In the worker's table, with what it waits for, so that whoever
+        // holds the worker meanwhile can report it (`probe.rs`).
+        local.keep_blocked(task);
+        task.set_wait(WaitFor::blocking(call), local.shared.clock.now());
         let takeover = &local.remote().takeover;
         let word = Hold(takeover.hold.load(Ordering::Relaxed)).entering();
         task.set_blocked(true);
@@ -616,21 +647,25 @@ impl BlockingCall {
 }
 
 /// Runs `call`, a raw system call (`sys::raw::syscall6`'s answer), as a
-/// blocking call: the worker may be taken over while it waits. Returns the
+/// blocking call named `name` in a dump: the worker may be taken over while it waits. Returns the
 /// libc-style result, with `errno` set only after this thread holds the
 /// worker again (soundness, point 3).
 #[inline]
-pub(crate) fn blocking_syscall(call: impl FnOnce() -> libc::c_long) -> libc::c_long {
-    sys::raw::cvt_raw(blocking_call(call))
+pub(crate) fn blocking_syscall(
+    name: &'static Call,
+    call: impl FnOnce() -> libc::c_long,
+) -> libc::c_long {
+    sys::raw::cvt_raw(blocking_call(name, call))
 }
 
-/// Runs `call` as a blocking call and returns its answer. `call` must not
+/// Runs `call` as a blocking call (named `name` in a dump) and returns its
+/// answer. `call` must not
 /// touch a thread-local while it waits (soundness, point 3): a raw system
 /// call, or one of libc's pthread waits, which report through their return
 /// value (`hook/pthread.rs`).
 #[inline]
-pub(crate) fn blocking_call<R>(call: impl FnOnce() -> R) -> R {
-    match BlockingCall::enter() {
+pub(crate) fn blocking_call<R>(name: &'static Call, call: impl FnOnce() -> R) -> R {
+    match BlockingCall::enter(name) {
         None => call(),
         Some(blocking) => {
             let r = call();

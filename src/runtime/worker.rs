@@ -60,6 +60,7 @@ use slab::Slab;
 use super::context::{self, enter_worker};
 use super::park::Unparker;
 use super::shared::Shared;
+use super::stats::WorkerStats;
 use super::takeover::Turn;
 use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller};
@@ -155,6 +156,10 @@ pub(crate) struct Local {
     /// Task references to the runtime reserved for tasks spawned here, and
     /// given back by tasks freed here (`shared::TaskShare`).
     task_refs: Cell<usize>,
+    /// This worker's counters (`stats.rs`), in its `Remote`, which the
+    /// runtime's `Shared` (kept alive by `shared`) owns: a pointer to them
+    /// saves the indexing on the paths that count.
+    stats: NonNull<WorkerStats>,
 }
 
 impl Local {
@@ -165,6 +170,8 @@ impl Local {
         driver: Driver,
     ) -> Local {
         let pool = StackPool::new(shared.config.stack_size, POOL_CAPACITY);
+        let shared_stats = &shared.workers[index].stats;
+        let stats = NonNull::from(&**shared_stats);
         Local {
             index,
             shared,
@@ -186,7 +193,15 @@ impl Local {
             expired: RefCell::new(Vec::new()),
             deferred_releases: RefCell::new(Vec::new()),
             task_refs: Cell::new(0),
+            stats,
         }
+    }
+
+    /// This worker's counters (`stats.rs`).
+    #[inline(always)]
+    pub(crate) fn stats(&self) -> &WorkerStats {
+        // SAFETY: they live in `self.shared`, which our `Arc` keeps alive.
+        unsafe { self.stats.as_ref() }
     }
 
     /// The main function of each of the worker's threads, from the moment
@@ -227,10 +242,13 @@ impl Local {
         self.running.get()
     }
 
-    /// Sets the running coroutine (`None` between coroutines).
+    /// Sets the running coroutine (`None` between coroutines), and
+    /// publishes its id for the hog watch (`stats.rs`: one store).
     #[inline]
     pub(crate) fn set_running(&self, t: Option<&Task>) {
         self.running.set(t.map(NonNull::from));
+        let id = t.map_or(0, |t| t.id().as_u64());
+        self.stats().running.store(id, Ordering::Relaxed);
     }
 
     /// Yields the running coroutine, a hand-off's, so that this thread
@@ -287,6 +305,7 @@ impl Local {
                 }
                 self.give_back()?;
                 self.maintenance();
+                self.answer_probes();
             } else {
                 self.tick.set(tick - 1);
             }
@@ -304,6 +323,7 @@ impl Local {
             }
             drop(ready);
             self.give_back()?;
+            self.answer_probes();
             if self.drain_inbox() || self.fire_timers() {
                 continue;
             }
@@ -340,6 +360,25 @@ impl Local {
         Ok(())
     }
 
+    /// Every coroutine this worker holds, for a probe (`probe.rs`): the
+    /// started ones in its table, and those not started yet in its queues
+    /// (the fresh FIFO is emptied and refilled in the same order; a thief
+    /// finds it empty meanwhile). Between coroutines only.
+    pub(super) fn held_tasks(&self) -> Vec<TaskRef> {
+        let mut all: Vec<TaskRef> = self.tasks.borrow().iter().map(|(_, t)| t.clone()).collect();
+        // SAFETY: a task in our queues is held by us, and no coroutine of
+        // this worker runs now; the body is read, not kept.
+        let fresh = |t: &TaskRef| matches!(unsafe { *t.body() }, Body::Fresh);
+        all.extend(self.ready.borrow().iter().filter(|t| fresh(t)).cloned());
+        all.extend(self.starved.borrow().iter().cloned());
+        let queued: Vec<TaskRef> = std::iter::from_fn(|| self.fresh.pop()).collect();
+        all.extend(queued.iter().cloned());
+        for t in queued {
+            self.fresh.push(t);
+        }
+        all
+    }
+
     /// Whether something runnable is queued on this worker itself.
     fn has_local_work(&self) -> bool {
         let next = self.next.take();
@@ -348,6 +387,7 @@ impl Local {
         any || !self.ready.borrow().is_empty()
             || !self.remote().inbox.is_empty()
             || self.remote().takeover.is_wanted()
+            || self.remote().probe_wanted()
     }
 
     /// The every-61st-pick fairness round.
@@ -364,6 +404,7 @@ impl Local {
         let now = Instant::now();
         if now.duration_since(self.last_busy_poll.get()) >= BUSY_POLL_INTERVAL {
             self.last_busy_poll.set(now);
+            self.stats().polls.bump();
             self.driver.poll(Some(Duration::ZERO));
         }
         if let Some(t) = self.fresh.pop() {
@@ -372,6 +413,16 @@ impl Local {
             self.ready.borrow_mut().push_back(t);
         }
         self.retry_starved();
+        self.publish_queued();
+    }
+
+    /// Publishes how many coroutines wait in the ready queue (a gauge for
+    /// `weft::metrics` and the hog warning).
+    fn publish_queued(&self) {
+        let next = self.next.take();
+        let n = self.ready.borrow().len() + usize::from(next.is_some());
+        self.next.set(next);
+        self.stats().queued.set(n as u64);
     }
 
     /// Takes a stack-budget slot for a coroutine about to start: from this
@@ -486,7 +537,7 @@ impl Local {
         }
     }
 
-    fn drain_inbox(&self) -> bool {
+    pub(super) fn drain_inbox(&self) -> bool {
         let inbox = &self.remote().inbox;
         let mut any = false;
         if !inbox.is_empty() {
@@ -603,10 +654,10 @@ impl Local {
             // Readiness for this worker's own coroutines is the work most
             // likely to come next when they wait for sockets: look at once,
             // not only after a few rounds of spinning.
-            if (round == 1 || round % SPIN_POLL == 0)
-                && self.driver.has_io_waiters()
-                && self.driver.poll(Some(Duration::ZERO)) > 0
-            {
+            if (round == 1 || round % SPIN_POLL == 0) && self.driver.has_io_waiters() && {
+                self.stats().polls.bump();
+                self.driver.poll(Some(Duration::ZERO)) > 0
+            } {
                 break;
             }
             // Between two steal rounds, watch the inbox closely: a wake-up
@@ -642,7 +693,10 @@ impl Local {
             for i in 1..n {
                 let victim = &self.shared.workers[(self.index + i) % n];
                 match victim.stealer.steal_batch_and_pop(&self.fresh) {
-                    Steal::Success(t) => return Some(t),
+                    Steal::Success(t) => {
+                        self.stats().steals.bump();
+                        return Some(t);
+                    }
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
@@ -659,10 +713,12 @@ impl Local {
         if Budget::wanted() {
             self.release_slots(); // `stack/budget.rs`, step 2
         }
+        self.publish_queued();
         let remote = self.remote();
         remote.idle.announce_sleep();
         if remote.inbox.is_empty()
             && !remote.takeover.is_wanted()
+            && !remote.probe_wanted()
             && !self.shared.has_fresh_work()
             && !self.shared.is_shut_down()
         {
@@ -675,13 +731,23 @@ impl Local {
             if !self.starved.borrow().is_empty() {
                 timeout = Some(timeout.map_or(STARVED_RETRY, |t| t.min(STARVED_RETRY)));
             }
+            self.stats().polls.bump();
+            let epoch = self.shared.clock.epoch();
+            let asleep = (epoch.elapsed().as_nanos() as u64).max(1);
+            self.stats().asleep_since.set(asleep);
             self.driver.poll(timeout);
+            let awake = epoch.elapsed().as_nanos() as u64;
+            self.stats().idle_ns.add(awake.saturating_sub(asleep));
+            self.stats().asleep_since.set(0);
         }
         self.retry_starved();
         if remote.idle.end_sleep() {
             // Whoever woke us counted us as searching.
             self.searching.set(true);
         }
+        // The monitor sleeps for good only while every worker sleeps
+        // (`monitor.rs`, step 2).
+        self.shared.monitor.worker_awake(&self.shared.clock);
     }
 
     fn run_task(&self, task: TaskRef) {
@@ -825,6 +891,7 @@ impl Local {
                     task.id()
                 );
                 *body = Body::Done;
+                self.stats().finished.bump();
                 task.job.discard(); // its joiner gets a cancellation
                 self.give_slot();
                 return false;
@@ -845,6 +912,21 @@ impl Local {
     fn keep(&self, task: &TaskRef) {
         if task.key().is_none() {
             self.enter(task);
+        }
+    }
+
+    /// Enters a task that is about to block in the table, if it is not
+    /// there yet (a coroutine blocking in its first run), so that a dump,
+    /// and shutdown, find it while another thread holds the worker.
+    pub(crate) fn keep_blocked(&self, task: &Task) {
+        if task.key().is_none() {
+            // SAFETY: the running task, which the worker holds a count of
+            // while it runs; we add one for the table.
+            let task = unsafe {
+                TaskRef::increment(task);
+                TaskRef::from_raw(task)
+            };
+            self.enter(&task);
         }
     }
 
@@ -970,7 +1052,9 @@ impl Local {
         for task in queued {
             // SAFETY: every one of these came out of this worker's queues,
             // so we hold it, and nothing runs on this worker any more.
-            unsafe { task.discard() };
+            if unsafe { task.discard() } {
+                self.stats().finished.bump();
+            }
         }
         Budget::release(self.slots.replace(0));
         // Last: tasks freed so far gave their runtime references to the

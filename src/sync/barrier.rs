@@ -4,6 +4,7 @@ use std::fmt;
 use std::ptr;
 
 use super::queue::{Context, Outcome, WaitList};
+use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
 
 /// Lets `n` coroutines or threads wait until all `n` have arrived, then
@@ -95,7 +96,7 @@ impl Barrier {
             return BarrierWaitResult(true);
         }
         let round = st.round;
-        let cx = Context::new();
+        let cx = Context::new(WaitFor::new(Kind::Barrier, 0));
         st.waiters.register(&cx, 0, ptr::null_mut());
         drop(st);
         match cx.wait(None) {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::queue::{Context, Outcome, WaitList};
 use super::MutexGuard;
+use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
 
 /// A condition variable for [`Mutex`](super::Mutex): a coroutine waiting on
@@ -183,7 +184,7 @@ impl Condvar {
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, T>, bool) {
         let mutex = guard.mutex();
-        let cx = Context::new();
+        let cx = Context::new(WaitFor::new(Kind::Condvar, 0));
         // Queued before the unlock: a notify after it finds us.
         self.waiters.lock().register(&cx, 0, ptr::null_mut());
         drop(guard);

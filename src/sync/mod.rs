@@ -32,6 +32,7 @@
 mod barrier;
 mod condvar;
 mod mutex;
+pub(crate) mod owner;
 pub(crate) mod queue;
 mod rwlock;
 mod semaphore;

@@ -6,7 +6,9 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr;
 
+use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
+use crate::coroutine::{Kind, WaitFor};
 use crate::loom::{AtomicUsize, Lock, Ordering};
 
 /// Held by a guard.
@@ -51,6 +53,8 @@ const QUEUED: usize = 2;
 pub struct Mutex<T: ?Sized> {
     /// `LOCKED | QUEUED` bits. `QUEUED` is changed only under `waiters`.
     state: AtomicUsize,
+    /// The holder, for dumps (`owner.rs`).
+    owner: Owner,
     waiters: Lock<WaitList>,
     data: UnsafeCell<T>,
 }
@@ -86,6 +90,7 @@ impl<T> Mutex<T> {
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             state: AtomicUsize::new(0),
+            owner: Owner::new(),
             waiters: Lock::new(WaitList::new()),
             data: UnsafeCell::new(value),
         }
@@ -96,6 +101,7 @@ impl<T> Mutex<T> {
     pub fn new(value: T) -> Mutex<T> {
         Mutex {
             state: AtomicUsize::new(0),
+            owner: Owner::new(),
             waiters: Lock::new(WaitList::new()),
             data: UnsafeCell::new(value),
         }
@@ -130,6 +136,8 @@ impl<T: ?Sized> Mutex<T> {
             .is_err()
         {
             self.lock_contended();
+        } else {
+            self.owner.set_here();
         }
         MutexGuard {
             mutex: self,
@@ -150,9 +158,12 @@ impl<T: ?Sized> Mutex<T> {
         self.state
             .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .ok()
-            .map(|_| MutexGuard {
-                mutex: self,
-                _marker: PhantomData,
+            .map(|_| {
+                self.owner.set_here();
+                MutexGuard {
+                    mutex: self,
+                    _marker: PhantomData,
+                }
             })
     }
 
@@ -170,7 +181,9 @@ impl<T: ?Sized> Mutex<T> {
 
     #[cold]
     fn lock_contended(&self) {
-        let cx = Context::new();
+        let cx = Context::new(WaitFor::at(Kind::Mutex, &self.owner));
+        // Counted among the runtime's lock waiters (the deadlock watch).
+        let _waiting = crate::loom::lock_wait();
         loop {
             let mut waiters = self.waiters.lock();
             let mut state = self.state.load(Ordering::Relaxed);
@@ -187,7 +200,10 @@ impl<T: ?Sized> Mutex<T> {
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) if acquires => return,
+                    Ok(_) if acquires => {
+                        self.owner.set_here();
+                        return;
+                    }
                     Ok(_) => break,
                     Err(actual) => state = actual,
                 }
@@ -234,6 +250,7 @@ impl<T: ?Sized> Mutex<T> {
                 if waiters.is_empty() {
                     self.state.store(LOCKED, Ordering::Relaxed);
                 }
+                self.owner.set(claim.waiter_addr());
                 claim.complete();
             }
             // Only stale entries (waiters that gave up) were left.

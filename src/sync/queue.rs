@@ -73,6 +73,7 @@ use std::time::Instant;
 
 use crossbeam_utils::Backoff;
 
+use crate::coroutine::WaitFor;
 use crate::loom::{
     park_deadline_with, park_with, spin_pause, spin_wait, AtomicUsize, Ordering, Parker,
 };
@@ -138,6 +139,8 @@ pub(crate) struct Context {
     entry: Entry,
     /// Whether the waiter may spin before it parks (step 5).
     spins: bool,
+    /// What the waiter waits for, recorded as it parks (for a dump).
+    why: WaitFor,
 }
 
 impl std::fmt::Debug for Context {
@@ -147,14 +150,15 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// A context for the calling coroutine or thread.
+    /// A context for the calling coroutine or thread, waiting for `why`.
     #[inline]
-    pub(crate) fn new() -> Context {
+    pub(crate) fn new(why: WaitFor) -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
             parker: Parker::current(),
             entry: Entry::new(),
             spins: true,
+            why,
         }
     }
 
@@ -166,10 +170,10 @@ impl Context {
     /// at 58% of its speed with the spin). The same holds for a producer
     /// waiting on a full one, and for a `select!`, whose arms may be
     /// either.
-    pub(crate) fn parking() -> Context {
+    pub(crate) fn parking(why: WaitFor) -> Context {
         Context {
             spins: false,
-            ..Context::new()
+            ..Context::new(why)
         }
     }
 
@@ -273,8 +277,8 @@ impl Context {
                         Some(sel) => Outcome::Selected(sel),
                     };
                 }
-                Some(d) => park_deadline_with(d, self.spins.then_some(|| self.spin())),
-                None => park_with(self.spins.then_some(|| self.spin())),
+                Some(d) => park_deadline_with(d, self.spins.then_some(|| self.spin()), self.why),
+                None => park_with(self.spins.then_some(|| self.spin()), self.why),
             }
         }
     }
@@ -339,6 +343,12 @@ impl Claim {
     /// The claimed operation's index.
     pub(crate) fn op(&self) -> usize {
         self.op
+    }
+
+    /// An address on the claimed waiter's stack (its context's): who it is,
+    /// for a lock's `Owner` (`owner.rs`).
+    pub(crate) fn waiter_addr(&self) -> usize {
+        self.cx.as_ptr() as usize
     }
 
     /// Completes it as disconnected: nothing moved through the packet.
@@ -603,15 +613,15 @@ impl WaitList {
 mod tests {
     use std::ptr;
 
-    use super::{Context, Entry, WaitList};
+    use super::{Context, Entry, WaitFor, WaitList};
 
     /// Entries come out oldest first; one unlinked from the middle, or
     /// whose waiter gave up, is skipped; and the list ends empty with
     /// every entry unlinked (their drops assert it).
     #[test]
     fn the_list_is_fifo_and_unlinks_from_anywhere() {
-        let cxs: Vec<Context> = (0..4).map(|_| Context::new()).collect();
-        let select = Context::new();
+        let cxs: Vec<Context> = (0..4).map(|_| Context::new(WaitFor::UNKNOWN)).collect();
+        let select = Context::new(WaitFor::UNKNOWN);
         let arm = Entry::new();
         let mut list = WaitList::new();
         for (i, cx) in cxs.iter().enumerate() {
@@ -636,7 +646,10 @@ mod tests {
     /// `claim_front` only takes the oldest waiter, and only if it is wanted.
     #[test]
     fn claim_front_stops_at_an_unwanted_waiter() {
-        let (a, b) = (Context::new(), Context::new());
+        let (a, b) = (
+            Context::new(WaitFor::UNKNOWN),
+            Context::new(WaitFor::UNKNOWN),
+        );
         let mut list = WaitList::new();
         list.register(&a, 1, ptr::null_mut());
         list.register(&b, 2, ptr::null_mut());

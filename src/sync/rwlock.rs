@@ -6,7 +6,9 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr;
 
+use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
+use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
 
 const READ: usize = 0;
@@ -32,6 +34,9 @@ const WRITE: usize = 1;
 /// ```
 pub struct RwLock<T: ?Sized> {
     state: Lock<State>,
+    /// The writer holding it, for dumps (`owner.rs`); 0 while readers or
+    /// nobody hold it. Written under `state`'s lock.
+    owner: Owner,
     data: UnsafeCell<T>,
 }
 
@@ -67,13 +72,18 @@ impl State {
 
     /// Grants the lock to the waiters at the front of the queue that can
     /// have it now: one writer, or every reader up to the next writer.
-    fn grant(&mut self) {
+    /// Hands the lock to the waiters it fits, oldest first; a writer among
+    /// them is recorded in `owner`.
+    fn grant(&mut self, owner: &Owner) {
         loop {
             let (readers, writer) = (self.readers, self.writer);
             let Some(claim) = self.waiters.claim_front(|op| fits(readers, writer, op)) else {
                 return;
             };
             self.take(claim.op());
+            if claim.op() == WRITE {
+                owner.set(claim.waiter_addr());
+            }
             claim.complete();
         }
     }
@@ -126,6 +136,7 @@ impl<T> RwLock<T> {
                 writer: false,
                 waiters: WaitList::new(),
             }),
+            owner: Owner::new(),
             data: UnsafeCell::new(value),
         }
     }
@@ -139,6 +150,7 @@ impl<T> RwLock<T> {
                 writer: false,
                 waiters: WaitList::new(),
             }),
+            owner: Owner::new(),
             data: UnsafeCell::new(value),
         }
     }
@@ -211,7 +223,12 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write().is_some());
     /// ```
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        let taken = self.state.lock().try_take(WRITE);
+        let mut st = self.state.lock();
+        let taken = st.try_take(WRITE);
+        if taken {
+            self.owner.set_here();
+        }
+        drop(st);
         taken.then(|| RwLockWriteGuard {
             lock: self,
             _marker: PhantomData,
@@ -230,12 +247,23 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     fn acquire(&self, op: usize) {
-        let cx = Context::new();
+        let kind = if op == WRITE {
+            Kind::RwWrite
+        } else {
+            Kind::RwRead
+        };
+        let cx = Context::new(WaitFor::at(kind, &self.owner));
+        let mut waiting = None;
         loop {
             let mut st = self.state.lock();
             if st.try_take(op) {
+                if op == WRITE {
+                    self.owner.set_here();
+                }
                 return;
             }
+            // Counted among the runtime's lock waiters (the deadlock watch).
+            waiting.get_or_insert_with(crate::loom::lock_wait);
             st.waiters.register(&cx, op, ptr::null_mut());
             drop(st);
             match cx.wait(None) {
@@ -245,7 +273,7 @@ impl<T: ?Sized> RwLock<T> {
                     let mut st = self.state.lock();
                     st.waiters.unregister(&cx);
                     // Our place in the queue may have held others back.
-                    st.grant();
+                    st.grant(&self.owner);
                     drop(st);
                     crate::loom::checkpoint();
                     cx.reset();
@@ -258,14 +286,15 @@ impl<T: ?Sized> RwLock<T> {
         let mut st = self.state.lock();
         st.readers -= 1;
         if st.readers == 0 {
-            st.grant();
+            st.grant(&self.owner);
         }
     }
 
     fn write_unlock(&self) {
         let mut st = self.state.lock();
         st.writer = false;
-        st.grant();
+        self.owner.set(0);
+        st.grant(&self.owner);
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ptr;
 
 use super::queue::{Context, Outcome, WaitList};
+use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
 
 /// A counting semaphore: at most `permits` holders at a time.
@@ -89,7 +90,7 @@ impl Semaphore {
     /// let _p = sem.acquire();
     /// ```
     pub fn acquire(&self) -> SemaphorePermit<'_> {
-        let cx = Context::new();
+        let cx = Context::new(WaitFor::new(Kind::Semaphore, 0));
         loop {
             let mut st = self.state.lock();
             if st.permits > 0 {

@@ -5,6 +5,7 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 use super::queue::{Context, Outcome, WaitList};
+use crate::coroutine::{Kind, WaitFor};
 use crate::loom::{AtomicUsize, Lock, Ordering};
 
 /// Waits until every clone of it is dropped (crossbeam's `WaitGroup`, Go's
@@ -88,7 +89,7 @@ impl WaitGroup {
             Arc::from_raw(self.inner.as_ptr())
         };
         drop(self);
-        let cx = Context::new();
+        let cx = Context::new(WaitFor::new(Kind::WaitGroup, 0));
         loop {
             {
                 let mut waiters = inner.waiters.lock();

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::coroutine::{Kind, WaitFor};
 use crate::runtime::park;
 
 /// Puts the current coroutine to sleep for at least `dur`.
@@ -41,9 +42,9 @@ pub(crate) fn sleep_parked(dur: Duration) -> bool {
         }
         match deadline {
             Some(d) if Instant::now() >= d => return true,
-            Some(d) => park::park_deadline(d),
+            Some(d) => park::park_deadline_for(d, WaitFor::sleep(&d)),
             // Too far to represent: until cancelled.
-            None => park::park(),
+            None => park::park_for(WaitFor::new(Kind::Sleep, 0)),
         }
     }
 }
