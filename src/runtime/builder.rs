@@ -196,6 +196,7 @@ impl RuntimeBuilder {
                 .name(format!("{}-{index}", shared.config.thread_name))
                 .spawn(move || {
                     let domain = Domain::new(Local::new(index, shared, deque, driver));
+                    domain.local().remote().takeover.note_thread();
                     // For the spare threads to come (`takeover.rs`).
                     domain.local().remote().takeover.set_domain(domain.clone());
                     domain.local().run();

@@ -83,8 +83,11 @@ pub struct WorkerMetrics {
     pub index: usize,
     /// How long the runtime has run.
     pub uptime: Duration,
-    /// How much of `uptime` the worker spent awake (running coroutines or
-    /// looking for work) rather than asleep in its poller.
+    /// The CPU time of the worker's threads: running coroutines, looking
+    /// for work and making system calls, but not asleep in the poller or
+    /// waiting in a blocking call. Summed over its threads, so with
+    /// take-overs it can exceed `uptime`. Read from the kernel's per-thread
+    /// clocks: the worker does no timing of its own for it.
     pub busy: Duration,
     /// Coroutines spawned by this worker's coroutines.
     pub spawned: u64,
@@ -109,7 +112,6 @@ impl Metrics {
     /// Reads `shared`'s counters.
     pub(crate) fn read(shared: &Shared) -> Metrics {
         let uptime = shared.clock.epoch().elapsed();
-        let up_ns = uptime.as_nanos() as u64;
         let mut m = Metrics {
             workers: shared.workers.len(),
             threads: 1,
@@ -121,18 +123,11 @@ impl Metrics {
             let s = &remote.stats;
             let (threads, away) = remote.takeover.threads();
             let blocking = remote.takeover.is_blocking();
-            let asleep = s.asleep_since.get();
-            let idle = s.idle_ns.get()
-                + if asleep > 0 {
-                    up_ns.saturating_sub(asleep)
-                } else {
-                    0
-                };
             let running = s.running.load(Ordering::Relaxed) & !SEEN;
             let w = WorkerMetrics {
                 index,
                 uptime,
-                busy: Duration::from_nanos(up_ns.saturating_sub(idle)),
+                busy: remote.takeover.cpu_time(),
                 spawned: s.spawned.get(),
                 finished: s.finished.get(),
                 bound: remote.bound.load(Ordering::Relaxed) as u64,
@@ -146,7 +141,7 @@ impl Metrics {
             finished += w.finished;
             ready += w.queued + remote.inbox.len() as u64 + remote.stealer.len() as u64;
             m.blocked += (away + usize::from(blocking)) as u64;
-            m.running += u64::from(running != 0 && !blocking && asleep == 0);
+            m.running += u64::from(running != 0 && !blocking);
             m.threads += threads;
             m.takeovers += w.takeovers;
             m.steals += w.steals;

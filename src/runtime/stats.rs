@@ -60,11 +60,6 @@ pub(crate) struct WorkerStats {
     pub(crate) steals: Counter,
     /// Looks at the poller (a busy poll, a poll while spinning, a sleep).
     pub(crate) polls: Counter,
-    /// Nanoseconds spent asleep in the poller, after the runtime's start.
-    pub(crate) idle_ns: Counter,
-    /// When the current sleep began (nanoseconds after the start), 0 while
-    /// awake.
-    pub(crate) asleep_since: Counter,
     /// Coroutines in the worker's ready queue: a gauge, set at each
     /// fairness round and before each sleep.
     pub(crate) queued: Counter,

@@ -290,6 +290,9 @@ struct Seats {
     spares: Vec<thread::JoinHandle<()>>,
     /// The "no more threads" warning was printed.
     warned: bool,
+    /// The CPU-time clock of each of the worker's threads, for
+    /// `weft::metrics` (`note_thread`).
+    cpu_clocks: Vec<libc::clockid_t>,
 }
 
 /// A worker's take-over state: the part of the worker its threads and the
@@ -330,6 +333,7 @@ impl Takeover {
                 domain: None,
                 spares: Vec::new(),
                 warned: false,
+                cpu_clocks: Vec::new(),
             }),
         }
     }
@@ -367,6 +371,44 @@ impl Takeover {
     pub(crate) fn threads(&self) -> (usize, usize) {
         let seats = self.seats.lock();
         (seats.all.len(), seats.away)
+    }
+
+    /// Notes the calling thread, one of the worker's own, as it starts:
+    /// its CPU time counts in the worker's busy time (`cpu_time`).
+    pub(crate) fn note_thread(&self) {
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: the calling thread's own handle; the clock id is written
+        // to a local.
+        if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0 {
+            self.seats.lock().cpu_clocks.push(clock);
+        }
+    }
+
+    /// The CPU time the worker's threads have used: the time they ran its
+    /// coroutines, looked for work or made system calls, not the time they
+    /// slept in the poller or waited in a blocking call. Read from the
+    /// kernel's per-thread clocks, so counting it costs the worker nothing.
+    /// A thread that has ended (a runtime shutting down) no longer counts:
+    /// the kernel refuses its clock.
+    pub(crate) fn cpu_time(&self) -> std::time::Duration {
+        let seats = self.seats.lock();
+        seats
+            .cpu_clocks
+            .iter()
+            .map(|&clock| {
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: a clock id and a timespec to write; the kernel
+                // checks that the clock's thread is still one of ours.
+                if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
+                    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+                } else {
+                    std::time::Duration::ZERO
+                }
+            })
+            .sum()
     }
 
     /// Whether every thread of the worker has left its loop.
@@ -525,6 +567,7 @@ impl Takeover {
             .name(format!("{}-{index}.{seat}", shared.config.thread_name))
             .stack_size(SPARE_STACK)
             .spawn(move || {
+                domain.0.remote().takeover.note_thread();
                 let seat_turn = domain.0.remote().takeover.seat_turn(seat);
                 if seat_turn.wait() == Turn::Hold {
                     domain.0.run();

@@ -243,7 +243,9 @@ impl Local {
     }
 
     /// Sets the running coroutine (`None` between coroutines), and
-    /// publishes its id for the hog watch (`stats.rs`: one store).
+    /// publishes its id for the hog watch (`stats.rs`: one store). After a
+    /// resume the worker's loop clears only the slot: the id it published
+    /// stays until the next resume, or `sleep`, overwrites it.
     #[inline]
     pub(crate) fn set_running(&self, t: Option<&Task>) {
         self.running.set(t.map(NonNull::from));
@@ -732,13 +734,9 @@ impl Local {
                 timeout = Some(timeout.map_or(STARVED_RETRY, |t| t.min(STARVED_RETRY)));
             }
             self.stats().polls.bump();
-            let epoch = self.shared.clock.epoch();
-            let asleep = (epoch.elapsed().as_nanos() as u64).max(1);
-            self.stats().asleep_since.set(asleep);
+            // No coroutine runs while the worker sleeps (`set_running`).
+            self.stats().running.store(0, Ordering::Relaxed);
             self.driver.poll(timeout);
-            let awake = epoch.elapsed().as_nanos() as u64;
-            self.stats().idle_ns.add(awake.saturating_sub(asleep));
-            self.stats().asleep_since.set(0);
         }
         self.retry_starved();
         if remote.idle.end_sleep() {
@@ -784,7 +782,13 @@ impl Local {
         self.set_running(Some(&task));
         // SAFETY: the caller's promise.
         let result = unsafe { Frame::resume(frame) };
-        self.set_running(resumer);
+        match resumer {
+            Some(me) => self.set_running(Some(me)),
+            // Back in the loop: the hog watch's id stays until the next
+            // resume or sleep overwrites it (`sleep`), one store less on
+            // every switch.
+            None => self.running.set(None),
+        }
         if let CoroutineResult::Yield(_) = result {
             self.keep(&task);
         }
