@@ -385,7 +385,30 @@ pub fn current() -> Option<Coroutine> {
 /// ```
 pub fn dump() -> Dump {
     match runtime::current_or_global() {
-        Ok(shared) => Dump::take(shared),
+        Ok(shared) => Dump::take(shared, runtime::backtraces_from_env()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// [`dump`], with a backtrace of every suspended coroutine: see
+/// [`Runtime::dump_with_backtraces`].
+///
+/// # Panics
+///
+/// If the global runtime cannot start.
+///
+/// ```
+/// let (tx, rx) = weft::channel::bounded::<()>(0);
+/// let h = weft::go(move || rx.recv());
+/// std::thread::sleep(std::time::Duration::from_millis(50));
+/// let dump = weft::dump_with_backtraces();
+/// assert!(dump.to_json().contains("\"backtrace\":\""), "{dump}");
+/// drop(tx);
+/// h.join().unwrap().unwrap_err();
+/// ```
+pub fn dump_with_backtraces() -> Dump {
+    match runtime::current_or_global() {
+        Ok(shared) => Dump::take(shared, true),
         Err(e) => panic!("{e}"),
     }
 }
@@ -436,22 +459,28 @@ pub fn yield_now() {
     match current_task() {
         Some(task) => {
             task.suspend(coroutine::Suspend::Yield);
-            if task.is_cancelled() {
-                yield_cancelled();
+            if task.needs_attention() {
+                yield_attention(task);
             }
         }
         None => std::thread::yield_now(),
     }
 }
 
-/// `yield_now` resumed in a coroutine its runtime is cancelling: kept out of
-/// line, and checked after the switch rather than before it, so `yield_now`
-/// stays small enough to inline (its switch then sits in the caller's loop,
-/// where return prediction survives it).
+/// `yield_now` resumed in a coroutine its runtime is cancelling, or only to
+/// capture its backtrace for a dump: kept out of line, and checked after
+/// the switch rather than before it, so `yield_now` stays small enough to
+/// inline (its switch then sits in the caller's loop, where return
+/// prediction survives it).
 #[cold]
 #[inline(never)]
-fn yield_cancelled() {
-    park::checkpoint();
+fn yield_attention(task: &coroutine::Task) {
+    if task.is_tracing() {
+        task.trace_and_suspend();
+    }
+    if task.is_cancelled() {
+        park::checkpoint();
+    }
 }
 
 /// Runs `f` as a coroutine on the global runtime and blocks until it returns;

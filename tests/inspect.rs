@@ -189,6 +189,77 @@ fn the_dump_names_every_way_to_wait() {
     let _ = waiter.join();
 }
 
+/// Parks until `rx` gets a message or hangs up: the frame a backtrace of
+/// the coroutine must show.
+#[inline(never)]
+fn wait_in_a_frame_the_trace_must_show(rx: weft::channel::Receiver<()>) {
+    let _ = rx.recv();
+    std::hint::black_box(());
+}
+
+#[test]
+fn a_dump_with_backtraces_shows_where_each_coroutine_waits() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (tx, rx) = weft::channel::bounded::<()>(0);
+    let b = Builder::new().name("traced");
+    let waiter = rt.run(move || {
+        b.spawn(move || wait_in_a_frame_the_trace_must_show(rx))
+            .unwrap()
+    });
+    // And one that is never parked, only yields: traced where it yields.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    let b = Builder::new().name("yielder");
+    let yielder = rt.run(move || {
+        b.spawn(move || {
+            let mut turns = 0u64;
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                weft::yield_now();
+                turns += 1;
+            }
+            turns
+        })
+        .unwrap()
+    });
+    dump_until(&rt, |t| {
+        t.contains("'traced' [parked") && t.contains("'yielder'")
+    });
+    let dump = rt.dump_with_backtraces();
+    let text = dump.to_string();
+    let json: serde_json::Value = serde_json::from_str(&dump.to_json()).unwrap();
+    let trace = entry(&json, "traced")["backtrace"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no backtrace: {json}"))
+        .to_owned();
+    assert!(
+        trace.contains("wait_in_a_frame_the_trace_must_show"),
+        "the backtrace misses the waiting frame:\n{trace}"
+    );
+    assert!(
+        text.contains("wait_in_a_frame_the_trace_must_show"),
+        "{text}"
+    );
+    // The traced coroutine was only looked at: it still waits, and wakes
+    // as usual.
+    let again = rt.dump();
+    assert!(again.to_string().contains("'traced' [parked"), "{again}");
+    let plain: serde_json::Value = serde_json::from_str(&again.to_json()).unwrap();
+    assert!(entry(&plain, "traced")["backtrace"].is_null(), "{plain}");
+    let yields = entry(&json, "yielder")["backtrace"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        yields.contains("yield_now"),
+        "the yielder's backtrace:\n{yields}"
+    );
+    tx.send(()).unwrap();
+    waiter.join().unwrap();
+    // Traced while it yielded, it went on yielding, and stops as asked.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(yielder.join().unwrap() > 0);
+}
+
 #[test]
 fn a_dump_from_a_coroutine_shows_it_running() {
     let rt = Runtime::builder().workers(1).build().unwrap();

@@ -21,6 +21,8 @@ use std::num::NonZeroUsize;
 use std::ptr::{self, NonNull};
 
 use corosensei::stack::{Stack, StackPointer, STACK_ALIGNMENT};
+use std::backtrace::Backtrace;
+
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::locals::Locals;
@@ -88,6 +90,9 @@ pub(crate) struct Frame {
     /// coroutine as it parks, read by its worker for a dump
     /// (`runtime/probe.rs`).
     wait: Cell<(WaitFor, u32)>,
+    /// The backtrace the coroutine captured of itself when resumed only
+    /// for that, until `Frame::trace` takes it.
+    trace: Cell<Option<Box<Backtrace>>>,
 }
 
 /// An owning pointer to a coroutine's `Locals`, or null until it has some.
@@ -121,6 +126,7 @@ impl Frame {
             segment: Cell::new(segment),
             locals: LocalsBox(Cell::new(None)),
             wait: Cell::new((WaitFor::UNKNOWN, 0)),
+            trace: Cell::new(None),
         };
         // SAFETY: `at` is the top `FRAME_SPACE` bytes of the stack, which
         // the coroutine never uses, aligned and writable; the stack lives
@@ -162,6 +168,25 @@ impl Frame {
         unsafe { (*ptr::addr_of_mut!((*frame.as_ptr()).coro)).resume(()) }
     }
 
+    /// A backtrace of the suspended coroutine, where it is suspended: it
+    /// is resumed with its task's `tracing` flag set (`Task::trace`),
+    /// captures its own backtrace on its own stack, and suspends again at
+    /// once with `Suspend::Traced`, changing nothing else
+    /// (`Task::suspend_bare`). `None` if it did not come back so.
+    ///
+    /// # Safety
+    ///
+    /// As for `resume`; the coroutine must be suspended, not blocked in a
+    /// call on another thread, and no coroutine of the worker may be
+    /// running (the caller is the worker's loop, between coroutines).
+    pub(crate) unsafe fn trace(frame: NonNull<Frame>) -> Option<Backtrace> {
+        // SAFETY: the caller's promise, as for `resume`.
+        let result = unsafe { (*ptr::addr_of_mut!((*frame.as_ptr()).coro)).resume(()) };
+        debug_assert!(matches!(result, CoroutineResult::Yield(Suspend::Traced)));
+        // SAFETY: as for the accessors below; the coroutine is suspended.
+        unsafe { (*ptr::addr_of!((*frame.as_ptr()).trace)).take() }.map(|b| *b)
+    }
+
     // The accessors below reach one field each through the raw pointer,
     // never through a reference to the whole frame: `resume` borrows the
     // coroutine mutably while the coroutine calls them.
@@ -182,6 +207,17 @@ impl Frame {
     pub(crate) unsafe fn yielder(frame: NonNull<Frame>) -> *const Yielder<(), Suspend> {
         // SAFETY: as above.
         unsafe { (*ptr::addr_of!((*frame.as_ptr()).yielder)).get() }
+    }
+
+    /// Keeps the backtrace the running coroutine captured of itself, for
+    /// `trace`.
+    ///
+    /// # Safety
+    ///
+    /// As for `set_yielder`.
+    pub(crate) unsafe fn set_trace(frame: NonNull<Frame>, trace: Backtrace) {
+        // SAFETY: as above.
+        unsafe { (*ptr::addr_of!((*frame.as_ptr()).trace)).set(Some(Box::new(trace))) };
     }
 
     /// # Safety

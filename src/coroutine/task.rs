@@ -40,7 +40,15 @@ pub(crate) enum Suspend {
     /// A cancelled coroutine that ignored its cancellation too often: do
     /// not run me again (`runtime/park.rs`, cancellation step 5).
     Abandon,
+    /// Back from a resume only to capture a backtrace, suspended where it
+    /// was (`Frame::trace`); only `Frame::trace` sees this.
+    Traced,
 }
+
+/// `Task::attention`: cancelled by its runtime's shutdown.
+const CANCELLED: u8 = 1;
+/// `Task::attention`: resumed only to capture its backtrace.
+const TRACING: u8 = 2;
 
 /// What a task owns, by stage.
 #[derive(Clone, Copy)]
@@ -79,8 +87,12 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// A wake-up arrived while the task was not parked: its next park
     /// returns at once. Touched only on the bound worker's thread.
     token: Cell<bool>,
-    /// Set by its worker when it cancels the task at shutdown.
-    cancelled: Cell<bool>,
+    /// Why the coroutine, back from a suspension, must do more than go on:
+    /// `CANCELLED`, set by its worker when it cancels the task at shutdown,
+    /// and `TRACING`, set by its worker while it resumes the suspended
+    /// coroutine only to capture its backtrace (`trace`). One byte, so
+    /// that `yield_now` looks once for both.
+    attention: Cell<u8>,
     /// In a blocking call its worker may be taken over during
     /// (`runtime/takeover.rs`): its thread still runs it, so no other
     /// thread of the worker may resume or unwind it. Written by the task
@@ -197,7 +209,7 @@ impl Drop for Extra {
 }
 
 // SAFETY: the non-thread-safe parts (`body` and the frame it points to,
-// `key`, `cancelled`, `blocked`, `cancelled_calls`, `offloaded`, `parked`,
+// `key`, `attention`, `blocked`, `cancelled_calls`, `offloaded`, `parked`,
 // `token`) follow the ownership rule above: one thread at a time touches them, and the hand-over
 // between threads (a fresh task moving through a queue, a bound task woken
 // through its worker's inbox) goes through the queues' release/acquire
@@ -235,7 +247,7 @@ impl<J> Task<J> {
             shared: ManuallyDrop::new(shared),
             parked: Cell::new(false),
             token: Cell::new(false),
-            cancelled: Cell::new(false),
+            attention: Cell::new(0),
             blocked: Cell::new(false),
             cancelled_calls: Cell::new(0),
             offloaded: Cell::new(false),
@@ -329,7 +341,7 @@ impl<J: ?Sized> Task<J> {
 
     /// Marks the task as cancelled by its runtime's shutdown.
     pub(crate) fn cancel(&self) {
-        self.cancelled.set(true);
+        self.attention.set(self.attention.get() | CANCELLED);
     }
 
     /// Marks the task as in (or out of) a blocking call its worker may be
@@ -348,7 +360,20 @@ impl<J: ?Sized> Task<J> {
     /// Whether the task is being cancelled by its runtime's shutdown.
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.get()
+        self.attention.get() & CANCELLED != 0
+    }
+
+    /// Whether the coroutine, back from a suspension, was cancelled or is
+    /// resumed only to capture its backtrace (`after_suspension`).
+    #[inline(always)]
+    pub(crate) fn needs_attention(&self) -> bool {
+        self.attention.get() != 0
+    }
+
+    /// Whether the coroutine is resumed only to capture its backtrace.
+    #[inline(always)]
+    pub(crate) fn is_tracing(&self) -> bool {
+        self.attention.get() & TRACING != 0
     }
 
     /// Marks a fresh task as handed on; returns whether it already was.
@@ -416,7 +441,10 @@ impl<J: ?Sized> Task<J> {
     }
 
     /// `suspend`, leaving the coroutine's spans to the caller, which has
-    /// taken them off the thread already (`spans.rs`).
+    /// taken them off the thread already (`spans.rs`). A caller that goes
+    /// on running the coroutine after it comes back must first look at
+    /// `is_tracing` (or `needs_attention`) and call `trace_and_suspend`: the
+    /// worker may resume it only to capture its backtrace (`trace`).
     #[inline]
     pub(crate) fn suspend_bare(&self, why: Suspend) {
         // SAFETY: the running coroutine's frame, on its thread.
@@ -427,6 +455,42 @@ impl<J: ?Sized> Task<J> {
         // SAFETY: `yielder` was set when this coroutine started and lives on
         // its stack, which is the stack we are running on now.
         unsafe { (*y).suspend(why) };
+    }
+
+    /// Resumes this suspended coroutine only to capture its backtrace,
+    /// where it is suspended (the caller is its worker's loop, between
+    /// coroutines: `runtime/probe.rs`, point 4).
+    ///
+    /// # Safety
+    ///
+    /// As for `Frame::trace`: `frame` is this task's live frame, the task is
+    /// suspended (not in a blocking call), and the caller holds its worker.
+    pub(crate) unsafe fn trace(&self, frame: NonNull<Frame>) -> Option<std::backtrace::Backtrace> {
+        self.attention.set(self.attention.get() | TRACING);
+        // SAFETY: the caller's promise.
+        let trace = unsafe { Frame::trace(frame) };
+        self.attention.set(self.attention.get() & !TRACING);
+        trace
+    }
+
+    /// Resumed only to capture a backtrace (`trace`): captures it here, on
+    /// this coroutine's stack, and suspends again as often as it is asked
+    /// to, until it is resumed to run on. Called where a suspension comes
+    /// back, if `is_tracing` (`yield_now` and `park.rs`, which look at
+    /// `needs_attention` and `is_tracing` there).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn trace_and_suspend(&self) {
+        let frame = self.frame().expect("a suspended coroutine has a frame");
+        // SAFETY: the running coroutine's frame, on its thread.
+        let y = unsafe { Frame::yielder(frame) };
+        while self.is_tracing() {
+            let trace = std::backtrace::Backtrace::force_capture();
+            // SAFETY: as above.
+            unsafe { Frame::set_trace(frame, trace) };
+            // SAFETY: as in `suspend_bare`.
+            unsafe { (*y).suspend(Suspend::Traced) };
+        }
     }
 
     /// The running coroutine's locals (`locals.rs`), allocated on first

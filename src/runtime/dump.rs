@@ -70,14 +70,20 @@ pub struct Dump {
 }
 
 impl Dump {
-    /// Asks every worker of `shared` for its coroutines (`probe.rs`).
-    pub(crate) fn take(shared: &Shared) -> Dump {
+    /// Asks every worker of `shared` for its coroutines (`probe.rs`), with
+    /// a backtrace of each suspended one if `backtraces`.
+    pub(crate) fn take(shared: &Shared, backtraces: bool) -> Dump {
         let me = crate::current().map(|c| c.id().as_u64());
         // The injector first: a coroutine a worker takes from it after this
         // is in that worker's answer, which comes at a switch point after
         // the take (it is listed twice then, and the worker's entry kept).
         let injected = probe::injected(shared);
-        let probe = shared.request_probe(Detail::Full);
+        let detail = if backtraces {
+            Detail::Traced
+        } else {
+            Detail::Full
+        };
+        let probe = shared.request_probe(detail);
         probe.wait(Instant::now() + PATIENCE);
         shared.end_probe(&probe);
         let parts = probe.take_parts();
@@ -203,8 +209,10 @@ impl Dump {
     /// it waits for, in words, or null), `"worker"` (null for a coroutine
     /// spawned from outside that no worker has taken yet), `"for_ms"` (how long
     /// it has been parked or blocked, or null), `"spawned_at"`
-    /// (`"file:line:col"`) and `"deadlock"`), and a `"deadlocks"` array of
-    /// cycles, each an array of coroutine ids in wait order.
+    /// (`"file:line:col"`), `"deadlock"` and `"backtrace"` (where it is
+    /// suspended, as text, in a dump with backtraces; else null)), and a
+    /// `"deadlocks"` array of cycles, each an array of coroutine ids in
+    /// wait order.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().workers(2).build().unwrap();
@@ -234,7 +242,7 @@ impl Dump {
             .map(|e| {
                 format!(
                     "{{\"id\":{},\"name\":{},\"state\":{},\"wait\":{},\"worker\":{},\
-                     \"for_ms\":{},\"spawned_at\":{},\"deadlock\":{}}}",
+                     \"for_ms\":{},\"spawned_at\":{},\"deadlock\":{},\"backtrace\":{}}}",
                     e.info.id,
                     json::opt_string(e.info.name.as_deref()),
                     json::string(e.state),
@@ -242,7 +250,8 @@ impl Dump {
                     json::opt_number(worker_of(e).map(|w| w as u64)),
                     json::opt_number(for_ms(e)),
                     json::string(&e.info.spawned_at.to_string()),
-                    e.deadlock
+                    e.deadlock,
+                    json::opt_string(e.info.backtrace.as_ref().map(|b| b.to_string()).as_deref())
                 )
             })
             .collect();
@@ -265,6 +274,12 @@ impl Dump {
             deadlocks.join(",")
         )
     }
+}
+
+/// Whether `WEFT_DUMP_BACKTRACE` asks every dump for backtraces (`1`, or
+/// any value but `0` and the empty string).
+pub(crate) fn backtraces_from_env() -> bool {
+    std::env::var_os("WEFT_DUMP_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The worker that holds an entry, if one does yet.
@@ -355,6 +370,11 @@ impl fmt::Display for Dump {
             match worker_of(e) {
                 Some(w) => writeln!(f, "    worker {w}, spawned at {}", e.info.spawned_at)?,
                 None => writeln!(f, "    not started, spawned at {}", e.info.spawned_at)?,
+            }
+            if let Some(trace) = &e.info.backtrace {
+                for line in trace.to_string().lines() {
+                    writeln!(f, "    {line}")?;
+                }
             }
         }
         Ok(())

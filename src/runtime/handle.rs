@@ -108,8 +108,33 @@ impl Runtime {
     /// assert_eq!(dump.len(), 1);
     /// h.join().unwrap();
     /// ```
+    ///
+    /// With `WEFT_DUMP_BACKTRACE=1` in the environment it has backtraces,
+    /// as from [`dump_with_backtraces`](Runtime::dump_with_backtraces).
     pub fn dump(&self) -> Dump {
-        Dump::take(&self.shared)
+        Dump::take(&self.shared, super::dump::backtraces_from_env())
+    }
+
+    /// [`dump`](Runtime::dump), with a backtrace of every suspended
+    /// coroutine (parked or queued), as Go's goroutine dump shows stacks:
+    /// each worker resumes each of its suspended coroutines once, on its
+    /// own stack, to capture where it stands, and suspends it again at
+    /// once (`src/runtime/probe.rs`, point 4). A coroutine in a blocking
+    /// call has none. Costs a resume and a capture per coroutine: for
+    /// inspection, not for a hot path.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().build().unwrap();
+    /// let (tx, rx) = weft::channel::bounded::<()>(0);
+    /// let h = rt.spawn(move || rx.recv());
+    /// std::thread::sleep(std::time::Duration::from_millis(50));
+    /// let dump = rt.dump_with_backtraces();
+    /// assert!(dump.to_json().contains("\"backtrace\":\""));
+    /// drop(tx);
+    /// h.join().unwrap().unwrap_err();
+    /// ```
+    pub fn dump_with_backtraces(&self) -> Dump {
+        Dump::take(&self.shared, true)
     }
 
     /// This runtime's counters (see [`Metrics`]); reads them without

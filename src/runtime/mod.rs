@@ -37,6 +37,7 @@ pub(crate) fn count_finished() {
         w.stats().finished.bump();
     }
 }
+pub(crate) use dump::backtraces_from_env;
 pub use dump::Dump;
 pub(crate) use fork::outside_weft;
 pub(crate) use global::current_or_global;

@@ -319,6 +319,9 @@ fn park_suspend(task: &Task, w: &Local, spin: Option<impl FnOnce() -> bool>) {
         return;
     }
     task.suspend_bare(Suspend::Park);
+    if task.is_tracing() {
+        task.trace_and_suspend(); // a dump's backtrace (`probe.rs`, point 4)
+    }
 }
 
 /// Blocks the caller until unparked, `deadline` passes, or spuriously,

@@ -60,9 +60,26 @@
 //!    step 4): it runs no coroutine code until this thread lets the worker
 //!    go, after the part is built.
 //!
+//! 4. for a dump with backtraces (`Detail::Traced`), each suspended
+//!    coroutine, parked or queued, is *resumed* once, flagged `tracing`
+//!    (`Task::trace`):
+//!    on its own stack, on this thread, it captures its backtrace and
+//!    suspends again at once (`Task::suspend_bare`), touching nothing but
+//!    its frame's trace slot. It runs as the worker's coroutines always
+//!    do, one at a time on the thread that holds the worker, so no record
+//!    is read and written at once. Its wait word and what it points to
+//!    stay as they were (point 2): the park it is in has not returned. A
+//!    waker on another thread that claims it meanwhile only queues it, as
+//!    in point 2. A coroutine in a blocking call is not resumed: its stack
+//!    is in use on another thread. Nor is a cancelled one: it may be
+//!    suspended for good (`Suspend::Abandon`), where nothing looks for the
+//!    flag. Every other suspension looks for it where it comes back
+//!    (`yield_now`, `park.rs`'s `park_suspend`).
+//!
 //! The requester only ever sees the finished parts, moved to it through a
 //! lock.
 
+use std::backtrace::Backtrace;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -78,6 +95,9 @@ use crate::sync::owner::Owner;
 pub(crate) enum Detail {
     /// Every coroutine (a dump).
     Full,
+    /// Every coroutine, with a backtrace of each suspended one (a dump
+    /// with backtraces: `Frame::trace`).
+    Traced,
     /// Only coroutines waiting for a lock (the deadlock watch).
     Locks,
 }
@@ -122,6 +142,8 @@ pub(crate) struct TaskInfo {
     pub(crate) stack: (usize, usize),
     /// The worker that holds it, `NO_WORKER` for one in the injector.
     pub(crate) worker: usize,
+    /// Where it is suspended, for a dump with backtraces.
+    pub(crate) backtrace: Option<Arc<Backtrace>>,
 }
 
 /// `TaskInfo::worker` of a coroutine no worker holds yet.
@@ -151,6 +173,7 @@ pub(crate) fn injected(shared: &super::Shared) -> Vec<TaskInfo> {
             spawned_at: t.spawned_at(),
             stack: (0, 0),
             worker: NO_WORKER,
+            backtrace: None,
         })
         .collect();
     if !taken.is_empty() {
@@ -262,13 +285,14 @@ impl Local {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         self.drain_inbox();
-        let (mut full, mut locks) = (None, None);
+        let (mut full, mut traced, mut locks) = (None, None, None);
         for probe in probes {
             if !probe.claim(self.index) {
                 continue;
             }
             let part = match probe.detail {
                 Detail::Full => full.get_or_insert_with(|| self.part(Detail::Full)),
+                Detail::Traced => traced.get_or_insert_with(|| self.part(Detail::Traced)),
                 Detail::Locks => locks.get_or_insert_with(|| self.part(Detail::Locks)),
             };
             probe.deliver(self.index, part.clone());
@@ -292,7 +316,11 @@ impl Local {
         // SAFETY: we hold `task` (it is in our table or queues, bound to us
         // or fresh), and no coroutine of this worker runs now: we read its
         // body and do not keep the reference.
-        let started = matches!(unsafe { *task.body() }, Body::Running(_));
+        let frame = match unsafe { *task.body() } {
+            Body::Running(frame) => Some(frame),
+            _ => None,
+        };
+        let started = frame.is_some();
         let state = if !started {
             State::Ready
         } else if task.is_blocked() {
@@ -315,6 +343,16 @@ impl Local {
         }
         let segment = task.segment();
         let stack = (segment.low(), segment.low() + segment.size);
+        let backtrace = match (detail, state, frame) {
+            // SAFETY (soundness, point 4): a started coroutine of ours,
+            // suspended (parked or queued, not in a blocking call), and no
+            // coroutine of this worker runs: this thread is between two.
+            (Detail::Traced, State::Parked | State::Ready, Some(frame)) if !task.is_cancelled() => {
+                // SAFETY: as said above.
+                unsafe { task.trace(frame) }.map(Arc::new)
+            }
+            _ => None,
+        };
         Some(TaskInfo {
             id: task.id().as_u64(),
             name: task.name().map(str::to_owned),
@@ -324,6 +362,7 @@ impl Local {
             spawned_at: task.spawned_at(),
             stack: if started { stack } else { (0, 0) },
             worker: self.index,
+            backtrace,
         })
     }
 }

@@ -141,7 +141,10 @@ fn print_dumps(read_end: libc::c_int) {
             return;
         }
         for shared in registry::live() {
-            eprintln!("{}", Dump::take(&shared));
+            eprintln!(
+                "{}",
+                Dump::take(&shared, super::dump::backtraces_from_env())
+            );
         }
     }
 }

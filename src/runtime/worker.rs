@@ -795,6 +795,9 @@ impl Local {
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
             CoroutineResult::Yield(Suspend::Abandon) => {} // only while shutting down
+            CoroutineResult::Yield(Suspend::Traced) => {
+                unreachable!("a trace resume returns to its tracer")
+            }
             // Parked (`park.rs`, step 1): `Task::parked` keeps this queue
             // entry's strong count for whoever wakes it.
             CoroutineResult::Yield(Suspend::Park) => std::mem::forget(task),
