@@ -106,18 +106,8 @@ pub unsafe extern "C" fn accept4(
         // process may have made blocking since (`hook/spawn.rs`): as a
         // blocking call, so that at worst its worker is taken over.
         Some(slot) if in_coroutine => retry(slot, fd, Direction::Read, 0, || {
-            let args = [
-                fd as libc::c_long,
-                addr as libc::c_long,
-                len as libc::c_long,
-                flags as libc::c_long,
-                0,
-                0,
-            ];
             // SAFETY: the caller's contract for accept4(2).
-            crate::runtime::blocking_syscall(&ACCEPT, || unsafe {
-                raw::syscall6(libc::SYS_accept4, args)
-            }) as c_int
+            unsafe { accept4_blocking_call(fd, addr, len, flags) }
         }),
         Some(slot) => retry(slot, fd, Direction::Read, 0, call),
         None => call(),
@@ -171,24 +161,40 @@ unsafe fn accept_blocking_listener(
         };
         // SAFETY: one valid pollfd, no wait.
         if unsafe { raw::poll(&mut pfd, 1, 0) } != 0 {
-            let args = [
-                fd as libc::c_long,
-                addr as libc::c_long,
-                len as libc::c_long,
-                flags as libc::c_long,
-                0,
-                0,
-            ];
             // SAFETY: the caller's contract for accept4(2).
-            return crate::runtime::blocking_syscall(&ACCEPT, || unsafe {
-                raw::syscall6(libc::SYS_accept4, args)
-            }) as c_int;
+            return unsafe { accept4_blocking_call(fd, addr, len, flags) };
         }
         if let Some(e) = wait_any(&[(fd, Direction::Read)], deadline).errno(libc::EAGAIN) {
             sys::set_errno(e);
             return -1;
         }
     }
+}
+
+/// The kernel's `accept4`, as a blocking call (`runtime/takeover.rs`): if
+/// it waits, the worker may be taken over meanwhile.
+///
+/// # Safety
+///
+/// The caller's contract for accept4(2).
+unsafe fn accept4_blocking_call(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    let args = [
+        fd as libc::c_long,
+        addr as libc::c_long,
+        len as libc::c_long,
+        flags as libc::c_long,
+        0,
+        0,
+    ];
+    // SAFETY: the caller's contract for accept4(2).
+    crate::runtime::blocking_syscall(&ACCEPT, || unsafe {
+        raw::syscall6(libc::SYS_accept4, args)
+    }) as c_int
 }
 
 /// `connect(2)`. On a socket weft made non-blocking (`WEFT_NB`) that
