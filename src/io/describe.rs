@@ -95,6 +95,8 @@ fn address(fd: RawFd, get: NameFn) -> Option<(String, libc::c_int)> {
             let a = unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>() };
             let offset = mem::size_of::<libc::sa_family_t>();
             let n = (len as usize).saturating_sub(offset).min(a.sun_path.len());
+            // `c_char` is `i8` on x86_64 and `u8` on aarch64.
+            #[allow(clippy::unnecessary_cast)]
             let path: Vec<u8> = a.sun_path[..n].iter().map(|&c| c as u8).collect();
             match path.split(|&c| c == 0).next() {
                 Some(p) if !p.is_empty() => String::from_utf8_lossy(p).into_owned(),
