@@ -582,7 +582,9 @@ impl Takeover {
             Err(e) => {
                 // The seat stays, unused: its number is taken.
                 if !std::mem::replace(&mut seats.warned, true) {
-                    eprintln!("weft: cannot start a thread for worker {index}: {e}");
+                    super::watchdog::say(&format!(
+                        "weft: cannot start a thread for worker {index}: {e}\n"
+                    ));
                 }
                 Budget::release(SPARE_SLOTS);
                 None

@@ -92,9 +92,34 @@ pub(crate) fn warn(message: &str) {
     let dropped = std::mem::take(dropped);
     drop(limit);
     if dropped > 0 {
-        eprintln!("weft: {dropped} warning(s) were not printed (too many at once)");
+        say(&format!(
+            "weft: {dropped} warning(s) were not printed (too many at once)\n"
+        ));
     }
-    eprintln!("weft: {message}");
+    say(&format!("weft: {message}\n"));
+}
+
+/// Writes `text` to stderr with raw `write` calls, not through std's
+/// `stderr`, whose lock a coroutine may hold: a coroutine that panics
+/// prints its message and backtrace under that lock, and its file
+/// reads (the backtrace's symbols) and its write to a pipe are blocking
+/// calls, during which its worker is taken over. Were the monitor, which
+/// prints these warnings and takes workers over, to wait for that lock, a
+/// worker whose holder waits for the same lock would never be taken over
+/// again, and the coroutine that holds it would never get its worker back.
+pub(crate) fn say(text: &str) {
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        // SAFETY: a valid buffer of its length, to fd 2.
+        let n = unsafe { crate::sys::raw::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            if n < 0 && crate::sys::errno() == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        rest = &rest[n as usize..];
+    }
 }
 
 /// A coroutine counted among its runtime's lock waiters while this lives

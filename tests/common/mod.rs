@@ -93,8 +93,14 @@ pub fn deadline(limit: std::time::Duration, what: &'static str) -> Deadline {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        eprintln!("{what}: still waiting after {limit:?}; a deadlock");
-        std::process::exit(101);
+        // Raw calls: the process may be stuck on std's stderr lock itself.
+        let msg = format!("{what}: still waiting after {limit:?}; a deadlock\n");
+        // SAFETY: a valid buffer of its length, to fd 2; then the process
+        // ends at once, without waiting for any lock.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::_exit(101);
+        }
     });
     Deadline { done }
 }
