@@ -33,12 +33,23 @@ fn near_the_budget_a_new_coroutine_starts_once_others_finish() {
     let rt = weft::Runtime::builder().workers(2).build().unwrap();
     let started = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
-    // Which worker thread each started coroutine runs on, by its index.
+    // Which worker each started coroutine runs on, by its index: the name
+    // of the worker's first thread ("weft-worker-0"). A worker's spare
+    // threads ("weft-worker-0.2"), which run its coroutines while one of
+    // them waits in a blocking call (the contended std `Mutex` below is
+    // one), count as the same worker.
     let threads = Arc::new(Mutex::new(Vec::new()));
     let mut senders = Vec::new();
     let mut held = Vec::new();
     // Refused spawns panic (`Runtime::spawn`); keep them quiet.
-    panic::set_hook(Box::new(|_| {}));
+    // The test's own failures still print: they come from its thread.
+    panic::set_hook(Box::new(|info| {
+        if thread::current().name()
+            == Some("near_the_budget_a_new_coroutine_starts_once_others_finish")
+        {
+            eprintln!("{info}");
+        }
+    }));
     // Fill the budget with coroutines that each wait for their own
     // message, on their own stack, until a spawn is refused.
     'filling: loop {
@@ -49,7 +60,9 @@ fn near_the_budget_a_new_coroutine_starts_once_others_finish() {
             let (started, finished, threads) = (started.clone(), finished.clone(), threads.clone());
             let spawned = panic::catch_unwind(AssertUnwindSafe(|| {
                 rt.spawn(move || {
-                    threads.lock().unwrap().push((i, thread::current().id()));
+                    let name = thread::current().name().unwrap_or("").to_owned();
+                    let worker = name.split('.').next().unwrap_or("").to_owned();
+                    threads.lock().unwrap().push((i, worker));
                     started.fetch_add(1, Ordering::SeqCst);
                     let _ = rx.recv();
                     finished.fetch_add(1, Ordering::SeqCst);
@@ -72,7 +85,7 @@ fn near_the_budget_a_new_coroutine_starts_once_others_finish() {
     // Enough coroutines of one worker finish for those that wait to start
     // and for `FREE` slots to be free again; on one worker, whose cache of
     // slots could hold them all.
-    let first = threads.lock().unwrap()[0].1;
+    let first = threads.lock().unwrap()[0].1.clone();
     let on_first: Vec<usize> = threads
         .lock()
         .unwrap()
