@@ -158,4 +158,22 @@ unsafe impl Sync for Hooks {}
 /// Keeps the hooks linked; called when a runtime starts.
 pub(crate) fn link() {
     std::hint::black_box(&HOOKS);
+    resolve_libc();
 }
+
+/// Looks up, once, every libc function the hooks reach with `dlsym`
+/// (`real.rs`). A forked child must never call `dlsym` itself: it takes
+/// the loader's lock, which another thread of the parent may have held at
+/// the fork, and the child would wait for it for good (a child's `execvp`
+/// goes through `spawn.rs`). So this runs before `main`, while the process
+/// has one thread, from the executable's constructor list, and again
+/// (a no-op by then) when a runtime is built.
+extern "C" fn resolve_libc() {
+    pthread::resolve();
+    spawn::resolve();
+}
+
+/// Runs `resolve_libc` as the program starts (see there).
+#[used]
+#[link_section = ".init_array"]
+static RESOLVE_AT_START: extern "C" fn() = resolve_libc;

@@ -219,3 +219,20 @@ pub unsafe extern "C" fn sem_timedwait(sem: *mut sem_t, abstime: *const timespec
     // SAFETY: as above.
     blocking_call(&SEM_CALL, || unsafe { wait(sem, abstime) })
 }
+
+/// Looks up every libc function this file calls through `Real` now, in
+/// the process that builds a runtime, so that a forked child never does:
+/// `dlsym` takes the loader's lock, which another thread may have held at
+/// the fork (`hook::link`).
+pub(super) fn resolve() {
+    MUTEX_LOCK.get();
+    MUTEX_TRYLOCK.get();
+    MUTEX_TIMEDLOCK.get();
+    COND_WAIT.get();
+    COND_TIMEDWAIT.get();
+    JOIN.get();
+    TIMEDJOIN.get();
+    SEM_WAIT.get();
+    SEM_TRYWAIT.get();
+    SEM_TIMEDWAIT.get();
+}

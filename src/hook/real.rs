@@ -35,7 +35,7 @@ impl Real {
     /// The function's address. Two threads may look it up at once; both
     /// find the same one.
     #[inline]
-    fn get(&self) -> usize {
+    pub(super) fn get(&self) -> usize {
         match self.addr.load(Ordering::Relaxed) {
             0 => self.look_up(),
             addr => addr,

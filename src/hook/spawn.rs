@@ -144,3 +144,17 @@ pub unsafe extern "C" fn execvpe(
     // SAFETY: as in `execve`.
     unsafe { real::<ExecveFn>(&EXECVPE)(file, argv, envp) }
 }
+
+/// Looks up every libc function this file calls through `Real` now, in
+/// the process that builds a runtime, so that a forked child never does:
+/// `dlsym` takes the loader's lock, which another thread may have held at
+/// the fork (`hook::link`).
+pub(super) fn resolve() {
+    POSIX_SPAWN.get();
+    POSIX_SPAWNP.get();
+    ADDDUP2.get();
+    EXECVE.get();
+    EXECV.get();
+    EXECVP.get();
+    EXECVPE.get();
+}
