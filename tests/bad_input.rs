@@ -15,14 +15,41 @@ const HIGH: usize = usize::MAX - 4095;
 /// An fd number above any limit.
 const BIG_FD: i32 = 1 << 20;
 
-/// Where `posix_spawn` cannot report a failed `exec` (under qemu-user,
-/// which runs the child as a plain fork), it returns 0 and the child exits
-/// with 127: reaps that child, so it is no zombie for the `wait` cases.
-fn reap_failed_spawn(rc: i32, pid: libc::pid_t) {
-    if rc == 0 {
+/// The signature of `posix_spawn` and `posix_spawnp`.
+type SpawnFn = unsafe extern "C" fn(
+    *mut libc::pid_t,
+    *const libc::c_char,
+    *const libc::posix_spawn_file_actions_t,
+    *const libc::posix_spawnattr_t,
+    *const *mut libc::c_char,
+    *const *mut libc::c_char,
+) -> i32;
+
+/// `spawn` of a `program` that does not exist, with no file actions,
+/// attributes or environment. Where `spawn` cannot report the failed
+/// `exec` (under qemu-user, which runs the child as a plain fork), it
+/// returns 0 and the child exits with 127: that child is reaped here, so
+/// it is no zombie for the `wait` cases.
+fn spawn_nothing(spawn: SpawnFn, program: &std::ffi::CStr) -> Outcome {
+    let mut pid = 0;
+    let argv = [c"x".as_ptr().cast_mut(), null_mut()];
+    // SAFETY: a pid to write, a NUL-terminated name, a NULL-terminated
+    // argv of live strings; null for the optional arguments.
+    let r = unsafe {
+        spawn(
+            &mut pid,
+            program.as_ptr(),
+            null(),
+            null(),
+            argv.as_ptr(),
+            null(),
+        )
+    };
+    if r == 0 {
         // SAFETY: our own child.
         unsafe { libc::waitpid(pid, null_mut(), 0) };
     }
+    code(r)
 }
 
 /// A pointer into user memory that cannot be read or written: a page
@@ -555,36 +582,10 @@ fn plain_cases() -> Vec<Case> {
             })
         }),
         ("posix_spawn", "no such program", || {
-            let mut pid = 0;
-            let argv = [c"x".as_ptr().cast_mut(), null_mut()];
-            let r = unsafe {
-                libc::posix_spawn(
-                    &mut pid,
-                    c"/nonexistent/weft-test".as_ptr(),
-                    null(),
-                    null(),
-                    argv.as_ptr(),
-                    null(),
-                )
-            };
-            reap_failed_spawn(r, pid);
-            code(r)
+            spawn_nothing(libc::posix_spawn, c"/nonexistent/weft-test")
         }),
         ("posix_spawnp", "no such program", || {
-            let mut pid = 0;
-            let argv = [c"x".as_ptr().cast_mut(), null_mut()];
-            let r = unsafe {
-                libc::posix_spawnp(
-                    &mut pid,
-                    c"weft-no-such-program".as_ptr(),
-                    null(),
-                    null(),
-                    argv.as_ptr(),
-                    null(),
-                )
-            };
-            reap_failed_spawn(r, pid);
-            code(r)
+            spawn_nothing(libc::posix_spawnp, c"weft-no-such-program")
         }),
         ("posix_spawn_file_actions_adddup2", "negative fd", || {
             // SAFETY: a zeroed actions object is initialised before use and
