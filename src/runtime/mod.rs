@@ -17,6 +17,7 @@ mod metrics;
 mod monitor;
 pub(crate) mod park;
 pub(crate) mod probe;
+mod ready;
 pub(crate) mod registry;
 mod shared;
 pub(crate) mod signal;

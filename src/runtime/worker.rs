@@ -59,6 +59,7 @@ use slab::Slab;
 
 use super::context::{self, enter_worker};
 use super::park::Unparker;
+use super::ready::ReadyQueue;
 use super::shared::Shared;
 use super::stats::WorkerStats;
 use super::takeover::Turn;
@@ -117,7 +118,7 @@ pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     fresh: Deque<TaskRef>,
-    ready: RefCell<VecDeque<TaskRef>>,
+    ready: ReadyQueue,
     next: Cell<Option<TaskRef>>,
     timers: RefCell<Timers>,
     driver: Driver,
@@ -176,7 +177,7 @@ impl Local {
             index,
             shared,
             fresh,
-            ready: RefCell::new(VecDeque::with_capacity(256)),
+            ready: ReadyQueue::with_capacity(256),
             next: Cell::new(None),
             timers: RefCell::new(Timers::new()),
             driver,
@@ -278,7 +279,7 @@ impl Local {
     #[inline]
     pub(crate) fn push_woken(&self, task: TaskRef) {
         if let Some(prev) = self.next.replace(Some(task)) {
-            self.ready.borrow_mut().push_back(prev);
+            self.ready.push_back(prev);
         }
     }
 
@@ -314,16 +315,14 @@ impl Local {
             if let Some(t) = self.next.take() {
                 return Ok(t);
             }
-            let mut ready = self.ready.borrow_mut();
-            if let Some(t) = ready.pop_front() {
+            if let Some(t) = self.ready.pop_front() {
                 // A short queue is a few tasks taking turns, whose records
                 // and stacks are in cache already.
-                if ready.len() >= 2 {
-                    prefetch_ahead(&ready);
+                if let Some(next_two) = self.ready.peek_two() {
+                    prefetch_ahead(next_two);
                 }
                 return Ok(t);
             }
-            drop(ready);
             self.give_back()?;
             self.answer_probes();
             if self.drain_inbox() || self.fire_timers() {
@@ -371,7 +370,7 @@ impl Local {
         // SAFETY: a task in our queues is held by us, and no coroutine of
         // this worker runs now; the body is read, not kept.
         let fresh = |t: &TaskRef| matches!(unsafe { *t.body() }, Body::Fresh);
-        all.extend(self.ready.borrow().iter().filter(|t| fresh(t)).cloned());
+        all.extend(self.ready.snapshot().into_iter().filter(fresh));
         all.extend(self.starved.borrow().iter().cloned());
         let queued: Vec<TaskRef> = std::iter::from_fn(|| self.fresh.pop()).collect();
         all.extend(queued.iter().cloned());
@@ -386,7 +385,7 @@ impl Local {
         let next = self.next.take();
         let any = next.is_some();
         self.next.set(next);
-        any || !self.ready.borrow().is_empty()
+        any || !self.ready.is_empty()
             || !self.remote().inbox.is_empty()
             || self.remote().takeover.is_wanted()
             || self.remote().probe_wanted()
@@ -396,7 +395,7 @@ impl Local {
     fn maintenance(&self) {
         self.release_deferred();
         if let Some(t) = self.next.take() {
-            self.ready.borrow_mut().push_back(t);
+            self.ready.push_back(t);
         }
         self.drain_inbox();
         self.fire_timers();
@@ -410,9 +409,9 @@ impl Local {
             self.driver.poll(Some(Duration::ZERO));
         }
         if let Some(t) = self.fresh.pop() {
-            self.ready.borrow_mut().push_back(t);
+            self.ready.push_back(t);
         } else if let Steal::Success(t) = self.shared.injector.steal() {
-            self.ready.borrow_mut().push_back(t);
+            self.ready.push_back(t);
         }
         self.retry_starved();
         self.publish_queued();
@@ -422,7 +421,7 @@ impl Local {
     /// `weft::metrics` and the hog warning).
     fn publish_queued(&self) {
         let next = self.next.take();
-        let n = self.ready.borrow().len() + usize::from(next.is_some());
+        let n = self.ready.len() + usize::from(next.is_some());
         self.next.set(next);
         self.stats().queued.set(n as u64);
     }
@@ -544,14 +543,13 @@ impl Local {
         let mut any = false;
         if !inbox.is_empty() {
             self.release_deferred();
-            let mut ready = self.ready.borrow_mut();
             while let Some(t) = inbox.pop() {
                 // Park protocol step 4.
                 if t.wake_here() {
                     self.deferred_releases
                         .borrow_mut()
                         .push(TaskRef::as_ptr(&t));
-                    ready.push_back(t);
+                    self.ready.push_back(t);
                     any = true;
                 }
             }
@@ -793,7 +791,7 @@ impl Local {
             self.keep(&task);
         }
         match result {
-            CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(task),
+            CoroutineResult::Yield(Suspend::Yield) => self.ready.push_back(task),
             CoroutineResult::Yield(Suspend::Abandon) => {} // only while shutting down
             CoroutineResult::Yield(Suspend::Traced) => {
                 unreachable!("a trace resume returns to its tracer")
@@ -848,10 +846,9 @@ impl Local {
             // `tick` is not 0 (it is at least 1 here: see above). `me`
             // suspends now, whatever woke it (its own entry stays queued).
             debug_assert!(self.tick.get() >= 1);
-            let mut ready = self.ready.borrow_mut();
-            let task = ready.pop_back();
+            let task = self.ready.pop_back();
             if let Some(woken) = self.next.replace(task) {
-                ready.push_back(woken);
+                self.ready.push_back(woken);
             }
             return false;
         }
@@ -1052,7 +1049,7 @@ impl Local {
         // What is still queued was woken after its unwind (now `Done`) or
         // never started (dropped unrun here).
         let mut queued: Vec<TaskRef> = self.next.take().into_iter().collect();
-        queued.extend(self.ready.borrow_mut().drain(..));
+        queued.extend(self.ready.take_all());
         queued.extend(self.starved.borrow_mut().drain(..));
         queued.extend(std::iter::from_fn(|| self.remote().inbox.pop()));
         queued.extend(std::iter::from_fn(|| self.fresh.pop()));
@@ -1078,18 +1075,20 @@ impl Local {
 /// Starts loading what resuming the tasks next in `ready` will touch, while
 /// the task just picked runs: the record of the one after next, and the
 /// coroutine frame of the next (whose record the previous call fetched).
+/// `(next, after)` are the first two tasks in the ready queue.
 ///
 /// A worker serving many connections resumes coroutines whose records and
 /// stacks are cold: each resume otherwise stalls on a cache miss, and often
 /// a TLB miss, for the frame at the top of a stack no other coroutine
 /// shares. The queue is ordered, so one pick ahead is enough to hide it.
 #[inline(never)]
-fn prefetch_ahead(ready: &VecDeque<TaskRef>) {
-    sys::prefetch(TaskRef::as_ptr(&ready[1]).cast());
-    // SAFETY: a task in our ready queue is bound to us and not running (the
-    // running one was popped), so nobody writes its body; reading the frame
-    // pointer is the same read `run_task` makes.
-    if let Body::Running(frame) = unsafe { *ready[0].body() } {
+fn prefetch_ahead((next, after): (*const Task, *const Task)) {
+    sys::prefetch(after.cast());
+    // SAFETY: `next` is in our ready queue, which holds a count of it, so
+    // it is alive; it is bound to us and not running (the running one was
+    // popped), so nobody writes its body; reading the frame pointer is the
+    // same read `run_task` makes.
+    if let Body::Running(frame) = unsafe { *(*next).body() } {
         sys::prefetch(frame.as_ptr().cast());
         sys::prefetch(frame.as_ptr().cast::<u8>().wrapping_add(64));
     }
