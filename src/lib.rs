@@ -308,16 +308,15 @@ mod coroutine;
 mod hook;
 mod io;
 mod loom;
-mod panic;
 mod runtime;
 mod stack;
 pub mod sync;
 mod sys;
 mod time;
 
+pub use coroutine::grow;
 pub use coroutine::{Builder, Coroutine, CoroutineId, CoroutineLocal, JoinHandle};
 pub use runtime::{spawn_blocking, Dump, Metrics, Runtime, RuntimeBuilder, WorkerMetrics};
-pub use stack::grow;
 pub use time::sleep;
 
 use runtime::{current_task, park};
@@ -456,31 +455,7 @@ pub fn in_coroutine() -> bool {
 /// ```
 #[inline]
 pub fn yield_now() {
-    match current_task() {
-        Some(task) => {
-            task.suspend(coroutine::Suspend::Yield);
-            if task.needs_attention() {
-                yield_attention(task);
-            }
-        }
-        None => std::thread::yield_now(),
-    }
-}
-
-/// `yield_now` resumed in a coroutine its runtime is cancelling, or only to
-/// capture its backtrace for a dump: kept out of line, and checked after
-/// the switch rather than before it, so `yield_now` stays small enough to
-/// inline (its switch then sits in the caller's loop, where return
-/// prediction survives it).
-#[cold]
-#[inline(never)]
-fn yield_attention(task: &coroutine::Task) {
-    if task.is_tracing() {
-        task.trace_and_suspend();
-    }
-    if task.is_cancelled() {
-        park::checkpoint();
-    }
+    park::yield_now()
 }
 
 /// Runs `f` as a coroutine on the global runtime and blocks until it returns;

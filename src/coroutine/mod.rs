@@ -4,6 +4,7 @@
 mod alloc;
 mod builder;
 mod frame;
+mod grow;
 mod handle;
 mod job;
 mod join;
@@ -17,6 +18,7 @@ mod waiting;
 pub(crate) use alloc::TaskRef;
 pub use builder::Builder;
 pub(crate) use frame::Frame;
+pub use grow::grow;
 pub use handle::{Coroutine, CoroutineId};
 pub(crate) use job::JobCell;
 pub use join::JoinHandle;

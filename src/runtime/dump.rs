@@ -73,7 +73,7 @@ impl Dump {
     /// Asks every worker of `shared` for its coroutines (`probe.rs`), with
     /// a backtrace of each suspended one if `backtraces`.
     pub(crate) fn take(shared: &Shared, backtraces: bool) -> Dump {
-        let me = crate::current().map(|c| c.id().as_u64());
+        let me = super::current_task().map(|t| t.id().as_u64());
         // The injector first: a coroutine a worker takes from it after this
         // is in that worker's answer, which comes at a switch point after
         // the take (it is listed twice then, and the worker's entry kept).

@@ -169,7 +169,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        if self.shared.is_current() && crate::in_coroutine() {
+        if self.shared.is_current() && super::current_task().is_some() {
             return f();
         }
         match self.spawn(f).join() {

@@ -15,6 +15,8 @@ mod handle;
 mod json;
 mod metrics;
 mod monitor;
+mod overflow;
+mod panic;
 pub(crate) mod park;
 pub(crate) mod probe;
 mod ready;
@@ -23,12 +25,14 @@ mod shared;
 pub(crate) mod signal;
 pub(crate) mod stats;
 mod takeover;
+mod timers;
 pub(crate) mod watchdog;
 mod worker;
 
 pub use blocking::spawn_blocking;
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
+pub(crate) use overflow::current_segment;
 
 /// Counts a coroutine of the calling worker as finished (`stats.rs`); a
 /// no-op elsewhere (a blocking-pool job).

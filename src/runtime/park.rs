@@ -261,6 +261,37 @@ pub(crate) fn note_cancelled_call(task: &Task) -> bool {
     false
 }
 
+/// `weft::yield_now`: the running coroutine goes to the back of its
+/// worker's ready queue; a plain thread yields to the OS.
+#[inline]
+pub(crate) fn yield_now() {
+    match current_task() {
+        Some(task) => {
+            task.suspend(Suspend::Yield);
+            if task.needs_attention() {
+                yield_attention(task);
+            }
+        }
+        None => std::thread::yield_now(),
+    }
+}
+
+/// `yield_now` resumed in a coroutine its runtime is cancelling, or only to
+/// capture its backtrace for a dump: kept out of line, and checked after
+/// the switch rather than before it, so `yield_now` stays small enough to
+/// inline (its switch then sits in the caller's loop, where return
+/// prediction survives it).
+#[cold]
+#[inline(never)]
+fn yield_attention(task: &Task) {
+    if task.is_tracing() {
+        task.trace_and_suspend();
+    }
+    if task.is_cancelled() {
+        checkpoint();
+    }
+}
+
 /// Blocks the caller until unparked (or spuriously), recording what a
 /// coroutine waits for (`coroutine/waiting.rs`).
 #[inline]

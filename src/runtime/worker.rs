@@ -63,11 +63,11 @@ use super::ready::ReadyQueue;
 use super::shared::Shared;
 use super::stats::WorkerStats;
 use super::takeover::Turn;
+use super::timers::Timers;
 use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller};
 use crate::stack::{Budget, StackPool};
 use crate::sys;
-use crate::time::Timers;
 
 /// Picks between fairness checks.
 const FAIRNESS_INTERVAL: u32 = 61;
@@ -208,8 +208,8 @@ impl Local {
     /// The main function of each of the worker's threads, from the moment
     /// it first holds the worker.
     pub(crate) fn run(&self) {
-        crate::stack::install_handler();
-        crate::panic::install_hook();
+        super::overflow::install_handler();
+        super::panic::install_hook();
         let _guard = enter_worker(self);
         // A spare thread starts holding the worker where a blocked one left
         // it, inside a coroutine: here, none runs.
@@ -261,7 +261,7 @@ impl Local {
     pub(crate) fn pin_yield(&self) {
         debug_assert!(self.handing_off.get());
         self.pin.set(true);
-        crate::yield_now();
+        super::park::yield_now();
     }
 
     pub(crate) fn timers(&self) -> RefMut<'_, Timers> {

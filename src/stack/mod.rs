@@ -1,17 +1,15 @@
 //! Coroutine stacks: guarded mappings, per-worker pools, the map-count budget
-//! and the overflow handler.
+//! and the segments the overflow handler (`runtime/overflow.rs`) checks.
 
 mod budget;
-mod grow;
 mod guarded;
-mod overflow;
 mod pool;
+mod segment;
 
 pub(crate) use budget::Budget;
-pub use grow::grow;
 pub(crate) use guarded::GuardedStack;
-pub(crate) use overflow::{install_handler, Segment};
 pub(crate) use pool::StackPool;
+pub(crate) use segment::Segment;
 
 /// Default usable size of a coroutine stack (without its guard page).
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;

@@ -1,8 +1,7 @@
-//! Time: each worker's timer heap and `weft::sleep`.
+//! Time: `weft::sleep`. (Each worker's timer heap is the runtime's:
+//! `runtime/timers.rs`.)
 
 mod sleep;
-mod timers;
 
 pub use sleep::sleep;
 pub(crate) use sleep::sleep_parked;
-pub(crate) use timers::Timers;

@@ -18,7 +18,7 @@ use crate::runtime::park;
 /// assert!(t.elapsed() >= Duration::from_millis(20));
 /// ```
 pub fn sleep(dur: Duration) {
-    if !crate::in_coroutine() {
+    if crate::runtime::current_task().is_none() {
         std::thread::sleep(dur);
         return;
     }

@@ -19,7 +19,7 @@ use std::panic;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
-use crate::runtime::current_task;
+use super::current_task;
 
 /// Installs the hook once per process.
 pub(crate) fn install_hook() {

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use slab::Slab;
 
-use crate::runtime::park::Unparker;
+use super::park::Unparker;
 
 /// Identifies an armed timer for `Timers::cancel`.
 #[derive(Clone, Copy, Debug)]

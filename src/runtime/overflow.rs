@@ -21,64 +21,19 @@ use std::mem;
 use std::ptr;
 use std::sync::{Once, OnceLock};
 
+use super::current_task;
 use crate::coroutine::Task;
-use crate::runtime::current_task;
+use crate::stack::{GuardedStack, Segment};
 use crate::sys;
 
-/// A guarded stack as the handler sees it: where its guard page starts and
-/// how big it is.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Segment {
-    /// Start of the guard page (one page long); 0 for no weft stack.
-    pub(crate) guard: usize,
-    /// Usable size of the stack, for the message.
-    pub(crate) size: usize,
-}
-
-impl Segment {
-    /// No weft stack.
-    pub(crate) const NONE: Segment = Segment { guard: 0, size: 0 };
-
-    /// The segment of `stack`.
-    pub(crate) fn of(stack: &super::GuardedStack) -> Segment {
-        Segment {
-            guard: stack.guard().0,
-            size: stack.size(),
-        }
+/// The segment this thread runs on, if weft knows it: the running
+/// coroutine's recorded segment (its own stack, or the `weft::grow` segment
+/// it is on), or on a plain thread the `grow` segment in use.
+pub(crate) fn current_segment() -> Segment {
+    match current_task() {
+        Some(task) => task.segment(),
+        None => Segment::active(),
     }
-
-    /// Lowest usable address (just above the guard page); 0 for none.
-    pub(crate) fn low(&self) -> usize {
-        if self.guard == 0 {
-            0
-        } else {
-            self.guard + sys::page_size()
-        }
-    }
-
-    fn guards(&self, addr: usize) -> bool {
-        self.guard != 0 && addr >= self.guard && addr < self.guard + sys::page_size()
-    }
-
-    /// The segment this thread runs on, if weft knows it.
-    pub(crate) fn current() -> Segment {
-        match current_task() {
-            Some(task) => task.segment(),
-            None => ACTIVE.with(Cell::get),
-        }
-    }
-
-    /// Makes `self` the active `grow` segment of this plain thread and
-    /// returns the previous one.
-    pub(crate) fn activate(self) -> Segment {
-        ACTIVE.with(|a| a.replace(self))
-    }
-}
-
-thread_local! {
-    /// A plain thread's `weft::grow` segment. Written by `grow` on the owning
-    /// thread; read by the signal handler on the same thread.
-    static ACTIVE: Cell<Segment> = const { Cell::new(Segment::NONE) };
 }
 
 /// The handlers that were in place before ours, one per signal in
@@ -120,7 +75,7 @@ pub(crate) fn install_handler() {
 /// long as the thread.
 fn ensure_altstack() {
     /// Our alternate stack; disabled before it is unmapped at thread exit.
-    struct AltStack(#[allow(dead_code)] super::GuardedStack);
+    struct AltStack(#[allow(dead_code)] GuardedStack);
     impl Drop for AltStack {
         fn drop(&mut self) {
             let off = libc::stack_t {
@@ -142,7 +97,7 @@ fn ensure_altstack() {
     if old.ss_flags & libc::SS_DISABLE == 0 {
         return;
     }
-    let Ok(stack) = super::GuardedStack::new(64 * 1024) else {
+    let Ok(stack) = GuardedStack::new(64 * 1024) else {
         return;
     };
     let (_, lo) = stack.guard();
@@ -161,7 +116,7 @@ fn ensure_altstack() {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let addr = unsafe { sys::fault_address(info) };
-    let seg = Segment::current();
+    let seg = current_segment();
     if seg.guards(addr) {
         report(&seg, current_task());
         // SAFETY: abort is async-signal-safe.

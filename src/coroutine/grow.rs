@@ -20,8 +20,8 @@
 
 use std::cell::Cell;
 
-use super::{Budget, GuardedStack, Segment};
-use crate::runtime::current_task;
+use crate::runtime::{current_segment, current_task};
+use crate::stack::{Budget, GuardedStack, Segment};
 use crate::sys;
 
 /// Runs `f` on a fresh `stack_size`-byte segment if less than `red_zone`
@@ -98,7 +98,7 @@ impl Drop for Restore {
 fn remaining_stack() -> usize {
     let here = 0u8;
     let sp = std::ptr::addr_of!(here) as usize;
-    let low = match Segment::current().low() {
+    let low = match current_segment().low() {
         0 => thread_stack_low(),
         low => low,
     };
