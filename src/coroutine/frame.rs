@@ -26,9 +26,23 @@ use std::backtrace::Backtrace;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::locals::Locals;
-use super::task::Suspend;
 use super::waiting::WaitFor;
 use crate::stack::{GuardedStack, Segment};
+
+/// Why a coroutine handed control back to its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Suspend {
+    /// `yield_now`: run me again after the others.
+    Yield,
+    /// `park`: run me again once unparked (see `runtime/park.rs`).
+    Park,
+    /// A cancelled coroutine that ignored its cancellation too often: do
+    /// not run me again (`runtime/park.rs`, cancellation step 5).
+    Abandon,
+    /// Back from a resume only to capture a backtrace, suspended where it
+    /// was (`Frame::trace`); only `Frame::trace` sees this.
+    Traced,
+}
 
 /// The corosensei coroutine a started task runs on.
 pub(crate) type Coro = Coroutine<(), Suspend, (), CoroStack>;

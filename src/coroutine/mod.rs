@@ -17,7 +17,7 @@ mod waiting;
 
 pub(crate) use alloc::TaskRef;
 pub use builder::Builder;
-pub(crate) use frame::Frame;
+pub(crate) use frame::{Frame, Suspend};
 pub use grow::grow;
 pub use handle::{Coroutine, CoroutineId};
 pub(crate) use job::JobCell;
@@ -25,5 +25,5 @@ pub use join::JoinHandle;
 pub use locals::CoroutineLocal;
 #[cfg(feature = "tracing")]
 pub(crate) use spans::{come_back as spans_come_back, leave as spans_leave};
-pub(crate) use task::{Body, Options, Suspend, Task};
+pub(crate) use task::{Body, Options, Task};
 pub(crate) use waiting::{Call, Kind, WaitFor};

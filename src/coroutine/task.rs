@@ -22,28 +22,13 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use corosensei::Yielder;
 
-use super::frame::Frame;
+use super::frame::{Frame, Suspend};
 use super::job::Job;
 use super::locals::Locals;
 use super::waiting::WaitFor;
 use super::CoroutineId;
 use crate::runtime::TaskShare;
 use crate::stack::Segment;
-
-/// Why a coroutine handed control back to its worker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Suspend {
-    /// `yield_now`: run me again after the others.
-    Yield,
-    /// `park`: run me again once unparked (see `runtime/park.rs`).
-    Park,
-    /// A cancelled coroutine that ignored its cancellation too often: do
-    /// not run me again (`runtime/park.rs`, cancellation step 5).
-    Abandon,
-    /// Back from a resume only to capture a backtrace, suspended where it
-    /// was (`Frame::trace`); only `Frame::trace` sees this.
-    Traced,
-}
 
 /// `Task::attention`: cancelled by its runtime's shutdown.
 const CANCELLED: u8 = 1;
