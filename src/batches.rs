@@ -18,7 +18,14 @@
 //!
 //! What a thread keeps is bounded by `LOCAL_MAX`, what the stack keeps by
 //! its maximum times `BATCH`.
+//!
+//! A [`Reserve`] is the same idea for things that are only counted (a
+//! worker's stack-budget slots, its references to the runtime): the worker
+//! takes a batch from the shared count at once, hands units out one by one,
+//! and gives back the excess once units it got back pile up past twice a
+//! batch.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -103,9 +110,90 @@ impl<T> Batches<T> {
     }
 }
 
+/// Units one worker took from a shared count ahead of need (module docs).
+/// Only the thread that holds the worker uses it.
+pub(crate) struct Reserve {
+    held: Cell<usize>,
+    /// Units taken from the shared count at once, and kept after giving
+    /// back an excess.
+    batch: usize,
+}
+
+impl Reserve {
+    pub(crate) const fn new(batch: usize) -> Reserve {
+        Reserve {
+            held: Cell::new(0),
+            batch,
+        }
+    }
+
+    /// Takes one unit: from the reserve, or else from the shared count
+    /// through `refill`, which takes what it can (normally `batch`) and
+    /// says how many it got. False if it got none.
+    #[inline]
+    pub(crate) fn take(&self, refill: impl FnOnce() -> usize) -> bool {
+        let held = self.held.get();
+        if held > 0 {
+            self.held.set(held - 1);
+            return true;
+        }
+        match refill() {
+            0 => false,
+            got => {
+                self.held.set(got - 1);
+                true
+            }
+        }
+    }
+
+    /// Puts one unit back. `release` gets the excess over a batch once the
+    /// reserve holds more than two; everything, if `keep_none`.
+    #[inline]
+    pub(crate) fn give(&self, keep_none: bool, release: impl FnOnce(usize)) {
+        let held = self.held.get() + 1;
+        if keep_none {
+            self.held.set(0);
+            release(held);
+        } else if held > 2 * self.batch {
+            self.held.set(self.batch);
+            release(held - self.batch);
+        } else {
+            self.held.set(held);
+        }
+    }
+
+    /// Empties the reserve, saying how many units it held.
+    pub(crate) fn take_all(&self) -> usize {
+        self.held.replace(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reserve_refills_by_batch_and_gives_back_its_excess() {
+        let r = Reserve::new(4);
+        let mut refills = 0;
+        for _ in 0..6 {
+            assert!(r.take(|| {
+                refills += 1;
+                4
+            }));
+        }
+        assert_eq!(refills, 2); // 4, then 4 more: 2 left
+        let mut released = Vec::new();
+        for _ in 0..7 {
+            r.give(false, |n| released.push(n));
+        }
+        // 2 + 7 = 9 > 8: all but a batch went back.
+        assert_eq!(released, vec![5]);
+        r.give(true, |n| released.push(n));
+        assert_eq!(released, vec![5, 5]);
+        assert_eq!(r.take_all(), 0);
+        assert!(!r.take(|| 0));
+    }
 
     #[test]
     fn batches_move_between_lists_and_the_stack_is_bounded() {

@@ -64,6 +64,7 @@ use super::shared::Shared;
 use super::stats::WorkerStats;
 use super::takeover::Turn;
 use super::timers::Timers;
+use crate::batches::Reserve;
 use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller};
 use crate::stack::{Budget, StackPool};
@@ -145,7 +146,7 @@ pub(crate) struct Local {
     pin: Cell<bool>,
     /// Stack-budget slots this worker holds beyond those of its running
     /// coroutines (see `take_slot`).
-    slots: Cell<usize>,
+    slots: Reserve,
     /// Fresh tasks that found no stack-budget slot (`stack/budget.rs`); one
     /// goes back to the fresh queue each time a coroutine here finishes, and
     /// the worker retries every 10 ms while it has nothing else to do.
@@ -156,7 +157,7 @@ pub(crate) struct Local {
     deferred_releases: RefCell<Vec<*const Task>>,
     /// Task references to the runtime reserved for tasks spawned here, and
     /// given back by tasks freed here (`shared::TaskShare`).
-    task_refs: Cell<usize>,
+    task_refs: Reserve,
     /// This worker's counters (`stats.rs`), in its `Remote`, which the
     /// runtime's `Shared` (kept alive by `shared`) owns: a pointer to them
     /// saves the indexing on the paths that count.
@@ -189,11 +190,11 @@ impl Local {
             handing_off: Cell::new(false),
             running: Cell::new(None),
             pin: Cell::new(false),
-            slots: Cell::new(0),
+            slots: Reserve::new(SLOT_BATCH),
             starved: RefCell::new(VecDeque::new()),
             expired: RefCell::new(Vec::new()),
             deferred_releases: RefCell::new(Vec::new()),
-            task_refs: Cell::new(0),
+            task_refs: Reserve::new(TASK_REF_BATCH),
             stats,
         }
     }
@@ -430,20 +431,11 @@ impl Local {
     /// worker's cache, refilled from the process-wide budget in batches so
     /// that the shared counter is not written for every coroutine.
     fn take_slot(&self) -> bool {
-        let spare = self.slots.get();
-        if spare > 0 {
-            self.slots.set(spare - 1);
-            return true;
-        }
-        // Near the limit, one at a time (`stack/budget.rs`, step 1).
-        let batch = if self.slots_scarce() { 1 } else { SLOT_BATCH };
-        match Budget::try_reserve_many(batch) {
-            0 => false,
-            got => {
-                self.slots.set(got - 1);
-                true
-            }
-        }
+        self.slots.take(|| {
+            // Near the limit, one at a time (`stack/budget.rs`, step 1).
+            let batch = if self.slots_scarce() { 1 } else { SLOT_BATCH };
+            Budget::try_reserve_many(batch)
+        })
     }
 
     /// Whether this worker should keep no slots cached: the budget is
@@ -455,7 +447,7 @@ impl Local {
 
     /// Gives every cached slot back to the process-wide budget.
     fn release_slots(&self) {
-        Budget::release(self.slots.replace(0));
+        Budget::release(self.slots.take_all());
     }
 
     /// A coroutine of this worker found no slot: asks every worker for its
@@ -475,16 +467,7 @@ impl Local {
     /// Returns a finished coroutine's slot to the cache, and the cache's
     /// excess to the process-wide budget; all of it when slots are scarce.
     fn give_slot(&self) {
-        let spare = self.slots.get() + 1;
-        if self.slots_scarce() {
-            self.slots.set(0);
-            Budget::release(spare);
-        } else if spare > 2 * SLOT_BATCH {
-            Budget::release(spare - SLOT_BATCH);
-            self.slots.set(SLOT_BATCH);
-        } else {
-            self.slots.set(spare);
-        }
+        self.slots.give(self.slots_scarce(), Budget::release);
     }
 
     /// Gives one starved task another chance at a stack slot.
@@ -498,31 +481,22 @@ impl Local {
     /// refilled `TASK_REF_BATCH` at a time (`shared::TaskShare`).
     #[inline]
     pub(crate) fn take_task_ref(&self) {
-        let reserved = self.task_refs.get();
-        if reserved > 0 {
-            self.task_refs.set(reserved - 1);
-        } else {
+        self.task_refs.take(|| {
             self.shared.add_task_refs(TASK_REF_BATCH);
-            self.task_refs.set(TASK_REF_BATCH - 1);
-        }
+            TASK_REF_BATCH
+        });
     }
 
     /// Keeps the task reference of a task freed here, and releases the
     /// reserve's excess (as `give_slot` does for budget slots).
     #[inline]
     pub(crate) fn give_task_ref(&self) {
-        let reserved = self.task_refs.get() + 1;
-        if reserved > 2 * TASK_REF_BATCH {
-            self.task_refs.set(TASK_REF_BATCH);
+        self.task_refs.give(false, |excess| {
             // SAFETY: the reserve held these references and gives them up;
             // the worker's own `Arc` keeps the runtime alive whatever
             // happens.
-            unsafe {
-                Shared::release_task_refs(NonNull::from(&*self.shared), reserved - TASK_REF_BATCH)
-            };
-        } else {
-            self.task_refs.set(reserved);
-        }
+            unsafe { Shared::release_task_refs(NonNull::from(&*self.shared), excess) }
+        });
     }
 
     /// Releases the counts that parked tasks woken through the inbox held
@@ -1060,12 +1034,12 @@ impl Local {
                 self.stats().finished.bump();
             }
         }
-        Budget::release(self.slots.replace(0));
+        Budget::release(self.slots.take_all());
         // Last: tasks freed so far gave their runtime references to the
         // reserve, which must not outlive the worker, or the runtime would
         // keep itself alive. (Past this point no task is freed on this
         // thread as a worker's: `run` leaves the worker context next.)
-        let reserved = self.task_refs.replace(0);
+        let reserved = self.task_refs.take_all();
         // SAFETY: the reserve held these references; the worker's own `Arc`
         // keeps the runtime alive.
         unsafe { Shared::release_task_refs(NonNull::from(&*self.shared), reserved) };
