@@ -33,24 +33,24 @@
 //!
 //! # Sleep and wake (no lost wake-up)
 //!
-//! `state` is `AWAKE`, `NAPPING` or `SLEEPING`.
+//! `state` is `Awake`, `Napping` or `Sleeping` (`Rest`).
 //!
-//! 1. The monitor reads `wakes`, stores `state = SLEEPING` (SeqCst), and
+//! 1. The monitor reads `wakes`, stores `state = Sleeping` (SeqCst), and
 //!    looks at every hold word once more (SeqCst): if one is blocking, it
 //!    goes round again. Otherwise it looks (SeqCst) at every worker's idle
 //!    state and at the count of lock waiters: if a worker is awake or a
-//!    coroutine waits for a lock, it stores `NAPPING` and waits on `wakes`
+//!    coroutine waits for a lock, it stores `Napping` and waits on `wakes`
 //!    until its next tick; else it waits on `wakes` for good.
 //! 2. A thread entering a blocking call swaps its hold word (SeqCst), then
-//!    reads `state` (SeqCst): unless `AWAKE`, it stores `AWAKE`, bumps
+//!    reads `state` (SeqCst): unless `Awake`, it stores `Awake`, bumps
 //!    `wakes` and wakes the futex. A worker leaving its sleep (its idle
 //!    swap, SeqCst) and a coroutine starting to wait for a lock (its count,
 //!    SeqCst) read `state` the same way, but wake the monitor only from
-//!    `SLEEPING`: a nap ends by itself within a tick.
+//!    `Sleeping`: a nap ends by itself within a tick.
 //!
 //! The SeqCst accesses make one of each pair see the other: either the
 //! monitor's re-check sees the blocking word (the awake worker, the lock
-//! waiter), or that thread sees `SLEEPING` and its bump makes the futex wait
+//! waiter), or that thread sees `Sleeping` and its bump makes the futex wait
 //! return.
 
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
@@ -82,15 +82,23 @@ const LINGER: Duration = Duration::from_millis(2);
 /// worker is awake.
 pub(crate) const WATCH_TICK: Duration = Duration::from_millis(10);
 
-const AWAKE: u8 = 0;
-const NAPPING: u8 = 1;
-const SLEEPING: u8 = 2;
+/// The values of `Monitor::state` (module docs, step 1).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Rest {
+    /// Ticking.
+    Awake,
+    /// Waiting on `wakes` for at most a tick (a coroutine waits for a lock).
+    Napping,
+    /// Waiting on `wakes` until woken.
+    Sleeping,
+}
 
 /// The monitor's shared state, in `Shared`.
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
-    /// `AWAKE`, `NAPPING` or `SLEEPING` (step 1). Set by the monitor before
-    /// it waits; set back to `AWAKE` by whoever wakes it.
+    /// `Awake`, `Napping` or `Sleeping` (step 1). Set by the monitor before
+    /// it waits; set back to `Awake` by whoever wakes it.
     state: AtomicU8,
     /// The futex word the monitor sleeps on; bumped to wake it.
     wakes: AtomicU32,
@@ -101,7 +109,7 @@ impl Monitor {
     /// word became blocking.
     #[inline]
     pub(crate) fn watch(&self) {
-        if self.state.load(Ordering::SeqCst) != AWAKE {
+        if self.state.load(Ordering::SeqCst) != Rest::Awake as u8 {
             self.wake();
         }
     }
@@ -112,7 +120,7 @@ impl Monitor {
     /// so that parks from now on stamp the right time (`clock.rs`).
     #[inline]
     pub(crate) fn worker_awake(&self, clock: &Clock) {
-        if self.state.load(Ordering::SeqCst) == SLEEPING {
+        if self.state.load(Ordering::SeqCst) == Rest::Sleeping as u8 {
             clock.refresh();
             self.wake();
         }
@@ -121,7 +129,7 @@ impl Monitor {
     /// Wakes the monitor (also at shutdown).
     #[cold]
     pub(crate) fn wake(&self) {
-        if self.state.swap(AWAKE, Ordering::SeqCst) != AWAKE {
+        if self.state.swap(Rest::Awake as u8, Ordering::SeqCst) != Rest::Awake as u8 {
             self.wakes.fetch_add(1, Ordering::SeqCst);
             sys::futex_wake(&self.wakes, 1);
         }
@@ -176,9 +184,9 @@ fn run(shared: &Shared) {
         }
         // Step 1.
         let wakes = monitor.wakes.load(Ordering::SeqCst);
-        monitor.state.store(SLEEPING, Ordering::SeqCst);
+        monitor.state.store(Rest::Sleeping as u8, Ordering::SeqCst);
         if takeover::any_blocking(shared) || shared.is_shut_down() {
-            monitor.state.store(AWAKE, Ordering::Relaxed);
+            monitor.state.store(Rest::Awake as u8, Ordering::Relaxed);
             quiet = Duration::ZERO;
             continue;
         }
@@ -186,13 +194,13 @@ fn run(shared: &Shared) {
             || shared.lock_waiters.load(Ordering::SeqCst) > 0
             || watchdog.is_busy();
         let timeout = if awake {
-            monitor.state.store(NAPPING, Ordering::SeqCst);
+            monitor.state.store(Rest::Napping as u8, Ordering::SeqCst);
             Some(next_watch.saturating_duration_since(Instant::now()))
         } else {
             None
         };
         sys::futex_wait(&monitor.wakes, wakes, timeout);
-        monitor.state.store(AWAKE, Ordering::Relaxed);
+        monitor.state.store(Rest::Awake as u8, Ordering::Relaxed);
         // No blocking call was seen for `LINGER`: whatever comes next
         // starts at the shortest tick. After a nap the monitor naps again
         // at once unless it now sees one; after a sleep it lingers first.

@@ -14,23 +14,23 @@
 //!
 //! A worker with nothing local *searches*: it steals from the injector and
 //! its peers while counted in `searching`. If that fails it *sleeps* in its
-//! poller. Each worker's [`Idle`] state is `RUNNING`, `SLEEPING` or `WOKEN`
+//! poller. Each worker's [`Idle`] state is `Running`, `Sleeping` or `Woken`
 //! (woken to search, already counted in `searching` by whoever woke it).
 //!
 //! 1. A spawn pushes the task, then (after a SeqCst fence) reads
 //!    `searching`. If some worker is searching, that worker will find the task
 //!    or, if it finds other work, wake a successor; the spawner does nothing.
-//!    Otherwise it moves one sleeping worker `SLEEPING -> WOKEN`, counting it
+//!    Otherwise it moves one sleeping worker `Sleeping -> Woken`, counting it
 //!    as searching, and writes its eventfd. Waking at most one searcher per
 //!    spawn keeps a spawn loop from waking every worker.
-//! 2. A sleeping-to-be worker stores `SLEEPING`, fences, and checks its inbox,
+//! 2. A sleeping-to-be worker stores `Sleeping`, fences, and checks its inbox,
 //!    the injector and its peers' deques once more before `epoll_wait`.
 //!    Either it sees the task, or the spawner's fence-ordered read sees
-//!    `SLEEPING`: the wake-up cannot be lost.
+//!    `Sleeping`: the wake-up cannot be lost.
 //! 3. A searcher that finds work stops counting itself; if it was the last
 //!    searcher and more fresh work is visible, it wakes another (step 1).
 //! 4. A bound task woken from another thread is pushed to its worker's inbox;
-//!    after a fence, the waker moves that worker `SLEEPING -> RUNNING` and
+//!    after a fence, the waker moves that worker `Sleeping -> Running` and
 //!    writes its eventfd if it was asleep (the same argument as step 2).
 
 use std::ops::Deref;
@@ -62,37 +62,45 @@ pub(crate) struct Config {
     pub(crate) max_threads: usize,
 }
 
-/// A worker's place in the idle protocol (module docs): `RUNNING`,
-/// `SLEEPING` or `WOKEN`. The worker announces and ends its sleeps; wakers
-/// move it out of `SLEEPING`. Nothing else writes it.
+/// A worker's place in the idle protocol (module docs): `Running`,
+/// `Sleeping` or `Woken`. The worker announces and ends its sleeps; wakers
+/// move it out of `Sleeping`. Nothing else writes it.
 #[derive(Debug)]
 pub(crate) struct Idle(AtomicU8);
 
-const RUNNING: u8 = 0;
-const SLEEPING: u8 = 1;
-const WOKEN: u8 = 2;
+/// The values of `Idle`'s word.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum IdleState {
+    /// Running coroutines or searching for them.
+    Running,
+    /// Asleep in its poller, or about to be.
+    Sleeping,
+    /// Moved out of `Sleeping` by a waker that counted it as searching.
+    Woken,
+}
 
 impl Idle {
     pub(crate) fn new() -> Idle {
-        Idle(AtomicU8::new(RUNNING))
+        Idle(AtomicU8::new(IdleState::Running as u8))
     }
 
     /// Whether the worker sleeps (or is about to): a hint, for counting
     /// awake workers.
     pub(crate) fn is_asleep(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == SLEEPING
+        self.0.load(Ordering::Relaxed) == IdleState::Sleeping as u8
     }
 
     /// Whether the worker sleeps, for the monitor's sleep re-check
     /// (`monitor.rs`, step 1: SeqCst).
     pub(crate) fn is_asleep_now(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == SLEEPING
+        self.0.load(Ordering::SeqCst) == IdleState::Sleeping as u8
     }
 
     /// Step 2, for the worker: it is about to sleep. The fence orders the
     /// store before the re-checks that follow.
     pub(crate) fn announce_sleep(&self) {
-        self.0.store(SLEEPING, Ordering::SeqCst);
+        self.0.store(IdleState::Sleeping as u8, Ordering::SeqCst);
         fence(Ordering::SeqCst);
     }
 
@@ -101,19 +109,28 @@ impl Idle {
     /// the worker awake, or the worker see the monitor asleep
     /// (`monitor.rs`, step 2).
     pub(crate) fn end_sleep(&self) -> bool {
-        self.0.swap(RUNNING, Ordering::SeqCst) == WOKEN
+        self.0.swap(IdleState::Running as u8, Ordering::SeqCst) == IdleState::Woken as u8
     }
 
     /// Steps 1 and 4, for a waker that has fenced: moves a sleeping worker
-    /// out of `SLEEPING`, to `WOKEN` if `to_search` (the waker counted it as
-    /// searching) or else to `RUNNING`. True if this call woke it: the caller
+    /// out of `Sleeping`, to `Woken` if `to_search` (the waker counted it as
+    /// searching) or else to `Running`. True if this call woke it: the caller
     /// must then break its poll.
     fn wake(&self, to_search: bool) -> bool {
-        let to = if to_search { WOKEN } else { RUNNING };
-        self.0.load(Ordering::Relaxed) == SLEEPING
+        let to = if to_search {
+            IdleState::Woken
+        } else {
+            IdleState::Running
+        } as u8;
+        self.0.load(Ordering::Relaxed) == IdleState::Sleeping as u8
             && self
                 .0
-                .compare_exchange(SLEEPING, to, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    IdleState::Sleeping as u8,
+                    to,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
     }
 }

@@ -604,7 +604,7 @@ impl Local {
                 break;
             }
             // A worker counts as awake from the moment a waker moves it out
-            // of `SLEEPING`, before its poll returns: a remote wake-up (say,
+            // of `Sleeping`, before its poll returns: a remote wake-up (say,
             // a channel partner on another worker) is then answered by a
             // spinning worker instead of a second sleep and eventfd write.
             let awake = self
