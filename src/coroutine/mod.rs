@@ -25,5 +25,5 @@ pub use join::JoinHandle;
 pub use locals::CoroutineLocal;
 #[cfg(feature = "tracing")]
 pub(crate) use spans::{come_back as spans_come_back, leave as spans_leave};
-pub(crate) use task::{Body, Options, Task};
+pub(crate) use task::{Options, Stage, Task};
 pub(crate) use waiting::{Call, Kind, WaitFor};

@@ -12,7 +12,7 @@
 //! A fresh task is only its `Send` closure (in `job`); it has no stack yet, so queues of fresh tasks cost no mappings and a thief may run
 //! it anywhere. The worker that first resumes it takes a stack from its pool,
 //! builds the corosensei coroutine there, and from then on only that worker
-//! touches the body (DESIGN.md, decision 2).
+//! touches the stage (DESIGN.md, decision 2).
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
@@ -27,7 +27,7 @@ use super::job::Job;
 use super::locals::Locals;
 use super::waiting::WaitFor;
 use super::CoroutineId;
-use crate::runtime::TaskShare;
+use crate::runtime::RuntimeRef;
 use crate::stack::Segment;
 
 /// `Task::attention`: cancelled by its runtime's shutdown.
@@ -37,7 +37,7 @@ const TRACING: u8 = 2;
 
 /// What a task owns, by stage.
 #[derive(Clone, Copy)]
-pub(crate) enum Body {
+pub(crate) enum Stage {
     /// Spawned, never run: the closure waits in `Task::job`.
     Fresh,
     /// Started on its bound worker (which holds a stack-budget slot for it):
@@ -62,7 +62,7 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     options: Extra,
     /// The runtime this task belongs to. Dropped after the task's memory is
     /// freed, by its last `TaskRef`.
-    pub(crate) shared: ManuallyDrop<TaskShare>,
+    pub(crate) shared: ManuallyDrop<RuntimeRef>,
     /// Suspended in park and queued nowhere: whoever wakes it on its worker
     /// clears this and queues it (`runtime/park.rs` has the protocol). While
     /// set, it owns the strong count the task's run-queue entry had, which
@@ -100,7 +100,7 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// holds the task (a fresh task popped from a queue, or a bound task on
     /// its own worker while it is not running); read by the running
     /// coroutine itself (its frame).
-    body: UnsafeCell<Body>,
+    stage: UnsafeCell<Stage>,
     /// The closure and result slot; last, because it is unsized in `Task`.
     pub(crate) job: J,
 }
@@ -193,7 +193,7 @@ impl Drop for Extra {
     }
 }
 
-// SAFETY: the non-thread-safe parts (`body` and the frame it points to,
+// SAFETY: the non-thread-safe parts (`stage` and the frame it points to,
 // `key`, `attention`, `blocked`, `cancelled_calls`, `offloaded`, `parked`,
 // `token`) follow the ownership rule above: one thread at a time touches them, and the hand-over
 // between threads (a fresh task moving through a queue, a bound task woken
@@ -210,7 +210,7 @@ impl<J: ?Sized> Drop for Task<J> {
         // A started task dropped before it finished (not expected: a worker
         // ends every coroutine it started). Dropping the coroutine unwinds
         // it, as corosensei does, then unmaps its stack.
-        if let Body::Running(frame) = *self.body.get_mut() {
+        if let Stage::Running(frame) = *self.stage.get_mut() {
             // SAFETY: the task owns its frame, and is going away.
             drop(unsafe { Frame::take(frame) });
         }
@@ -219,7 +219,7 @@ impl<J: ?Sized> Drop for Task<J> {
 
 impl<J> Task<J> {
     pub(crate) fn new(
-        shared: TaskShare,
+        shared: RuntimeRef,
         options: Option<Box<Options>>,
         spawned_at: &'static Location<'static>,
         job: J,
@@ -238,7 +238,7 @@ impl<J> Task<J> {
             offloaded: Cell::new(false),
             worker: AtomicU32::new(UNBOUND as u32),
             key: Cell::new(NO_KEY),
-            body: UnsafeCell::new(Body::Fresh),
+            stage: UnsafeCell::new(Stage::Fresh),
             job,
         }
     }
@@ -306,11 +306,11 @@ impl<J: ?Sized> Task<J> {
     /// The started task's frame. Only on its worker's thread.
     #[inline]
     fn frame(&self) -> Option<NonNull<Frame>> {
-        // SAFETY: a plain read of the body, which only the bound worker
+        // SAFETY: a plain read of the stage, which only the bound worker
         // changes, between resumes (never while the coroutine runs or the
-        // worker holds `body()`'s reference).
-        match unsafe { *self.body.get() } {
-            Body::Running(frame) => Some(frame),
+        // worker holds `stage()`'s reference).
+        match unsafe { *self.stage.get() } {
+            Stage::Running(frame) => Some(frame),
             _ => None,
         }
     }
@@ -318,7 +318,7 @@ impl<J: ?Sized> Task<J> {
     /// The stack segment the task runs on (`Segment::NONE` unless started).
     /// Only on its worker's thread.
     pub(crate) fn segment(&self) -> Segment {
-        // SAFETY: a running body's frame is alive until the worker takes it
+        // SAFETY: a running stage's frame is alive until the worker takes it
         // out at the end; we are on its thread.
         self.frame()
             .map_or(Segment::NONE, |f| unsafe { Frame::segment(f) })
@@ -393,16 +393,16 @@ impl<J: ?Sized> Task<J> {
             .set(key.expect("fewer than 2^32 - 1 suspended tasks per worker"));
     }
 
-    /// The body, for the worker that holds this task.
+    /// The stage, for the worker that holds this task.
     ///
     /// # Safety
     ///
-    /// The caller must hold the task as described on `Task::body`, and must
+    /// The caller must hold the task as described on `Task::stage`, and must
     /// not keep the reference across a point where another holder could use it.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn body(&self) -> &mut Body {
+    pub(crate) unsafe fn stage(&self) -> &mut Stage {
         // SAFETY: exclusive access is the caller's promise.
-        unsafe { &mut *self.body.get() }
+        unsafe { &mut *self.stage.get() }
     }
 
     /// Records the yielder when the coroutine starts, on its own stack.
@@ -540,12 +540,12 @@ impl Task {
     ///
     /// # Safety
     ///
-    /// As for [`Task::body`]: the caller holds the task, popped from a queue.
+    /// As for [`Task::stage`]: the caller holds the task, popped from a queue.
     pub(crate) unsafe fn discard(&self) -> bool {
         // SAFETY: the caller holds the task.
-        let body = unsafe { self.body() };
-        if let Body::Fresh = body {
-            *body = Body::Done;
+        let stage = unsafe { self.stage() };
+        if let Stage::Fresh = stage {
+            *stage = Stage::Done;
             self.job.discard();
             return true;
         }

@@ -13,7 +13,7 @@ use super::fd_table::{
 use super::Direction;
 use crate::coroutine::{Kind, WaitFor};
 use crate::runtime::park::{self, Unparker};
-use crate::runtime::{current_task, current_worker, Local};
+use crate::runtime::{current_task, current_worker, Worker};
 use crate::sys::{self, raw, FdKind};
 
 /// How a wait ended.
@@ -516,7 +516,7 @@ fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
 
 /// Parks until unparked or `deadline`, counted among `worker`'s I/O
 /// waiters meanwhile, waiting for `why`; `TimedOut` if the deadline passed.
-fn park_until(worker: &Local, deadline: Option<Instant>, why: WaitFor) -> Wait {
+fn park_until(worker: &Worker, deadline: Option<Instant>, why: WaitFor) -> Wait {
     let _io = worker.driver().io_wait();
     match deadline {
         Some(d) => park::park_deadline_for(d, why),

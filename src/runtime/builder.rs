@@ -12,7 +12,7 @@ use super::clock::Clock;
 use super::monitor::{self, Monitor};
 use super::shared::{Config, Idle, Remote, Shared};
 use super::takeover::{Domain, Takeover};
-use super::worker::Local;
+use super::worker::Worker;
 use super::Runtime;
 use crate::io::Driver;
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -195,7 +195,7 @@ impl RuntimeBuilder {
             let thread = thread::Builder::new()
                 .name(format!("{}-{index}", shared.config.thread_name))
                 .spawn(move || {
-                    let domain = Domain::new(Local::new(index, shared, deque, driver));
+                    let domain = Domain::new(Worker::new(index, shared, deque, driver));
                     domain.local().remote().takeover.note_thread();
                     // For the spare threads to come (`takeover.rs`).
                     domain.local().remote().takeover.set_domain(domain.clone());

@@ -2,7 +2,7 @@
 //!
 //! Each of a worker's threads sets the thread-local `WORKER` for its whole
 //! life; a plain thread has it null. The running coroutine is not a
-//! thread-local but the worker's own (`Local::running`), written by the
+//! thread-local but the worker's own (`Worker::running`), written by the
 //! worker around each resume.
 //!
 //! Why not a thread-local: a coroutine may resume on another thread of its
@@ -15,34 +15,34 @@
 //! so that its own poller wait would count as a coroutine's blocking call.
 //! `WORKER` is safe from this: all threads of a worker hold the same value
 //! in it, for life, so an old thread's slot gives the right answer.
-//! `Local::running` is one slot per worker, whichever thread reads it, and
+//! `Worker::running` is one slot per worker, whichever thread reads it, and
 //! only the thread that holds the worker touches it (`takeover.rs`,
 //! soundness, point 2).
 
 use std::cell::Cell;
 use std::ptr;
 
-use super::worker::Local;
+use super::worker::Worker;
 use crate::coroutine::Task;
 
 thread_local! {
     /// The worker this thread runs, for the thread's life. Written by the
     /// worker's main function only.
-    static WORKER: Cell<*const Local> = const { Cell::new(ptr::null()) };
+    static WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
 }
 
 /// The worker state of this thread, if it is a worker.
 ///
 /// The reference is valid for as long as the calling code runs on this
-/// thread: `Local` lives in the worker's `Domain`, which each of its
+/// thread: `Worker` lives in the worker's `Domain`, which each of its
 /// threads keeps alive until it ends.
 ///
 /// In a forked child it answers none: the fork handler cleared `WORKER`
 /// (`forget_worker_in_child`).
 #[inline]
-pub(crate) fn current_worker() -> Option<&'static Local> {
+pub(crate) fn current_worker() -> Option<&'static Worker> {
     let p = WORKER.with(Cell::get);
-    // SAFETY: see above; the pointer is cleared before `Local` is dropped.
+    // SAFETY: see above; the pointer is cleared before `Worker` is dropped.
     unsafe { p.as_ref() }
 }
 
@@ -66,7 +66,7 @@ pub(crate) fn current_worker() -> Option<&'static Local> {
 /// no other thread can touch: the child has no other thread.
 pub(super) fn forget_worker_in_child() {
     let p = WORKER.with(Cell::get);
-    // SAFETY: in the child, `Local` is the copy of a live worker's state and
+    // SAFETY: in the child, `Worker` is the copy of a live worker's state and
     // this is the only thread; see above.
     if let Some(local) = unsafe { p.as_ref() } {
         local.set_running(None);
@@ -89,7 +89,7 @@ pub(crate) fn current_task() -> Option<&'static Task> {
 }
 
 /// Sets this thread's worker for the scope of the returned guard.
-pub(super) fn enter_worker(local: &Local) -> WorkerGuard {
+pub(super) fn enter_worker(local: &Worker) -> WorkerGuard {
     WORKER.with(|c| c.set(local));
     WorkerGuard(())
 }

@@ -27,7 +27,7 @@ struct Entry {
 
 /// One worker in a dump.
 #[derive(Clone, Debug)]
-struct Worker {
+struct WorkerEntry {
     index: usize,
     /// It answered in time; if not, `running` is the coroutine it ran.
     answered: bool,
@@ -64,7 +64,7 @@ struct Worker {
 pub struct Dump {
     runtime: String,
     entries: Vec<Entry>,
-    workers: Vec<Worker>,
+    workers: Vec<WorkerEntry>,
     /// Each cycle: indices into `entries`, in wait order.
     deadlocks: Vec<Vec<usize>>,
 }
@@ -96,7 +96,7 @@ impl Dump {
             let running = remote.stats.running.load(Ordering::Relaxed) & !SEEN;
             let answered = part.is_some();
             let tasks = part.map(|p| p.tasks).unwrap_or_default();
-            workers.push(Worker {
+            workers.push(WorkerEntry {
                 index,
                 answered,
                 running: (!answered && running != 0).then_some(running),

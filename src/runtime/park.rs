@@ -39,7 +39,7 @@
 //! 5. Resumed inside `park`, the coroutine returns; callers re-check their
 //!    condition, since a wake-up may be spurious.
 //!
-//! Step 1 has a shortcut, the *hand-off* (`Local::hand_off`): a coroutine
+//! Step 1 has a shortcut, the *hand-off* (`Worker::hand_off`): a coroutine
 //! about to suspend parked while its worker's `next` slot holds a woken
 //! task resumes that task itself, one level deep. If the task wakes it
 //! (step 2 puts it in `next`), it takes its entry back out and returns at
@@ -92,7 +92,7 @@ use std::thread::{self, Thread};
 use std::time::Instant;
 
 use super::shared::Shared;
-use super::worker::Local;
+use super::worker::Worker;
 use super::{current_task, current_worker};
 use crate::coroutine::{Suspend, Task, TaskRef, WaitFor};
 
@@ -195,7 +195,7 @@ impl Wake {
 
 /// The task's bound worker, if the caller runs on it.
 #[inline]
-fn own_worker(task: &Task) -> Option<&'static Local> {
+fn own_worker(task: &Task) -> Option<&'static Worker> {
     task.shared
         .local_worker()
         .filter(|w| w.index == task.worker())
@@ -300,7 +300,7 @@ pub(crate) fn park_for(why: WaitFor) {
 }
 
 /// `park`, but a coroutine that would suspend calls `spin` (if given)
-/// first, if it may spin (`Local::may_spin`: no task to hand off to,
+/// first, if it may spin (`Worker::may_spin`: no task to hand off to,
 /// nothing else to run, another worker awake): true means its wait ended
 /// meanwhile without a wake-up (a claimant met it spinning), and it
 /// returns at once. Plain threads never spin.
@@ -338,7 +338,7 @@ fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
 /// Park-protocol step 1 once the task is marked parked: a hand-off, a spin
 /// or a suspension.
 #[inline(always)]
-fn park_suspend(task: &Task, w: &Local, spin: Option<impl FnOnce() -> bool>) {
+fn park_suspend(task: &Task, w: &Worker, spin: Option<impl FnOnce() -> bool>) {
     if w.hand_off(task) {
         return;
     }

@@ -85,9 +85,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::worker::Local;
+use super::worker::Worker;
 use crate::channel::{self, Receiver, Sender};
-use crate::coroutine::{Body, Call, Coroutine, Kind, Task};
+use crate::coroutine::{Call, Coroutine, Kind, Stage, Task};
 use crate::sync::owner::Owner;
 
 /// What a probe asks for.
@@ -265,7 +265,7 @@ impl Probe {
     }
 }
 
-impl Local {
+impl Worker {
     /// Step 2: answers the probes waiting for this worker, if any.
     #[inline]
     pub(crate) fn answer_probes(&self) {
@@ -315,9 +315,9 @@ impl Local {
     fn task_info(&self, task: &Task, detail: Detail) -> Option<TaskInfo> {
         // SAFETY: we hold `task` (it is in our table or queues, bound to us
         // or fresh), and no coroutine of this worker runs now: we read its
-        // body and do not keep the reference.
-        let frame = match unsafe { *task.body() } {
-            Body::Running(frame) => Some(frame),
+        // stage and do not keep the reference.
+        let frame = match unsafe { *task.stage() } {
+            Stage::Running(frame) => Some(frame),
             _ => None,
         };
         let started = frame.is_some();

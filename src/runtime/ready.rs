@@ -11,7 +11,7 @@
 //! overlap:
 //!
 //! 1. Only the thread that holds the worker touches the queue: it lives in
-//!    `Local`, which is `!Sync`, and whose threads take turns
+//!    `Worker`, which is `!Sync`, and whose threads take turns
 //!    (`takeover.rs`, soundness).
 //! 2. Each method borrows the deque only inside `with`, for one of
 //!    `VecDeque`'s own operations, and never calls code of ours meanwhile.

@@ -48,7 +48,7 @@ use super::monitor::Monitor;
 use super::probe::{Detail, Probe};
 use super::stats::WorkerStats;
 use super::takeover::Takeover;
-use super::worker::Local;
+use super::worker::Worker;
 use crate::coroutine::TaskRef;
 use crate::io::{Poller, Waker};
 
@@ -184,7 +184,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// Takes over workers blocked in the kernel (`monitor.rs`).
     pub(crate) monitor: Monitor,
-    /// References held by tasks ([`TaskShare`]) and reserved by workers.
+    /// References held by tasks ([`RuntimeRef`]) and reserved by workers.
     /// While it is above zero, one strong count of the runtime's `Arc` is
     /// held for all of them together.
     pub(crate) task_refs: AtomicUsize,
@@ -207,28 +207,28 @@ pub(crate) struct Shared {
 /// that frees tasks write the `Arc`'s count for every task. So tasks count
 /// in `Shared::task_refs` instead, which holds one `Arc` count for all of
 /// them, and a worker of the runtime reserves and releases those
-/// references in batches (`Local::take_task_ref`, `Local::give_task_ref`):
+/// references in batches (`Worker::take_task_ref`, `Worker::give_task_ref`):
 /// a spawn or free on a worker is a plain decrement or increment of its
 /// own reserve. Elsewhere each one is counted in `task_refs` directly.
-pub(crate) struct TaskShare(NonNull<Shared>);
+pub(crate) struct RuntimeRef(NonNull<Shared>);
 
 // SAFETY: a counted reference to a `Shared`, which is `Send + Sync`; the
 // count is atomic.
-unsafe impl Send for TaskShare {}
+unsafe impl Send for RuntimeRef {}
 // SAFETY: as above.
-unsafe impl Sync for TaskShare {}
+unsafe impl Sync for RuntimeRef {}
 
 /// A reference to `shared` for a new task.
-pub(crate) fn share(shared: &Arc<Shared>) -> TaskShare {
+pub(crate) fn share(shared: &Arc<Shared>) -> RuntimeRef {
     match shared.local_worker() {
         Some(w) => w.take_task_ref(),
         None => shared.add_task_refs(1),
     }
-    TaskShare(NonNull::from(&**shared))
+    RuntimeRef(NonNull::from(&**shared))
 }
 
 /// `share` for a new coroutine, which it counts as spawned (`stats.rs`).
-pub(crate) fn share_spawned(shared: &Arc<Shared>) -> TaskShare {
+pub(crate) fn share_spawned(shared: &Arc<Shared>) -> RuntimeRef {
     match shared.local_worker() {
         Some(w) => {
             w.take_task_ref();
@@ -239,10 +239,10 @@ pub(crate) fn share_spawned(shared: &Arc<Shared>) -> TaskShare {
             shared.spawned_outside.fetch_add(1, Ordering::Relaxed);
         }
     }
-    TaskShare(NonNull::from(&**shared))
+    RuntimeRef(NonNull::from(&**shared))
 }
 
-impl TaskShare {
+impl RuntimeRef {
     /// An `Arc` of the runtime, for work that may outlive this reference.
     pub(crate) fn to_arc(&self) -> Arc<Shared> {
         // SAFETY: while a task reference exists, `task_refs` is above zero,
@@ -255,7 +255,7 @@ impl TaskShare {
     }
 }
 
-impl Deref for TaskShare {
+impl Deref for RuntimeRef {
     type Target = Shared;
 
     fn deref(&self) -> &Shared {
@@ -264,7 +264,7 @@ impl Deref for TaskShare {
     }
 }
 
-impl Drop for TaskShare {
+impl Drop for RuntimeRef {
     fn drop(&mut self) {
         match self.local_worker() {
             Some(w) => w.give_task_ref(),
@@ -278,7 +278,7 @@ impl Drop for TaskShare {
 impl Shared {
     /// The calling thread's worker, if it is one of this runtime's.
     #[inline]
-    pub(crate) fn local_worker(&self) -> Option<&'static Local> {
+    pub(crate) fn local_worker(&self) -> Option<&'static Worker> {
         current_worker().filter(|w| std::ptr::eq(&*w.shared, self))
     }
 
@@ -288,7 +288,7 @@ impl Shared {
     }
 
     /// Adds `n` task references; the first of all holds an `Arc` count for
-    /// them (see [`TaskShare`]).
+    /// them (see [`RuntimeRef`]).
     pub(crate) fn add_task_refs(self: &Arc<Shared>, n: usize) {
         if self.task_refs.fetch_add(n, Ordering::Relaxed) == 0 {
             // The caller's `Arc` keeps the runtime alive meanwhile, so a

@@ -43,7 +43,7 @@ impl Counter {
 /// there (`watchdog.rs`, hog watch): the worker's next resume overwrites it.
 pub(crate) const SEEN: u64 = 1 << 63;
 
-/// One worker's counters, in its `Local`.
+/// One worker's counters, in its `Worker`.
 #[derive(Debug, Default)]
 pub(crate) struct WorkerStats {
     /// The id of the coroutine the worker runs now, 0 between coroutines.

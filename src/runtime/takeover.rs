@@ -13,7 +13,7 @@
 //!
 //! # A worker is a domain, not a thread
 //!
-//! A worker's state (`Local`: its queues, poller, timers, fd cache, park
+//! A worker's state (`Worker`: its queues, poller, timers, fd cache, park
 //! state and the coroutines bound to it) is one value, [`Domain`], that the
 //! worker's own threads take turns *holding*. The thread that holds it runs
 //! the scheduler loop; the others wait, each on a *seat* of the worker, or
@@ -114,8 +114,8 @@
 //! already hold per-thread state for the wait it is entering (parking_lot's
 //! `ThreadData` of this thread, std's `Thread` handle), and a wait entered
 //! on another thread with it would share that state with whatever runs
-//! here next. So it is a *pinned* yield (`Local::pin_yield`): the partner
-//! suspends at once (`Local::hand_off`), and the same thread resumes the
+//! here next. So it is a *pinned* yield (`Worker::pin_yield`): the partner
+//! suspends at once (`Worker::hand_off`), and the same thread resumes the
 //! coroutine before anything else, before any switch point where the worker
 //! could change hands.
 //!
@@ -137,7 +137,7 @@ use std::sync::Arc;
 use std::thread;
 
 use super::shared::Shared;
-use super::worker::Local;
+use super::worker::Worker;
 use super::{current_task, current_worker};
 use crate::coroutine::{Call, Task, WaitFor};
 use crate::loom::Lock;
@@ -152,17 +152,17 @@ const SPARE_SLOTS: usize = 2;
 /// (coroutines run on their own stacks), like a worker's first thread.
 const SPARE_STACK: usize = 256 * 1024;
 
-/// A worker's `Local`, shared by the worker's threads.
+/// A worker's `Worker`, shared by the worker's threads.
 ///
-/// `Local` is full of `Cell`s and `RefCell`s: it is not `Sync`, and it is
+/// `Worker` is full of `Cell`s and `RefCell`s: it is not `Sync`, and it is
 /// touched only by the thread that holds the worker. That thread changes
 /// only at the hand-overs of the protocol above, each a release by the
 /// former holder (or the monitor's CAS after the holder's release in step
-/// one) and an acquire by the next, so every access to `Local`
+/// one) and an acquire by the next, so every access to `Worker`
 /// happens-before the next holder's first.
-pub(crate) struct Domain(Local);
+pub(crate) struct Domain(Worker);
 
-// SAFETY: see above: one thread at a time uses the `Local`, and the
+// SAFETY: see above: one thread at a time uses the `Worker`, and the
 // hand-overs order their accesses. Its `!Send` parts (the `TaskRef`s of
 // bound tasks, the deque's owner half) never leave the worker's threads.
 unsafe impl Send for Domain {}
@@ -170,12 +170,12 @@ unsafe impl Send for Domain {}
 unsafe impl Sync for Domain {}
 
 impl Domain {
-    pub(crate) fn new(local: Local) -> Arc<Domain> {
+    pub(crate) fn new(local: Worker) -> Arc<Domain> {
         Arc::new(Domain(local))
     }
 
     /// The worker state, for the thread that holds it.
-    pub(crate) fn local(&self) -> &Local {
+    pub(crate) fn local(&self) -> &Worker {
         &self.0
     }
 }
@@ -601,7 +601,7 @@ impl Takeover {
 /// and 2), made by [`BlockingCall::enter`].
 #[must_use = "a blocking call must be left"]
 pub(crate) struct BlockingCall {
-    local: &'static Local,
+    local: &'static Worker,
     task: &'static Task,
     word: Hold,
 }
@@ -627,14 +627,14 @@ impl BlockingCall {
     }
 
     #[inline(never)]
-    fn enter_in(local: &'static Local, task: &'static Task, call: &'static Call) -> BlockingCall {
+    fn enter_in(local: &'static Worker, task: &'static Task, call: &'static Call) -> BlockingCall {
         if local.in_hand_off() {
             // Module docs, "Hand-offs".
             local.pin_yield();
         }
         // In the worker's table, with what it waits for, so that whoever
         // holds the worker meanwhile can report it (`probe.rs`).
-        local.keep_blocked(task);
+        local.track_blocked(task);
         task.set_wait(WaitFor::blocking(call), local.shared.clock.now());
         let takeover = &local.remote().takeover;
         let word = Hold(takeover.hold.load(Ordering::Relaxed)).entering();

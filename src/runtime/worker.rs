@@ -65,7 +65,7 @@ use super::stats::WorkerStats;
 use super::takeover::Turn;
 use super::timers::Timers;
 use crate::batches::Reserve;
-use crate::coroutine::{Body, Frame, Suspend, Task, TaskRef};
+use crate::coroutine::{Frame, Stage, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller};
 use crate::stack::{Budget, StackPool};
 use crate::sys;
@@ -95,7 +95,7 @@ const BALANCE_SLACK: usize = 16;
 const SLOT_BATCH: usize = 16;
 
 /// Task references to the runtime a worker reserves at once
-/// (`shared::TaskShare`).
+/// (`shared::RuntimeRef`).
 const TASK_REF_BATCH: usize = 64;
 
 /// How often a worker with starved tasks retries when otherwise idle.
@@ -115,7 +115,7 @@ enum Stop {
 /// The worker's own half: what its holder uses. Shared by the worker's
 /// threads inside a `Domain`, one of which holds it at a time
 /// (`takeover.rs`); reached through `context::current_worker()`.
-pub(crate) struct Local {
+pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     fresh: Deque<TaskRef>,
@@ -131,7 +131,7 @@ pub(crate) struct Local {
     /// When a fairness round last polled for I/O.
     last_busy_poll: Cell<Instant>,
     /// Picks left before the next fairness round (and shutdown check).
-    tick: Cell<u32>,
+    picks_left: Cell<u32>,
     /// This worker is counted in `Shared::searching`.
     searching: Cell<bool>,
     /// A coroutine is resuming another (`hand_off`).
@@ -156,7 +156,7 @@ pub(crate) struct Local {
     /// the path that resumes them (park protocol, step 4).
     deferred_releases: RefCell<Vec<*const Task>>,
     /// Task references to the runtime reserved for tasks spawned here, and
-    /// given back by tasks freed here (`shared::TaskShare`).
+    /// given back by tasks freed here (`shared::RuntimeRef`).
     task_refs: Reserve,
     /// This worker's counters (`stats.rs`), in its `Remote`, which the
     /// runtime's `Shared` (kept alive by `shared`) owns: a pointer to them
@@ -164,17 +164,17 @@ pub(crate) struct Local {
     stats: NonNull<WorkerStats>,
 }
 
-impl Local {
+impl Worker {
     pub(crate) fn new(
         index: usize,
         shared: Arc<Shared>,
         fresh: Deque<TaskRef>,
         driver: Driver,
-    ) -> Local {
+    ) -> Worker {
         let pool = StackPool::new(shared.config.stack_size, POOL_CAPACITY);
         let shared_stats = &shared.workers[index].stats;
         let stats = NonNull::from(&**shared_stats);
-        Local {
+        Worker {
             index,
             shared,
             fresh,
@@ -185,7 +185,7 @@ impl Local {
             pool: RefCell::new(pool),
             tasks: RefCell::new(Slab::with_capacity(256)),
             last_busy_poll: Cell::new(Instant::now()),
-            tick: Cell::new(0),
+            picks_left: Cell::new(0),
             searching: Cell::new(false),
             handing_off: Cell::new(false),
             running: Cell::new(None),
@@ -301,9 +301,9 @@ impl Local {
 
     fn next_task(&self) -> Result<TaskRef, Stop> {
         loop {
-            let tick = self.tick.get();
+            let tick = self.picks_left.get();
             if tick == 0 {
-                self.tick.set(FAIRNESS_INTERVAL);
+                self.picks_left.set(FAIRNESS_INTERVAL);
                 if self.shared.is_shut_down() {
                     return Err(Stop::Shutdown);
                 }
@@ -311,7 +311,7 @@ impl Local {
                 self.maintenance();
                 self.answer_probes();
             } else {
-                self.tick.set(tick - 1);
+                self.picks_left.set(tick - 1);
             }
             if let Some(t) = self.next.take() {
                 return Ok(t);
@@ -369,8 +369,8 @@ impl Local {
     pub(super) fn held_tasks(&self) -> Vec<TaskRef> {
         let mut all: Vec<TaskRef> = self.tasks.borrow().iter().map(|(_, t)| t.clone()).collect();
         // SAFETY: a task in our queues is held by us, and no coroutine of
-        // this worker runs now; the body is read, not kept.
-        let fresh = |t: &TaskRef| matches!(unsafe { *t.body() }, Body::Fresh);
+        // this worker runs now; the stage is read, not kept.
+        let fresh = |t: &TaskRef| matches!(unsafe { *t.stage() }, Stage::Fresh);
         all.extend(self.ready.snapshot().into_iter().filter(fresh));
         all.extend(self.starved.borrow().iter().cloned());
         let queued: Vec<TaskRef> = std::iter::from_fn(|| self.fresh.pop()).collect();
@@ -478,7 +478,7 @@ impl Local {
     }
 
     /// Takes a task reference to the runtime from this worker's reserve,
-    /// refilled `TASK_REF_BATCH` at a time (`shared::TaskShare`).
+    /// refilled `TASK_REF_BATCH` at a time (`shared::RuntimeRef`).
     #[inline]
     pub(crate) fn take_task_ref(&self) {
         self.task_refs.take(|| {
@@ -724,14 +724,14 @@ impl Local {
         let frame = {
             // SAFETY: we popped `task` from one of our queues, so we hold
             // it; it is fresh or bound to us, and not running. The borrow
-            // ends before the coroutine runs (which reads the body).
-            let body = unsafe { task.body() };
-            if let Body::Fresh = body {
-                if !self.start(&task, body) {
+            // ends before the coroutine runs (which reads the stage).
+            let stage = unsafe { task.stage() };
+            if let Stage::Fresh = stage {
+                if !self.start(&task, stage) {
                     return;
                 }
             }
-            let Body::Running(frame) = *body else {
+            let Stage::Running(frame) = *stage else {
                 // Done: a stale queue entry (woken after it finished).
                 return;
             };
@@ -762,7 +762,7 @@ impl Local {
             None => self.running.set(None),
         }
         if let CoroutineResult::Yield(_) = result {
-            self.keep(&task);
+            self.track(&task);
         }
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.push_back(task),
@@ -779,7 +779,7 @@ impl Local {
                 if super::fork::outside_weft() {
                     super::fork::leave_child(); // `fork.rs`, step 5
                 }
-                self.finish(&task)
+                self.retire(&task)
             }
         }
     }
@@ -795,7 +795,7 @@ impl Local {
     /// again) and counts as a pick, so the fairness round still comes.
     #[inline(always)]
     pub(crate) fn hand_off(&self, me: &Task) -> bool {
-        let tick = self.tick.get();
+        let tick = self.picks_left.get();
         if self.handing_off.get() || tick <= 1 {
             return false;
         }
@@ -804,11 +804,11 @@ impl Local {
         };
         // SAFETY: a woken task in our queue: bound to us, not running (the
         // running one is `me`, which is parked, so not queued).
-        let Body::Running(frame) = (unsafe { *task.body() }) else {
+        let Stage::Running(frame) = (unsafe { *task.stage() }) else {
             self.next.set(Some(task));
             return false;
         };
-        self.tick.set(tick - 1);
+        self.picks_left.set(tick - 1);
         self.handing_off.set(true);
         // SAFETY: as above.
         unsafe { self.resume(task, frame, Some(me)) };
@@ -819,7 +819,7 @@ impl Local {
             // slot, which `next_task` takes before any switch point while
             // `tick` is not 0 (it is at least 1 here: see above). `me`
             // suspends now, whatever woke it (its own entry stays queued).
-            debug_assert!(self.tick.get() >= 1);
+            debug_assert!(self.picks_left.get() >= 1);
             let task = self.ready.pop_back();
             if let Some(woken) = self.next.replace(task) {
                 self.ready.push_back(woken);
@@ -845,7 +845,7 @@ impl Local {
 
     /// First resume: a budget slot, a stack from the pool, the coroutine on
     /// it, and the binding to this worker. False if it cannot start now.
-    fn start(&self, task: &TaskRef, body: &mut Body) -> bool {
+    fn start(&self, task: &TaskRef, stage: &mut Stage) -> bool {
         if self.overloaded() && !task.offload() {
             // Placement: leave it to a less loaded worker (once).
             self.shared.injector.push(task.clone());
@@ -868,7 +868,7 @@ impl Local {
                     task.stack_size() / 1024,
                     task.id()
                 );
-                *body = Body::Done;
+                *stage = Stage::Done;
                 self.stats().finished.bump();
                 task.job.discard(); // its joiner gets a cancellation
                 self.give_slot();
@@ -881,22 +881,22 @@ impl Local {
             task.job.run();
         });
         task.bind(self.index);
-        *body = Body::Running(frame);
+        *stage = Stage::Running(frame);
         true
     }
 
     /// Enters a suspended task in the table, the first time it suspends.
     #[inline(always)]
-    fn keep(&self, task: &TaskRef) {
+    fn track(&self, task: &TaskRef) {
         if task.key().is_none() {
-            self.enter(task);
+            self.insert_tracked(task);
         }
     }
 
     /// Enters a task that is about to block in the table, if it is not
     /// there yet (a coroutine blocking in its first run), so that a dump,
     /// and shutdown, find it while another thread holds the worker.
-    pub(crate) fn keep_blocked(&self, task: &Task) {
+    pub(crate) fn track_blocked(&self, task: &Task) {
         if task.key().is_none() {
             // SAFETY: the running task, which the worker holds a count of
             // while it runs; we add one for the table.
@@ -904,22 +904,22 @@ impl Local {
                 TaskRef::increment(task);
                 TaskRef::from_raw(task)
             };
-            self.enter(&task);
+            self.insert_tracked(&task);
         }
     }
 
     #[inline(never)]
-    fn enter(&self, task: &TaskRef) {
+    fn insert_tracked(&self, task: &TaskRef) {
         let mut tasks = self.tasks.borrow_mut();
         task.set_key(tasks.insert(task.clone()));
         self.remote().bound.store(tasks.len(), Ordering::Relaxed);
     }
 
     /// The coroutine returned: its stack back to the pool.
-    fn finish(&self, task: &Task) {
+    fn retire(&self, task: &Task) {
         // SAFETY: we hold the task, bound to us, and it has returned.
-        let body = unsafe { task.body() };
-        self.end(body);
+        let stage = unsafe { task.stage() };
+        self.free_frame(stage);
         if let Some(key) = task.key() {
             let mut tasks = self.tasks.borrow_mut();
             tasks.remove(key);
@@ -928,11 +928,11 @@ impl Local {
         self.retry_starved();
     }
 
-    /// Marks a returned coroutine's body done, and gives its stack back to
+    /// Marks a returned coroutine's stage done, and gives its stack back to
     /// the pool and its budget slot back.
-    fn end(&self, body: &mut Body) {
-        if let Body::Running(frame) = std::mem::replace(body, Body::Done) {
-            // SAFETY: the body held the frame and says `Done` now: nothing
+    fn free_frame(&self, stage: &mut Stage) {
+        if let Stage::Running(frame) = std::mem::replace(stage, Stage::Done) {
+            // SAFETY: the stage held the frame and says `Done` now: nothing
             // uses the frame any more, and the coroutine has returned.
             let frame = unsafe { Frame::take(frame) };
             self.pool.borrow_mut().put(frame.into_stack());
@@ -974,9 +974,11 @@ impl Local {
         };
         for task in started {
             // SAFETY: the task is bound to us and not running (we are
-            // between coroutines), so we hold its body.
-            let body = unsafe { *task.body() };
-            let Body::Running(frame) = body else { continue };
+            // between coroutines), so we hold its stage.
+            let stage = unsafe { *task.stage() };
+            let Stage::Running(frame) = stage else {
+                continue;
+            };
             if task.unmark_parked() {
                 // SAFETY: the count `parked` held is ours now, and `task`
                 // holds another, so this release frees nothing.
@@ -1003,9 +1005,9 @@ impl Local {
                 }
             };
             // SAFETY: as above; the coroutine is suspended or returned.
-            let body = unsafe { task.body() };
+            let stage = unsafe { task.stage() };
             match result {
-                CoroutineResult::Return(()) => self.end(body),
+                CoroutineResult::Return(()) => self.free_frame(stage),
                 CoroutineResult::Yield(_) => {
                     // It ignored its cancellation (`park.rs`, step 5).
                     eprintln!(
@@ -1014,7 +1016,7 @@ impl Local {
                         task.id()
                     );
                     // The frame (and the stack it lies in) is leaked.
-                    *body = Body::Done;
+                    *stage = Stage::Done;
                 }
             }
         }
@@ -1060,9 +1062,9 @@ fn prefetch_ahead((next, after): (*const Task, *const Task)) {
     sys::prefetch(after.cast());
     // SAFETY: `next` is in our ready queue, which holds a count of it, so
     // it is alive; it is bound to us and not running (the running one was
-    // popped), so nobody writes its body; reading the frame pointer is the
+    // popped), so nobody writes its stage; reading the frame pointer is the
     // same read `run_task` makes.
-    if let Body::Running(frame) = unsafe { *(*next).body() } {
+    if let Stage::Running(frame) = unsafe { *(*next).stage() } {
         sys::prefetch(frame.as_ptr().cast());
         sys::prefetch(frame.as_ptr().cast::<u8>().wrapping_add(64));
     }
