@@ -1,5 +1,5 @@
 //! Park and unpark: the one blocking primitive everything else builds on
-//! (join, sleep, and later I/O readiness, channels and locks).
+//! (join, sleep, I/O readiness, channels and locks).
 //!
 //! A *waiter* is the current coroutine or, on a plain thread, the thread.
 //! `park()` blocks it until some `Unparker::unpark()`; both follow the
@@ -75,8 +75,8 @@
 //!    `ECANCELED` to its caller, like any failed system call, without
 //!    unwinding; the error travels up as the caller's own error handling
 //!    decides.
-//! 3. weft's Rust-side suspension points (`sleep`, `yield_now`, `join`, and
-//!    later channels and locks) call `checkpoint`, which starts an unwind
+//! 3. weft's Rust-side suspension points (`sleep`, `yield_now`, `join`,
+//!    channels and locks) call `checkpoint`, which starts an unwind
 //!    (`Cancelled`) from Rust frames, where unwinding is allowed. The
 //!    coroutine's entry catches it and reports the cancellation to the
 //!    joiner. While the thread is already unwinding (a destructor that
