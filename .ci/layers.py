@@ -40,8 +40,6 @@ KNOWN = {
     "fd_table.rs, readiness.rs), which wakes coroutines with the runtime's "
     "Unparker; the driver moves below the runtime once it wakes through a "
     "type of its own level",
-    ("runtime", "channel"): "a dump's probe gathers the workers' answers "
-    "through a channel (runtime/probe.rs)",
     ("runtime", "sync"): "a dump reads the holder of a lock from its Owner "
     "(sync/owner.rs), which belongs beside the wait record",
     ("runtime", "hook"): "building a runtime keeps the hooks linked "

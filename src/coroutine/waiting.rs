@@ -63,9 +63,11 @@ pub(crate) enum Kind {
     Blocking,
     /// `accept` out of fds, waiting for a `close`.
     FreeFd,
+    /// `weft::dump`: waiting for the workers' answers.
+    Dump,
 }
 
-const KINDS: [Kind; 18] = [
+const KINDS: [Kind; 19] = [
     Kind::Unknown,
     Kind::Read,
     Kind::Write,
@@ -84,6 +86,7 @@ const KINDS: [Kind; 18] = [
     Kind::Join,
     Kind::Blocking,
     Kind::FreeFd,
+    Kind::Dump,
 ];
 
 /// A kind and its payload, in one word (module docs).

@@ -23,9 +23,8 @@
 //!    woken from other threads count as ready), and for each probe it has
 //!    not answered yet, marks it answered and gives it a [`Part`]: one
 //!    [`TaskInfo`] per coroutine it holds.
-//! 3. The last worker to answer wakes the requester through the probe's
-//!    channel, which parks a requesting coroutine and blocks a requesting
-//!    thread. The requester waits until then or its deadline, and takes the
+//! 3. The last worker to answer wakes the requester, which parks if it is
+//!    a coroutine and blocks if it is a plain thread. The requester waits until then or its deadline, and takes the
 //!    list down. A worker that did not answer in time (a coroutine that
 //!    runs without parking holds it) is reported as such.
 //!
@@ -85,9 +84,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::park::{self, Unparker};
 use super::worker::Worker;
-use crate::channel::{self, Receiver, Sender};
-use crate::coroutine::{Call, Coroutine, Kind, Stage, Task};
+use crate::coroutine::{Call, Coroutine, Kind, Stage, Task, WaitFor};
 use crate::sync::owner::Owner;
 
 /// What a probe asks for.
@@ -206,7 +205,8 @@ pub(crate) struct Probe {
     parts: Mutex<Vec<Option<Part>>>,
     /// Workers yet to answer.
     left: AtomicUsize,
-    done: (Sender<()>, Receiver<()>),
+    /// Woken by the last worker to answer (step 3); taken then.
+    requester: Mutex<Option<Unparker>>,
 }
 
 impl std::fmt::Debug for Probe {
@@ -224,14 +224,22 @@ impl Probe {
             answered: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             parts: Mutex::new(vec![None; workers]),
             left: AtomicUsize::new(workers),
-            done: channel::bounded(1),
+            requester: Mutex::new(Some(park::current())),
         }
     }
 
-    /// Step 3, for a requester: waits until every worker answered or
-    /// `deadline` passed; true if all answered.
+    /// Step 3, for the requester (the caller of `new`): waits until every
+    /// worker answered or `deadline` passed; true if all answered. The
+    /// requester's unparker is taken before any worker sees the probe, and
+    /// a wake-up before the park leaves its token: none is lost.
     pub(crate) fn wait(&self, deadline: Instant) -> bool {
-        self.is_done() || self.done.1.recv_deadline(deadline).is_ok() || self.is_done()
+        while !self.is_done() {
+            if Instant::now() >= deadline {
+                return self.is_done();
+            }
+            park::park_deadline_for(deadline, WaitFor::new(Kind::Dump, 0));
+        }
+        true
     }
 
     /// Whether every worker has answered.
@@ -260,7 +268,14 @@ impl Probe {
             }
         }
         if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = self.done.0.try_send(());
+            let requester = self
+                .requester
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(requester) = requester {
+                requester.unpark();
+            }
         }
     }
 }
@@ -423,6 +438,7 @@ unsafe fn describe(why: crate::coroutine::WaitFor) -> WaitInfo {
             format!("blocking call: {}", call.0)
         }
         Kind::FreeFd => "accept: out of fds, waiting for a close".to_owned(),
+        Kind::Dump => "dump: waiting for the workers' answers".to_owned(),
     };
     WaitInfo::Text(text)
 }
