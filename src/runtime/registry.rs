@@ -1,4 +1,4 @@
-//! Every runtime of the process, for the dump signal (`inspect/signal.rs`),
+//! Every runtime of the process, for the dump signal (`signal.rs`),
 //! which prints them all.
 
 use std::sync::{Arc, Mutex, Weak};

@@ -23,7 +23,7 @@
 //!
 //! # Placement
 //!
-//! A started coroutine never moves (DESIGN.md, decision 2), so where it
+//! A started coroutine never moves (ARCHITECTURE.md, The soundness rule, step 2), so where it
 //! starts decides the balance for its whole life. A server's accept loop
 //! spawns every connection on its own worker, which would run most of them
 //! itself before an idle peer gets to steal. So a worker about to start a
