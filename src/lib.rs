@@ -312,6 +312,7 @@ mod runtime;
 mod stack;
 pub mod sync;
 mod sys;
+mod task;
 mod time;
 
 pub use coroutine::grow;

@@ -38,9 +38,9 @@ mod std_impl {
 
     use crossbeam_utils::Backoff;
 
-    use crate::coroutine::{Task, WaitFor};
     pub(crate) use crate::runtime::park::Wake;
     use crate::runtime::{current_task, park as rt};
+    use crate::task::{Task, WaitFor};
 
     /// A spin lock for critical sections of a few instructions.
     pub(crate) struct Lock<T> {
@@ -214,7 +214,7 @@ mod loom_impl {
     use crossbeam_utils::Backoff;
     use loom::sync::{Condvar, Mutex};
 
-    use crate::coroutine::WaitFor;
+    use crate::task::WaitFor;
     use loom::thread;
 
     /// loom's `Mutex`, with the spin lock's interface.

@@ -52,9 +52,9 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use super::error::{RecvError, RecvTimeoutError, SendTimeoutError, TrySendError};
-use crate::coroutine::{Kind, WaitFor};
 use crate::loom::{AtomicUsize, Lock, LockGuard};
 use crate::sync::queue::{Claim, Context, Entry, Outcome, WaitList};
+use crate::task::{Kind, WaitFor};
 
 /// The op with which a plain receiver is woken when a select's send has
 /// chosen it: it is committed, and waits for the message the select owes.

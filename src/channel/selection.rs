@@ -42,8 +42,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{Receiver, RecvError, SendError, Sender};
-use crate::coroutine::{Kind, WaitFor};
 use crate::sync::queue::{Context, Entry, Outcome, Selected};
+use crate::task::{Kind, WaitFor};
 
 /// One side of a channel, as an operation of a selection: a [`Receiver`]
 /// receives, a [`Sender`] sends.

@@ -4,9 +4,10 @@ use std::io;
 use std::sync::Arc;
 
 use super::job::JobCell;
-use super::{Coroutine, JoinHandle, Options, Task, TaskRef};
+use super::{Coroutine, JoinHandle};
 use crate::runtime::{self, Shared};
 use crate::stack::Budget;
+use crate::task::{Options, Task, TaskRef};
 
 /// Largest stack a coroutine may ask for (it is reserved, not committed).
 const MAX_STACK_SIZE: usize = 1 << 32;
@@ -110,7 +111,7 @@ impl Builder {
         }
         // A coroutine spawned inside a span starts inside it (`spans.rs`).
         #[cfg(feature = "tracing")]
-        if let Some(span) = super::spans::inherit() {
+        if let Some(span) = crate::task::spans::inherit() {
             return Ok(self.spawn_job(shared, move || span.run(f)));
         }
         Ok(self.spawn_job(shared, f))

@@ -13,21 +13,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use super::join::{cancelled, Packet};
 use crate::runtime::park::Cancelled;
-
-/// What the scheduler needs from a task's closure, whatever its type.
-pub(crate) trait Job: Send + Sync {
-    /// Runs the closure to completion and publishes its result. Called once,
-    /// on the coroutine's own stack, by the worker that started it (or on a
-    /// blocking-pool thread).
-    fn run(&self);
-
-    /// Drops the closure unrun (the runtime shut down first); the joiner gets
-    /// a cancellation error. A no-op once `run` has taken the closure.
-    fn discard(&self);
-
-    /// The result slot, a `Packet<T>`, for `JoinHandle<T>` to downcast.
-    fn packet(&self) -> &dyn Any;
-}
+use crate::task::Job;
 
 /// The closure and its result slot.
 pub(crate) struct JobCell<F, T> {
@@ -78,7 +64,7 @@ where
             }
         }
         #[cfg(feature = "tracing")]
-        super::spans::clear_leftovers();
+        crate::task::spans::clear_leftovers();
         // Counted before the joiner can see it finish, so that
         // `weft::metrics` after a join is exact.
         crate::runtime::count_finished();

@@ -23,8 +23,9 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread;
 
-use super::{Coroutine, WaitFor};
+use super::Coroutine;
 use crate::runtime::park::{self, Unparker};
+use crate::task::{Kind, WaitFor};
 
 const COMPLETE: u8 = 1;
 const WAITER: u8 = 2;
@@ -154,12 +155,14 @@ impl<T: 'static> JoinHandle<T> {
     /// assert!(h.join().is_err());
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.packet().wait(true, WaitFor::join(&self.coroutine))
+        self.packet()
+            .wait(true, WaitFor::at(Kind::Join, self.coroutine.task_ref()))
     }
 
     /// `join` for weft's hooks: never unwinds.
     pub(crate) fn join_quietly(self) -> thread::Result<T> {
-        self.packet().wait(false, WaitFor::join(&self.coroutine))
+        self.packet()
+            .wait(false, WaitFor::at(Kind::Join, self.coroutine.task_ref()))
     }
 
     /// Whether the coroutine has finished. Never blocks.

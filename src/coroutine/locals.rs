@@ -1,12 +1,12 @@
 //! Coroutine-local storage: [`CoroutineLocal`], declared with
-//! [`coroutine_local!`](crate::coroutine_local), and the per-coroutine
-//! [`Locals`] record behind it.
+//! [`coroutine_local!`](crate::coroutine_local), over the per-coroutine
+//! `Locals` record (`task/locals.rs`).
 //!
 //! # Where the values live
 //!
 //! A `thread_local!` is shared by every coroutine of a worker thread, so
-//! per-coroutine values need a home of their own. A coroutine's [`Locals`]
-//! hangs off one pointer in its frame (`frame.rs`), on top of its own stack:
+//! per-coroutine values need a home of their own. A coroutine's `Locals`
+//! hangs off one pointer in its frame (`task/frame.rs`), on top of its own stack:
 //! the task record keeps its 128-byte size class, and a coroutine that never
 //! touches a coroutine-local (or, with the `tracing` feature, never parks
 //! inside a span) never allocates one. The record is a short list of
@@ -34,7 +34,6 @@
 //!    beside it, with the same initialiser.
 
 use std::any::Any;
-use std::cell::RefCell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::thread::LocalKey;
@@ -114,7 +113,10 @@ impl<T: 'static> CoroutineLocal<T> {
         F: FnOnce(&T) -> R,
     {
         match current_task() {
-            Some(task) => f(task.locals().get_or_init(self)),
+            Some(task) => f(downcast(
+                task.locals()
+                    .get_or_init(self.key(), || Box::new((self.init)())),
+            )),
             None => self.thread.with(f),
         }
     }
@@ -175,68 +177,6 @@ macro_rules! coroutine_local {
             $crate::CoroutineLocal::new(&THREAD, init)
         };
     };
-}
-
-/// One coroutine-local value.
-struct Slot {
-    key: *const (),
-    value: Box<dyn Any>,
-}
-
-/// What a coroutine keeps beside its stack: its coroutine-local values and,
-/// with the `tracing` feature, the spans it had entered when it last
-/// suspended. Allocated on first use (`Frame::locals`); only the coroutine
-/// itself touches it, on whichever thread of its worker runs it.
-#[derive(Default)]
-pub(crate) struct Locals {
-    slots: RefCell<Vec<Slot>>,
-    #[cfg(feature = "tracing")]
-    pub(crate) spans: super::spans::Stash,
-}
-
-impl Locals {
-    /// Step 1: the value of `key`, created if missing.
-    fn get_or_init<T: 'static>(&self, key: &'static CoroutineLocal<T>) -> &T {
-        if let Some(value) = self.find(key.key()) {
-            return downcast(value);
-        }
-        // No borrow is held while the initialiser runs: it may use other
-        // coroutine-locals (or, recursively, this one).
-        let value: Box<dyn Any> = Box::new((key.init)());
-        let mut slots = self.slots.borrow_mut();
-        let at = match slots.iter().position(|s| s.key == key.key()) {
-            // The initialiser set it already; keep that value, as the one
-            // other borrowers may hold. (`value` drops after the borrow.)
-            Some(at) => at,
-            None => {
-                slots.push(Slot {
-                    key: key.key(),
-                    value,
-                });
-                slots.len() - 1
-            }
-        };
-        let value: *const dyn Any = &*slots[at].value;
-        drop(slots);
-        // SAFETY: the value is boxed, so it stays where it is while the
-        // slot list changes; slots are only removed by `drop_values`, at
-        // the coroutine's end, which takes the whole list out (and no
-        // `with` of the coroutine is still running then: its closure has
-        // returned). So the value outlives the borrow of `self`.
-        downcast(unsafe { &*value })
-    }
-
-    fn find(&self, key: *const ()) -> Option<&dyn Any> {
-        let slots = self.slots.borrow();
-        let value: *const dyn Any = &*slots.iter().find(|s| s.key == key)?.value;
-        // SAFETY: as in `get_or_init`.
-        Some(unsafe { &*value })
-    }
-
-    /// Takes the values out, for step 3.
-    fn take_values(&self) -> Vec<Slot> {
-        std::mem::take(&mut *self.slots.borrow_mut())
-    }
 }
 
 /// A slot's value as the type its key declares.

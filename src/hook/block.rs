@@ -13,9 +13,9 @@
 
 use libc::{c_int, c_long, c_uint, epoll_event, id_t, idtype_t, pid_t, siginfo_t};
 
-use crate::coroutine::Call;
 use crate::runtime::blocking_syscall;
 use crate::sys::raw;
+use crate::task::Call;
 
 /// Names of the blocking calls, as a dump shows them (`blocking call: futex`).
 static FUTEX: Call = Call("futex");

@@ -8,7 +8,7 @@ use crate::io::forget;
 use crate::sys::raw;
 
 /// A lock wait on a file (`F_SETLKW`), for a dump.
-static FCNTL_LOCK: crate::coroutine::Call = crate::coroutine::Call("fcntl (file lock)");
+static FCNTL_LOCK: crate::task::Call = crate::task::Call("fcntl (file lock)");
 
 /// `close(2)`. Coroutines parked on the fd are woken at once and fail with
 /// `EBADF`; its poller registrations are dropped before the fd is closed.

@@ -9,7 +9,7 @@ use crate::runtime::current_task;
 use crate::sys::raw;
 
 /// A `poll`, `ppoll` or `select` the poller cannot take, for a dump.
-static POLL: crate::coroutine::Call = crate::coroutine::Call("poll");
+static POLL: crate::task::Call = crate::task::Call("poll");
 
 /// `poll(2)`. In a coroutine with a non-zero timeout, the coroutine parks on
 /// its worker's poller until one of the fds is ready or the timeout passes;

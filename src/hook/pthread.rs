@@ -46,10 +46,10 @@ use crate::runtime::{blocking_call, current_task};
 use crate::sys;
 
 /// The pthread waits, for a dump (each a futex wait inside libc).
-static MUTEX_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (pthread_mutex_lock)");
-static COND_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (pthread_cond_wait)");
-static JOIN_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (pthread_join)");
-static SEM_CALL: crate::coroutine::Call = crate::coroutine::Call("futex (sem_wait)");
+static MUTEX_CALL: crate::task::Call = crate::task::Call("futex (pthread_mutex_lock)");
+static COND_CALL: crate::task::Call = crate::task::Call("futex (pthread_cond_wait)");
+static JOIN_CALL: crate::task::Call = crate::task::Call("futex (pthread_join)");
+static SEM_CALL: crate::task::Call = crate::task::Call("futex (sem_wait)");
 
 /// The version of `pthread_cond_*` that current programs link against
 /// (libc keeps an older one beside it on x86_64).

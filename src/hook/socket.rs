@@ -14,8 +14,8 @@ use crate::runtime::current_task;
 use crate::sys::{self, raw};
 
 /// Socket calls on a description that blocks, for a dump.
-static ACCEPT: crate::coroutine::Call = crate::coroutine::Call("accept");
-static CONNECT: crate::coroutine::Call = crate::coroutine::Call("connect");
+static ACCEPT: crate::task::Call = crate::task::Call("accept");
+static CONNECT: crate::task::Call = crate::task::Call("connect");
 
 /// `socket(2)`. In a coroutine a stream or seqpacket socket is created
 /// non-blocking (it may `connect` or `listen`; the user's `SOCK_NONBLOCK`

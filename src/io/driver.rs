@@ -33,9 +33,9 @@ use slab::Slab;
 
 use super::readiness::Event;
 use super::Readiness;
-use crate::coroutine::Task;
 use crate::runtime::park::Unparker;
 use crate::sys::raw;
+use crate::task::Task;
 
 /// The token of the waker registration.
 const WAKER: Token = Token(usize::MAX);

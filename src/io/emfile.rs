@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::coroutine::{Kind, WaitFor};
 use crate::runtime::park::{self, Unparker};
+use crate::task::{Kind, WaitFor};
 
 /// Whoever waits for an fd to be freed. Pushed by `wait_for_free_fd`, taken
 /// by `fd_freed`.

@@ -11,10 +11,10 @@ use super::fd_table::{
     self, Slot, KNOWN, PER_CALL, POLLED, SEQPACKET, SOCKET, STREAM, USER_NB, WEFT_NB,
 };
 use super::Direction;
-use crate::coroutine::{Kind, WaitFor};
 use crate::runtime::park::{self, Unparker};
 use crate::runtime::{current_task, current_worker, Worker};
 use crate::sys::{self, raw, FdKind};
+use crate::task::{Kind, WaitFor};
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,8 @@ use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::coroutine::{Coroutine, JobCell, JoinHandle, Task, TaskRef};
+use crate::coroutine::{Coroutine, JobCell, JoinHandle};
+use crate::task::{Task, TaskRef};
 
 /// Most threads the pool runs at once; more work waits in the queue.
 const MAX_THREADS: usize = 512;

@@ -23,7 +23,7 @@ use std::cell::Cell;
 use std::ptr;
 
 use super::worker::Worker;
-use crate::coroutine::Task;
+use crate::task::Task;
 
 thread_local! {
     /// The worker this thread runs, for the thread's life. Written by the

@@ -22,9 +22,9 @@ use std::ptr;
 use std::sync::{Once, OnceLock};
 
 use super::current_task;
-use crate::coroutine::Task;
 use crate::stack::{GuardedStack, Segment};
 use crate::sys;
+use crate::task::Task;
 
 /// The segment this thread runs on, if weft knows it: the running
 /// coroutine's recorded segment (its own stack, or the `weft::grow` segment

@@ -94,7 +94,7 @@ use std::time::Instant;
 use super::shared::Shared;
 use super::worker::Worker;
 use super::{current_task, current_worker};
-use crate::coroutine::{Suspend, Task, TaskRef, WaitFor};
+use crate::task::{Suspend, Task, TaskRef, WaitFor};
 
 /// Wakes one parked waiter.
 pub(crate) enum Unparker {
@@ -293,7 +293,7 @@ fn yield_attention(task: &Task) {
 }
 
 /// Blocks the caller until unparked (or spuriously), recording what a
-/// coroutine waits for (`coroutine/waiting.rs`).
+/// coroutine waits for (`task/waiting.rs`).
 #[inline]
 pub(crate) fn park_for(why: WaitFor) {
     park_with(None::<fn() -> bool>, why);
@@ -324,13 +324,13 @@ fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
         task.set_wait(why, w.shared.clock.now());
         // Its spans leave the thread before another coroutine runs on it,
         // in a hand-off or after the suspension, and come back whichever
-        // way it goes on (`coroutine/spans.rs`).
+        // way it goes on (`task/spans.rs`).
         #[cfg(feature = "tracing")]
-        let away = crate::coroutine::spans_leave(task);
+        let away = task.spans_leave();
         park_suspend(task, w, spin);
         #[cfg(feature = "tracing")]
         if away {
-            crate::coroutine::spans_come_back(task);
+            task.spans_come_back();
         }
     }
 }

@@ -86,8 +86,8 @@ use std::time::{Duration, Instant};
 
 use super::park::{self, Unparker};
 use super::worker::Worker;
-use crate::coroutine::{Call, Coroutine, Kind, Stage, Task, WaitFor};
 use crate::sync::owner::Owner;
+use crate::task::{Call, Kind, Stage, Task, TaskRef, WaitFor};
 
 /// What a probe asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -389,7 +389,7 @@ impl Worker {
 /// `why` must be the wait word of a coroutine that is still parked (or
 /// blocked) in the wait that recorded it, held by the caller's worker
 /// (module docs, soundness points 2 and 3).
-unsafe fn describe(why: crate::coroutine::WaitFor) -> WaitInfo {
+unsafe fn describe(why: crate::task::WaitFor) -> WaitInfo {
     let p = why.payload();
     let text = match why.kind() {
         Kind::Unknown => "parked".to_owned(),
@@ -425,8 +425,9 @@ unsafe fn describe(why: crate::coroutine::WaitFor) -> WaitInfo {
         Kind::Send => "channel send".to_owned(),
         Kind::Select => format!("select, {p} operations"),
         Kind::Join => {
-            // SAFETY: the handle in the joining call's frame.
-            let joined = unsafe { &*(p as *const Coroutine) };
+            // SAFETY: the reference to the joined task held by the handle
+            // in the joining call's frame, alive while it waits.
+            let joined: &Task = unsafe { &*(p as *const TaskRef) };
             match joined.name() {
                 Some(name) => format!("join {} '{name}'", joined.id().as_u64()),
                 None => format!("join {}", joined.id().as_u64()),

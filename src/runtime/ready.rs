@@ -32,7 +32,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 
-use crate::coroutine::{Task, TaskRef};
+use crate::task::{Task, TaskRef};
 
 /// The ready queue; see the module docs.
 pub(super) struct ReadyQueue {

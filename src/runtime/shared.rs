@@ -49,8 +49,8 @@ use super::probe::{Detail, Probe};
 use super::stats::WorkerStats;
 use super::takeover::Takeover;
 use super::worker::Worker;
-use crate::coroutine::TaskRef;
 use crate::io::{Poller, Waker};
+use crate::task::TaskRef;
 
 /// Runtime settings fixed at build time.
 #[derive(Clone, Debug)]

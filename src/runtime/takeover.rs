@@ -139,10 +139,10 @@ use std::thread;
 use super::shared::Shared;
 use super::worker::Worker;
 use super::{current_task, current_worker};
-use crate::coroutine::{Call, Task, WaitFor};
 use crate::loom::Lock;
 use crate::stack::Budget;
 use crate::sys;
+use crate::task::{Call, Task, WaitFor};
 
 /// Stack-budget slots a spare thread takes: its stack and its alternate
 /// signal stack are two mappings each, as much as two coroutine stacks.

@@ -240,7 +240,7 @@ impl Watchdog {
         }
         hog.warned = true;
         let behind = remote.stats.queued.get() as usize + remote.inbox.len() + remote.stealer.len();
-        let who = match crate::coroutine::names::get(hog.id) {
+        let who = match crate::task::names::get(hog.id) {
             Some(name) => format!("coroutine {} '{name}'", hog.id),
             None => format!("coroutine {}", hog.id),
         };

@@ -65,10 +65,10 @@ use super::stats::WorkerStats;
 use super::takeover::Turn;
 use super::timers::Timers;
 use crate::batches::Reserve;
-use crate::coroutine::{Frame, Stage, Suspend, Task, TaskRef};
 use crate::io::{Driver, Poller};
 use crate::stack::{Budget, StackPool};
 use crate::sys;
+use crate::task::{Frame, Stage, Suspend, Task, TaskRef};
 
 /// Picks between fairness checks.
 const FAIRNESS_INTERVAL: u32 = 61;

@@ -4,8 +4,8 @@ use std::fmt;
 use std::ptr;
 
 use super::queue::{Context, Outcome, WaitList};
-use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
+use crate::task::{Kind, WaitFor};
 
 /// Lets `n` coroutines or threads wait until all `n` have arrived, then
 /// releases them together; it can be used again for the next round.

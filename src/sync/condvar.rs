@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::queue::{Context, Outcome, WaitList};
 use super::MutexGuard;
-use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
+use crate::task::{Kind, WaitFor};
 
 /// A condition variable for [`Mutex`](super::Mutex): a coroutine waiting on
 /// it parks, a thread blocks.

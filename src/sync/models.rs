@@ -18,7 +18,7 @@ use crate::loom::Lock;
 fn abort_races_claim() {
     loom::model(|| {
         let list = Arc::new(Lock::new(WaitList::new()));
-        let cx = Context::new(crate::coroutine::WaitFor::UNKNOWN);
+        let cx = Context::new(crate::task::WaitFor::UNKNOWN);
         list.lock().register(&cx, 7, ptr::null_mut());
         // SAFETY (of the raw pointer below): the waker thread is joined
         // before `cx` goes out of scope.
@@ -39,7 +39,7 @@ fn abort_races_claim() {
 fn claim_wakes_a_parked_waiter() {
     loom::model(|| {
         let list = Arc::new(Lock::new(WaitList::new()));
-        let cx = Context::new(crate::coroutine::WaitFor::UNKNOWN);
+        let cx = Context::new(crate::task::WaitFor::UNKNOWN);
         list.lock().register(&cx, 3, ptr::null_mut());
         let waker = {
             let list = list.clone();

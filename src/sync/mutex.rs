@@ -8,8 +8,8 @@ use std::ptr;
 
 use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
-use crate::coroutine::{Kind, WaitFor};
 use crate::loom::{AtomicUsize, Lock, Ordering};
+use crate::task::{Kind, WaitFor};
 
 /// Held by a guard.
 const LOCKED: usize = 1;

@@ -73,10 +73,10 @@ use std::time::Instant;
 
 use crossbeam_utils::Backoff;
 
-use crate::coroutine::WaitFor;
 use crate::loom::{
     park_deadline_with, park_with, spin_pause, spin_wait, AtomicUsize, Ordering, Parker,
 };
+use crate::task::WaitFor;
 
 const WAITING: usize = 0;
 const CLAIMED: usize = 1;

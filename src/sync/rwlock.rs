@@ -8,8 +8,8 @@ use std::ptr;
 
 use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
-use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
+use crate::task::{Kind, WaitFor};
 
 const READ: usize = 0;
 const WRITE: usize = 1;

@@ -4,8 +4,8 @@ use std::fmt;
 use std::ptr;
 
 use super::queue::{Context, Outcome, WaitList};
-use crate::coroutine::{Kind, WaitFor};
 use crate::loom::Lock;
+use crate::task::{Kind, WaitFor};
 
 /// A counting semaphore: at most `permits` holders at a time.
 ///

@@ -5,8 +5,8 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 use super::queue::{Context, Outcome, WaitList};
-use crate::coroutine::{Kind, WaitFor};
 use crate::loom::{AtomicUsize, Lock, Ordering};
+use crate::task::{Kind, WaitFor};
 
 /// Waits until every clone of it is dropped (crossbeam's `WaitGroup`, Go's
 /// `sync.WaitGroup`): hand a clone to each task, drop it when the task is

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::coroutine::{Kind, WaitFor};
 use crate::runtime::park;
+use crate::task::{Kind, WaitFor};
 
 /// Puts the current coroutine to sleep for at least `dur`.
 ///

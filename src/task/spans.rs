@@ -71,8 +71,6 @@ use std::cell::Cell;
 use tracing_core::dispatcher::{self, Dispatch};
 use tracing_core::span::Id;
 
-use super::Task;
-
 /// Most spans one coroutine takes with it. A subscriber whose `exit` does
 /// not change its current span would otherwise keep step 1 going for ever;
 /// past this depth the rest stays on the thread.
@@ -88,29 +86,29 @@ pub(crate) struct Stash {
     ids: Cell<Vec<Id>>,
 }
 
-/// Step 1 for the running coroutine `task`. True if it stashed spans, so
-/// that `come_back` must run when it resumes.
+/// Step 1 for the running coroutine, whose stash `stash` gives (made on
+/// first use: most coroutines never need one). True if it stashed spans,
+/// so that `come_back` must run when it resumes.
 #[inline]
-pub(crate) fn leave<J: ?Sized>(task: &Task<J>) -> bool {
+pub(crate) fn leave<'a>(stash: impl Fn() -> &'a Stash) -> bool {
     // One relaxed load while no dispatcher was ever set: the check the
     // `tracing` macros themselves make before every event (hidden from
     // tracing-core's docs, but part of its interface with `tracing`). It
     // keeps a park's inlined path as short as without the feature.
-    dispatcher::has_been_set() && leave_any(task)
+    dispatcher::has_been_set() && leave_any(stash)
 }
 
 /// Step 1 once a dispatcher exists: out of line, so that `leave` stays
 /// small where a park is inlined.
 #[inline(never)]
-fn leave_any<J: ?Sized>(task: &Task<J>) -> bool {
+fn leave_any<'a>(stash: impl Fn() -> &'a Stash) -> bool {
     dispatcher::get_default(|d| match d.current_span().id() {
         None => false,
-        Some(top) => leave_from(task, d, top.clone()),
+        Some(top) => leave_from(stash(), d, top.clone()),
     })
 }
 
-fn leave_from<J: ?Sized>(task: &Task<J>, d: &Dispatch, top: Id) -> bool {
-    let stash = &task.locals().spans;
+fn leave_from(stash: &Stash, d: &Dispatch, top: Id) -> bool {
     let mut ids = stash.ids.take();
     let mut next = Some(top);
     while let Some(id) = next {
@@ -128,13 +126,13 @@ fn leave_from<J: ?Sized>(task: &Task<J>, d: &Dispatch, top: Id) -> bool {
     true
 }
 
-/// Step 2 for the running coroutine `task`, after a `leave` that stashed.
+/// Step 2 for the running coroutine, after a `leave` that stashed into
+/// `stash`.
 #[inline(never)]
-pub(crate) fn come_back<J: ?Sized>(task: &Task<J>) {
-    let Some(locals) = task.existing_locals() else {
+pub(crate) fn come_back(stash: Option<&Stash>) {
+    let Some(stash) = stash else {
         return;
     };
-    let stash = &locals.spans;
     let Some(d) = stash.dispatch.take() else {
         return;
     };

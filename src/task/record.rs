@@ -417,12 +417,26 @@ impl<J: ?Sized> Task<J> {
     #[inline]
     pub(crate) fn suspend(&self, why: Suspend) {
         #[cfg(feature = "tracing")]
-        let away = super::spans::leave(self);
+        let away = self.spans_leave();
         self.suspend_bare(why);
         #[cfg(feature = "tracing")]
         if away {
-            super::spans::come_back(self);
+            self.spans_come_back();
         }
+    }
+
+    /// `spans.rs`, step 1, for the running coroutine `self`: true if it
+    /// took spans off the thread.
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub(crate) fn spans_leave(&self) -> bool {
+        super::spans::leave(|| &self.locals().spans)
+    }
+
+    /// `spans.rs`, step 2, after a `spans_leave` that took spans.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn spans_come_back(&self) {
+        super::spans::come_back(self.existing_locals().map(|l| &l.spans));
     }
 
     /// `suspend`, leaving the coroutine's spans to the caller, which has

@@ -45,13 +45,13 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{fence, Ordering};
 
 use super::job::Job;
-use super::task::Task;
+use super::record::Task;
 use crate::batches::{Batches, BATCH};
 
 /// Class sizes are multiples of this.
 const GRANULE: usize = 64;
 /// Larger tasks are not cached (a task without captures fits 128 bytes:
-/// `task.rs`, `an_empty_coroutine_takes_128_bytes`).
+/// `record.rs`, `an_empty_coroutine_takes_128_bytes`).
 const MAX_CACHED: usize = 1024;
 const CLASSES: usize = MAX_CACHED / GRANULE;
 /// Alignment of every cached block.

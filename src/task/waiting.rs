@@ -16,8 +16,6 @@
 
 use std::time::Instant;
 
-use super::handle::Coroutine;
-
 /// A blocking call a coroutine may be in (`runtime/takeover.rs`), named for
 /// the dump: `blocking call: futex`.
 #[derive(Debug)]
@@ -57,7 +55,8 @@ pub(crate) enum Kind {
     Send,
     /// A `select!` or `Select`: how many operations.
     Select,
-    /// `JoinHandle::join`: the address of the joined `Coroutine`.
+    /// `JoinHandle::join`: the address of the joiner's `TaskRef` to the
+    /// joined coroutine.
     Join,
     /// In a blocking call: the address of its `Call`.
     Blocking,
@@ -112,12 +111,6 @@ impl WaitFor {
     #[inline(always)]
     pub(crate) fn sleep(deadline: &Instant) -> WaitFor {
         WaitFor::at(Kind::Sleep, deadline)
-    }
-
-    /// A join of `coroutine`.
-    #[inline(always)]
-    pub(crate) fn join(coroutine: &Coroutine) -> WaitFor {
-        WaitFor::at(Kind::Join, coroutine)
     }
 
     /// A blocking call.
