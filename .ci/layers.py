@@ -34,9 +34,6 @@ LAYERS = [
 
 # Upward edges still to remove: (from, to): reason.
 KNOWN = {
-    ("runtime", "coroutine"): "Runtime::spawn and spawn_blocking hand out "
-    "the coroutine API's JoinHandle (runtime/handle.rs, blocking.rs): the "
-    "runtime's public face is to move above the scheduler core",
     ("task", "runtime"): "a task record holds a counted reference to its "
     "runtime (RuntimeRef, runtime/shared.rs), which its last reference "
     "releases",

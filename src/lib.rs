@@ -316,8 +316,9 @@ mod task;
 mod time;
 
 pub use coroutine::grow;
+pub use coroutine::spawn_blocking;
 pub use coroutine::{Builder, Coroutine, CoroutineId, CoroutineLocal, JoinHandle};
-pub use runtime::{spawn_blocking, Dump, Metrics, Runtime, RuntimeBuilder, WorkerMetrics};
+pub use runtime::{Dump, Metrics, Runtime, RuntimeBuilder, WorkerMetrics};
 pub use time::sleep;
 
 use runtime::{current_task, park};

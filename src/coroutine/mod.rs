@@ -8,6 +8,7 @@ mod handle;
 mod job;
 mod join;
 mod locals;
+mod spawn;
 
 pub use crate::task::CoroutineId;
 pub use builder::Builder;
@@ -16,3 +17,4 @@ pub use handle::Coroutine;
 pub(crate) use job::JobCell;
 pub use join::JoinHandle;
 pub use locals::CoroutineLocal;
+pub use spawn::spawn_blocking;

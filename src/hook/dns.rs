@@ -38,7 +38,7 @@ pub unsafe extern "C" fn getaddrinfo(
         hints,
         res,
     };
-    let lookup = crate::runtime::spawn_blocking(move || {
+    let lookup = crate::coroutine::spawn_blocking(move || {
         let a = args;
         // SAFETY: see `Args`; the caller's contract for getaddrinfo(3).
         unsafe { raw::getaddrinfo(a.node, a.service, a.hints, a.res) }

@@ -1,6 +1,7 @@
 //! The blocking pool: OS threads for work that would block a worker.
 //!
-//! `spawn_blocking(f)` queues `f` here and returns a `JoinHandle`; joining it
+//! `spawn_blocking(f)` (`coroutine/spawn.rs`) queues `f` here and returns a
+//! `JoinHandle`; joining it
 //! from a coroutine parks the coroutine, so a worker never waits for the
 //! blocking call. Threads are started on demand up to `MAX_THREADS` and exit
 //! after `IDLE_TIMEOUT` without work, so an idle process holds none. The
@@ -13,8 +14,7 @@ use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::coroutine::{Coroutine, JobCell, JoinHandle};
-use crate::task::{Task, TaskRef};
+use crate::task::TaskRef;
 
 /// Most threads the pool runs at once; more work waits in the queue.
 const MAX_THREADS: usize = 512;
@@ -42,54 +42,15 @@ static POOL: Pool = Pool {
     work: Condvar::new(),
 };
 
-/// Runs `f` on the blocking pool and returns a handle to join it.
-///
-/// Use it for work that blocks in a way weft does not intercept (file I/O,
-/// a `std::sync::Mutex` held for long, CPU-heavy work, a C library call).
-/// Joining the handle from a coroutine parks the coroutine; from a plain
-/// thread it blocks the thread. The handle's [`coroutine`](JoinHandle::coroutine)
-/// names the blocking task.
-///
-/// # Panics
-///
-/// If the global runtime cannot start, or no pool thread can be started
-/// while none is running.
-///
-/// ```
-/// let h = weft::go(|| {
-///     let size = weft::spawn_blocking(|| std::fs::read("Cargo.toml").map(|b| b.len()));
-///     size.join().unwrap().unwrap()
-/// });
-/// assert!(h.join().unwrap() > 0);
-/// ```
-#[track_caller]
-pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    let shared = match super::current_or_global() {
-        Ok(shared) => shared,
-        Err(e) => panic!("{e}"),
-    };
-    let task = TaskRef::new(Task::new(
-        super::share(shared),
-        None,
-        std::panic::Location::caller(),
-        JobCell::new(f),
-    ));
-    let handle = JoinHandle::new(Coroutine::new(task.clone()));
-    submit(task);
-    handle
-}
-
 /// The pool's threads, and the calls queued for a thread.
 pub(crate) fn load() -> (usize, usize) {
     let state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
     (state.threads, state.queue.len())
 }
 
-fn submit(task: TaskRef) {
+/// Queues `task` (a blocking job, never a coroutine) for a pool thread,
+/// starting one if none is idle.
+pub(crate) fn submit(task: TaskRef) {
     let mut state = POOL.state.lock().unwrap();
     state.queue.push_back(task);
     if state.idle > 0 {

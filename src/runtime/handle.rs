@@ -1,13 +1,13 @@
 //! `Runtime`: a set of workers, spawned onto, run on, and shut down on drop.
+//! Its spawning methods (`spawn`, `run`) hand out the coroutine API's
+//! `JoinHandle`, so they live with that API, in `coroutine/spawn.rs`.
 
 use std::fmt;
-use std::panic;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Dump, Metrics, RuntimeBuilder, Shared};
-use crate::coroutine::{Builder, JoinHandle};
 
 /// How long `Runtime::drop` waits for coroutines blocked in calls that
 /// never return.
@@ -72,30 +72,6 @@ impl Runtime {
         &self.shared
     }
 
-    /// Spawns a coroutine on this runtime.
-    ///
-    /// # Panics
-    ///
-    /// When the coroutine cannot be created (see [`Builder::spawn`]).
-    ///
-    /// ```
-    /// let rt = weft::Runtime::builder().build().unwrap();
-    /// let handles: Vec<_> = (0..10).map(|i| rt.spawn(move || i * 2)).collect();
-    /// let sum: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    /// assert_eq!(sum, 90);
-    /// ```
-    #[track_caller]
-    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        match Builder::new().spawn_on(&self.shared, f) {
-            Ok(h) => h,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
     /// A snapshot of this runtime's coroutines (see [`Dump`]): each worker
     /// lists its own at its next switch point, so this waits (parks a
     /// coroutine, blocks a thread) until they have, at most 200 ms for a
@@ -148,34 +124,6 @@ impl Runtime {
     /// ```
     pub fn metrics(&self) -> Metrics {
         Metrics::read(&self.shared)
-    }
-
-    /// Runs `f` as a coroutine of this runtime and blocks the calling thread
-    /// (or parks the calling coroutine) until it returns. A panic in `f` is
-    /// resumed in the caller. Called from one of this runtime's coroutines,
-    /// it simply calls `f`.
-    ///
-    /// ```
-    /// let rt = weft::Runtime::builder().build().unwrap();
-    /// let total = rt.run(|| {
-    ///     let parts: Vec<_> = (1..=4).map(|i| weft::go(move || i * 10)).collect();
-    ///     parts.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
-    /// });
-    /// assert_eq!(total, 100);
-    /// ```
-    #[track_caller]
-    pub fn run<F, T>(&self, f: F) -> T
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        if self.shared.is_current() && super::current_task().is_some() {
-            return f();
-        }
-        match self.spawn(f).join() {
-            Ok(v) => v,
-            Err(payload) => panic::resume_unwind(payload),
-        }
     }
 }
 

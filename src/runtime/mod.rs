@@ -4,7 +4,7 @@
 //! keep, `stats.rs`), the dump on a signal (`signal.rs`) and the watchdog
 //! (`watchdog.rs`).
 
-mod blocking;
+pub(crate) mod blocking;
 mod builder;
 mod clock;
 mod context;
@@ -29,7 +29,6 @@ mod timers;
 pub(crate) mod watchdog;
 mod worker;
 
-pub use blocking::spawn_blocking;
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
 pub(crate) use overflow::current_segment;
