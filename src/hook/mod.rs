@@ -77,6 +77,47 @@
 
 pub(crate) use crate::runtime::outside_weft;
 
+/// The six arguments of `sys::raw::syscall6`: those given, each cast to
+/// `c_long` as the kernel takes them, then zeros.
+macro_rules! syscall_args {
+    ($a:expr) => {
+        [$a as libc::c_long, 0, 0, 0, 0, 0]
+    };
+    ($a:expr, $b:expr) => {
+        [$a as libc::c_long, $b as libc::c_long, 0, 0, 0, 0]
+    };
+    ($a:expr, $b:expr, $c:expr) => {
+        [
+            $a as libc::c_long,
+            $b as libc::c_long,
+            $c as libc::c_long,
+            0,
+            0,
+            0,
+        ]
+    };
+    ($a:expr, $b:expr, $c:expr, $d:expr) => {
+        [
+            $a as libc::c_long,
+            $b as libc::c_long,
+            $c as libc::c_long,
+            $d as libc::c_long,
+            0,
+            0,
+        ]
+    };
+    ($a:expr, $b:expr, $c:expr, $d:expr, $e:expr, $f:expr) => {
+        [
+            $a as libc::c_long,
+            $b as libc::c_long,
+            $c as libc::c_long,
+            $d as libc::c_long,
+            $e as libc::c_long,
+            $f as libc::c_long,
+        ]
+    };
+}
+
 mod block;
 mod dns;
 mod fd;

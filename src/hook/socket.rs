@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use libc::{c_int, c_void, sockaddr, socklen_t};
 
-use crate::io::fd_table::{self, KNOWN, PER_CALL, SOCKET};
+use super::fd::known_socket;
+use crate::io::fd_table::{self, PER_CALL};
 use crate::io::{
     block_thread, deadline_after, kind_of, managed, register_new, retry, type_flags, wait_any,
     Direction,
@@ -183,14 +184,7 @@ unsafe fn accept4_blocking_call(
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    let args = [
-        fd as libc::c_long,
-        addr as libc::c_long,
-        len as libc::c_long,
-        flags as libc::c_long,
-        0,
-        0,
-    ];
+    let args = syscall_args!(fd, addr, len, flags);
     // SAFETY: the caller's contract for accept4(2).
     crate::runtime::blocking_syscall(&ACCEPT, || unsafe {
         raw::syscall6(libc::SYS_accept4, args)
@@ -210,14 +204,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     if slot.is_some_and(|s| in_coroutine && s.state().has(PER_CALL)) {
         // The description blocks (the user's own socket): a blocking call,
         // the worker taken over while it waits.
-        let args = [
-            fd as libc::c_long,
-            addr as libc::c_long,
-            len as libc::c_long,
-            0,
-            0,
-            0,
-        ];
+        let args = syscall_args!(fd, addr, len);
         // SAFETY: the caller's contract for connect(2).
         return crate::runtime::blocking_syscall(&CONNECT, || unsafe {
             raw::syscall6(libc::SYS_connect, args)
@@ -338,9 +325,7 @@ pub unsafe extern "C" fn setsockopt(
     let rc = unsafe { raw::setsockopt(fd, level, name, value, len) };
     if rc == 0 && level == libc::SOL_SOCKET && matches!(name, libc::SO_RCVTIMEO | libc::SO_SNDTIMEO)
     {
-        if let Some(slot) =
-            fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET)
-        {
+        if let Some(slot) = known_socket(fd) {
             // SAFETY: the kernel accepted `value` as a timeval of `len` bytes.
             let tv = unsafe { *(value as *const libc::timeval) };
             let ns = tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
