@@ -4,9 +4,10 @@
 //! (`io/mod.rs`). On a `PER_CALL` socket (its description blocks, as the
 //! user set it) a coroutine's call asks not to block: `MSG_DONTWAIT` on the
 //! `send`/`recv` family, and `read`, `write`, `readv` and `writev` made as
-//! the `recv`/`send` calls the kernel turns them into on a socket. `read`, `write` and their vectored and positioned forms
-//! on any other fd (a file, a pipe, a tty) run as blocking calls
-//! (`block.rs`): the worker may be taken over while they wait.
+//! the `recv`/`send` calls the kernel turns them into on a socket. `read`,
+//! `write` and their vectored and positioned forms on any other fd (a file,
+//! a pipe, a tty) run as blocking calls (`block.rs`): the worker may be
+//! taken over while they wait.
 
 use libc::{c_int, c_void, iovec, msghdr, off64_t, size_t, sockaddr, socklen_t, ssize_t};
 

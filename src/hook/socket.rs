@@ -82,11 +82,12 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 }
 
 /// `accept4(2)`. In a coroutine the new socket's description is as the
-/// user asked (`PER_CALL`, or the user's `SOCK_NONBLOCK`). A coroutine whose accept would park
-/// (the listener blocks, as the user sees it) gets `EMFILE` and `ENFILE`
-/// only after waiting, up to 100 ms, for some fd to be closed, so a
-/// retrying accept loop does not spin. Everywhere else (plain threads, a
-/// non-blocking listener) they come at once, as from libc.
+/// user asked (`PER_CALL`, or the user's `SOCK_NONBLOCK`). A coroutine
+/// whose accept would park (the listener blocks, as the user sees it) gets
+/// `EMFILE` and `ENFILE` only after waiting, up to 100 ms, for some fd to
+/// be closed, so a retrying accept loop does not spin. Everywhere else
+/// (plain threads, a non-blocking listener) they come at once, as from
+/// libc.
 #[no_mangle]
 pub unsafe extern "C" fn accept4(
     fd: c_int,
