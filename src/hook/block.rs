@@ -87,24 +87,9 @@ pub unsafe extern "C" fn syscall(
     )
 }
 
-/// The arguments of `epoll_pwait` and `epoll_pwait2`, whose `timeout` is
-/// milliseconds for one and a timespec pointer for the other.
-fn epoll_args(
-    epfd: c_int,
-    events: *mut epoll_event,
-    maxevents: c_int,
-    timeout: c_long,
-    sigmask: *const libc::sigset_t,
-) -> [c_long; 6] {
-    [
-        epfd as c_long,
-        events as c_long,
-        maxevents as c_long,
-        timeout,
-        sigmask as c_long,
-        8, // the kernel's sigset size
-    ]
-}
+/// The size of the kernel's sigset, the last argument of `epoll_pwait` and
+/// `epoll_pwait2` (libc's `sigset_t` is larger and begins with it).
+const SIGSET_SIZE: c_long = 8;
 
 /// `epoll_wait(2)`. weft's own pollers wait outside coroutines, so this is
 /// a blocking call only for an epoll instance a coroutine drives itself.
@@ -128,7 +113,7 @@ pub unsafe extern "C" fn epoll_pwait(
     timeout: c_int,
     sigmask: *const libc::sigset_t,
 ) -> c_int {
-    let args = epoll_args(epfd, events, maxevents, timeout as c_long, sigmask);
+    let args = syscall_args!(epfd, events, maxevents, timeout, sigmask, SIGSET_SIZE);
     // SAFETY: the caller's contract for epoll_pwait(2).
     let call = || unsafe { raw::syscall6(libc::SYS_epoll_pwait, args) };
     blocking_if(&EPOLL_WAIT, timeout != 0, call) as c_int
@@ -145,7 +130,7 @@ pub unsafe extern "C" fn epoll_pwait2(
     timeout: *const libc::timespec,
     sigmask: *const libc::sigset_t,
 ) -> c_int {
-    let args = epoll_args(epfd, events, maxevents, timeout as c_long, sigmask);
+    let args = syscall_args!(epfd, events, maxevents, timeout, sigmask, SIGSET_SIZE);
     // SAFETY: the caller's contract for epoll_pwait2(2).
     blocking_syscall(&EPOLL_WAIT, || unsafe {
         raw::syscall6(libc::SYS_epoll_pwait2, args)
@@ -160,14 +145,7 @@ pub unsafe extern "C" fn wait4(
     options: c_int,
     rusage: *mut libc::rusage,
 ) -> pid_t {
-    let args = [
-        pid as c_long,
-        status as c_long,
-        options as c_long,
-        rusage as c_long,
-        0,
-        0,
-    ];
+    let args = syscall_args!(pid, status, options, rusage);
     // SAFETY: the caller's contract for wait4(2).
     let call = || unsafe { raw::syscall6(libc::SYS_wait4, args) };
     blocking_if(&WAIT, options & libc::WNOHANG == 0, call) as pid_t
@@ -197,14 +175,9 @@ pub unsafe extern "C" fn waitid(
     infop: *mut siginfo_t,
     options: c_int,
 ) -> c_int {
-    let args = [
-        idtype as c_long,
-        id as c_long,
-        infop as c_long,
-        options as c_long,
-        0, // no resource usage
-        0,
-    ];
+    // The kernel's waitid takes a fifth argument, the resource usage:
+    // none here.
+    let args = syscall_args!(idtype, id, infop, options);
     // SAFETY: the caller's contract for waitid(2).
     let call = || unsafe { raw::syscall6(libc::SYS_waitid, args) };
     blocking_if(&WAIT, options & libc::WNOHANG == 0, call) as c_int
@@ -225,14 +198,7 @@ pub unsafe extern "C" fn openat(
     } else {
         0
     };
-    let args = [
-        dirfd as c_long,
-        path as c_long,
-        flags as c_long,
-        mode as c_long,
-        0,
-        0,
-    ];
+    let args = syscall_args!(dirfd, path, flags, mode);
     // SAFETY: the caller's contract for openat(2).
     blocking_syscall(&OPEN, || unsafe { raw::syscall6(libc::SYS_openat, args) }) as c_int
 }
@@ -269,7 +235,7 @@ pub unsafe extern "C" fn open64(path: *const libc::c_char, flags: c_int, mode: c
 pub unsafe extern "C" fn fsync(fd: c_int) -> c_int {
     // SAFETY: fsync takes no pointer.
     blocking_syscall(&FSYNC, || unsafe {
-        raw::syscall6(libc::SYS_fsync, [fd as c_long, 0, 0, 0, 0, 0])
+        raw::syscall6(libc::SYS_fsync, syscall_args!(fd))
     }) as c_int
 }
 
@@ -278,14 +244,14 @@ pub unsafe extern "C" fn fsync(fd: c_int) -> c_int {
 pub unsafe extern "C" fn fdatasync(fd: c_int) -> c_int {
     // SAFETY: fdatasync takes no pointer.
     blocking_syscall(&FSYNC, || unsafe {
-        raw::syscall6(libc::SYS_fdatasync, [fd as c_long, 0, 0, 0, 0, 0])
+        raw::syscall6(libc::SYS_fdatasync, syscall_args!(fd))
     }) as c_int
 }
 
 /// `flock(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
-    let args = [fd as c_long, op as c_long, 0, 0, 0, 0];
+    let args = syscall_args!(fd, op);
     // SAFETY: flock takes no pointer.
     let call = || unsafe { raw::syscall6(libc::SYS_flock, args) };
     blocking_if(&FLOCK, op & libc::LOCK_NB == 0, call) as c_int

@@ -52,16 +52,27 @@ fn copy_record(old: c_int, new: c_int) {
     to.set_flags(flags & !POLLED);
 }
 
+/// After a call that made `new` a copy of `old` (`dup`, `F_DUPFD`): `new`'s
+/// stale record, if any, gives way to `old`'s. Returns `new`, which is
+/// negative if the call failed.
+fn record_dup(old: c_int, new: c_int) -> c_int {
+    if new >= 0 {
+        forget(new);
+        copy_record(old, new);
+    }
+    new
+}
+
+/// The record of `fd`, if weft knows it as a socket.
+pub(super) fn known_socket(fd: c_int) -> Option<&'static fd_table::Slot> {
+    fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET)
+}
+
 /// `dup(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
     // SAFETY: dup(2) takes no pointers.
-    let new = unsafe { raw::dup(fd) };
-    if new >= 0 {
-        forget(new);
-        copy_record(fd, new);
-    }
-    new
+    record_dup(fd, unsafe { raw::dup(fd) })
 }
 
 /// In a forked child, a `dup2` or `dup3` usually prepares an fd for the
@@ -113,8 +124,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 /// The variadic argument arrives as a `usize` (see `sys.rs`).
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
-    let slot = fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET);
-    match (cmd, slot) {
+    match (cmd, known_socket(fd)) {
         (libc::F_GETFL, Some(slot)) => {
             // SAFETY: F_GETFL takes no pointer.
             let fl = unsafe { raw::fcntl(fd, cmd, arg) };
@@ -133,22 +143,10 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
         }
         (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC, _) => {
             // SAFETY: F_DUPFD takes an int.
-            let new = unsafe { raw::fcntl(fd, cmd, arg) };
-            if new >= 0 {
-                forget(new);
-                copy_record(fd, new);
-            }
-            new
+            record_dup(fd, unsafe { raw::fcntl(fd, cmd, arg) })
         }
         (libc::F_SETLKW | libc::F_OFD_SETLKW, _) => {
-            let args = [
-                fd as libc::c_long,
-                cmd as libc::c_long,
-                arg as libc::c_long,
-                0,
-                0,
-                0,
-            ];
+            let args = syscall_args!(fd, cmd, arg);
             // SAFETY: the caller's contract: `arg` points to a `flock`.
             crate::runtime::blocking_syscall(&FCNTL_LOCK, || unsafe {
                 raw::syscall6(libc::SYS_fcntl, args)
@@ -175,9 +173,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: usize) -> c_int
     // SAFETY: the caller's contract for this ioctl request.
     let rc = unsafe { raw::ioctl(fd, request, arg) };
     if rc == 0 && request == libc::FIONBIO as c_ulong {
-        if let Some(slot) =
-            fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET)
-        {
+        if let Some(slot) = known_socket(fd) {
             // SAFETY: the kernel just read an int at `arg` for FIONBIO.
             let on = unsafe { *(arg as *const c_int) } != 0;
             set_user_nonblocking(slot, on);

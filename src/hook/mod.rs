@@ -26,11 +26,6 @@
 //!   and libc's pthread mutex, condition, join and semaphore waits)
 //!   run, in a coroutine, as blocking calls: the worker may be taken over
 //!   by another of its threads while they wait (`runtime/takeover.rs`).
-//!
-//! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
-//! `sleep.rs`, `dns.rs`, `block.rs`, `pthread.rs`, `spawn.rs` (which keeps
-//! weft's non-blocking mode from reaching another program).
-
 //! - **Signals and `EINTR`.** On a plain thread a call is interrupted as
 //!   libc's is: the kernel's own call blocks, or, on a socket weft made
 //!   non-blocking (`WEFT_NB`), the wait in `poll(2)` ends with `EINTR`
@@ -61,10 +56,67 @@
 //!   nothing reaches a poller, a runtime lock or the `EMFILE` waiters. A
 //!   hook that keeps state of its own checks `outside_weft()` before it
 //!   touches it.
+//!
+//! # Layout
+//!
+//! One file per family: `socket.rs`, `rw.rs`, `poll.rs`, `fd.rs`,
+//! `sleep.rs`, `dns.rs`, `block.rs`, `pthread.rs`, `spawn.rs` (which keeps
+//! weft's non-blocking mode from reaching another program). Most hooks
+//! reach the kernel through `sys::raw`. Those that need libc's own function
+//! (the pthread waits, process spawning) call it through `real.rs`, whose
+//! table names each such function once, with its C signature, and makes of
+//! it the slot that holds its address, the slot's look-up before `main`
+//! (never in a forked child), and the function the hook calls, as in
+//! `real::pthread_mutex_lock(mutex)`.
+//!
+//! A new hook is its function in its family's file and its line in
+//! `HOOKS` below, which keeps every hook linked; and, if it calls libc's
+//! own function, that function's line in `real.rs`'s table.
 
 #![allow(unreachable_pub, clippy::missing_safety_doc)]
 
 pub(crate) use crate::runtime::outside_weft;
+
+/// The six arguments of `sys::raw::syscall6`: those given, each cast to
+/// `c_long` as the kernel takes them, then zeros.
+macro_rules! syscall_args {
+    ($a:expr) => {
+        [$a as libc::c_long, 0, 0, 0, 0, 0]
+    };
+    ($a:expr, $b:expr) => {
+        [$a as libc::c_long, $b as libc::c_long, 0, 0, 0, 0]
+    };
+    ($a:expr, $b:expr, $c:expr) => {
+        [
+            $a as libc::c_long,
+            $b as libc::c_long,
+            $c as libc::c_long,
+            0,
+            0,
+            0,
+        ]
+    };
+    ($a:expr, $b:expr, $c:expr, $d:expr) => {
+        [
+            $a as libc::c_long,
+            $b as libc::c_long,
+            $c as libc::c_long,
+            $d as libc::c_long,
+            0,
+            0,
+        ]
+    };
+    ($a:expr, $b:expr, $c:expr, $d:expr, $e:expr, $f:expr) => {
+        [
+            $a as libc::c_long,
+            $b as libc::c_long,
+            $c as libc::c_long,
+            $d as libc::c_long,
+            $e as libc::c_long,
+            $f as libc::c_long,
+        ]
+    };
+}
 
 mod block;
 mod dns;
@@ -80,7 +132,7 @@ mod spawn;
 /// Every hook, referenced from the runtime so the linker keeps them in any
 /// program that uses weft.
 #[used]
-static HOOKS: Hooks = Hooks([
+static HOOKS: Hooks = Hooks(&[
     socket::socket as *const (),
     socket::socketpair as *const (),
     socket::accept as *const (),
@@ -90,6 +142,10 @@ static HOOKS: Hooks = Hooks([
     socket::setsockopt as *const (),
     rw::read as *const (),
     rw::readv as *const (),
+    rw::pread64 as *const (),
+    rw::pread as *const (),
+    rw::pwrite64 as *const (),
+    rw::pwrite as *const (),
     rw::recv as *const (),
     rw::recvfrom as *const (),
     rw::recvmsg as *const (),
@@ -99,6 +155,9 @@ static HOOKS: Hooks = Hooks([
     rw::sendto as *const (),
     rw::sendmsg as *const (),
     poll::poll as *const (),
+    poll::ppoll as *const (),
+    poll::select as *const (),
+    poll::pselect as *const (),
     fd::close as *const (),
     fd::dup as *const (),
     fd::dup2 as *const (),
@@ -110,21 +169,18 @@ static HOOKS: Hooks = Hooks([
     sleep::usleep as *const (),
     sleep::sleep as *const (),
     dns::getaddrinfo as *const (),
-    rw::pread as *const (),
-    rw::pread64 as *const (),
-    rw::pwrite as *const (),
-    rw::pwrite64 as *const (),
     block::syscall as *const (),
     block::epoll_wait as *const (),
     block::epoll_pwait as *const (),
+    block::epoll_pwait2 as *const (),
     block::wait4 as *const (),
     block::waitpid as *const (),
     block::wait as *const (),
     block::waitid as *const (),
-    block::open as *const (),
-    block::open64 as *const (),
     block::openat as *const (),
     block::openat64 as *const (),
+    block::open as *const (),
+    block::open64 as *const (),
     block::fsync as *const (),
     block::fdatasync as *const (),
     block::flock as *const (),
@@ -136,10 +192,6 @@ static HOOKS: Hooks = Hooks([
     pthread::pthread_timedjoin_np as *const (),
     pthread::sem_wait as *const (),
     pthread::sem_timedwait as *const (),
-    poll::ppoll as *const (),
-    poll::select as *const (),
-    poll::pselect as *const (),
-    block::epoll_pwait2 as *const (),
     spawn::posix_spawn as *const (),
     spawn::posix_spawnp as *const (),
     spawn::posix_spawn_file_actions_adddup2 as *const (),
@@ -150,30 +202,14 @@ static HOOKS: Hooks = Hooks([
 ]);
 
 /// The hooks' addresses.
-struct Hooks(#[allow(dead_code)] [*const (); 66]);
+struct Hooks(#[allow(dead_code)] &'static [*const ()]);
 
 // SAFETY: function addresses, never written or dereferenced.
 unsafe impl Sync for Hooks {}
 
-/// Keeps the hooks linked; called when a runtime starts.
+/// Keeps the hooks linked, and looks up libc's own functions if the
+/// program's start has not (`real.rs`); called when a runtime is built.
 pub(crate) fn link() {
     std::hint::black_box(&HOOKS);
-    resolve_libc();
+    real::resolve();
 }
-
-/// Looks up, once, every libc function the hooks reach with `dlsym`
-/// (`real.rs`). A forked child must never call `dlsym` itself: it takes
-/// the loader's lock, which another thread of the parent may have held at
-/// the fork, and the child would wait for it for good (a child's `execvp`
-/// goes through `spawn.rs`). So this runs before `main`, while the process
-/// has one thread, from the executable's constructor list, and again
-/// (a no-op by then) when a runtime is built.
-extern "C" fn resolve_libc() {
-    pthread::resolve();
-    spawn::resolve();
-}
-
-/// Runs `resolve_libc` as the program starts (see there).
-#[used]
-#[link_section = ".init_array"]
-static RESOLVE_AT_START: extern "C" fn() = resolve_libc;

@@ -233,18 +233,11 @@ unsafe fn raw_pselect(
     // The sixth argument: the mask and its size, or null for none.
     let mask = [sigmask as usize, 8];
     let mask_ptr = if sigmask.is_null() {
-        0
+        std::ptr::null()
     } else {
-        mask.as_ptr() as libc::c_long
+        mask.as_ptr()
     };
-    let args = [
-        nfds as libc::c_long,
-        sets.sets[0] as libc::c_long,
-        sets.sets[1] as libc::c_long,
-        sets.sets[2] as libc::c_long,
-        ts as libc::c_long,
-        mask_ptr,
-    ];
+    let args = syscall_args!(nfds, sets.sets[0], sets.sets[1], sets.sets[2], ts, mask_ptr);
     // SAFETY: the caller's contract; `mask` lives across the call.
     raw::cvt_raw(unsafe { raw::syscall6(libc::SYS_pselect6, args) }) as c_int
 }

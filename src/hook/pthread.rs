@@ -7,10 +7,10 @@
 //! hook does not see them. In a coroutine each runs as a blocking call
 //! (`runtime/takeover.rs`): if it lasts, another thread of the worker runs
 //! the worker's other coroutines, among them, perhaps, the one that holds
-//! the mutex or will post the semaphore. The call itself is libc's, found
-//! with `dlsym(RTLD_NEXT)` (the next definition after this executable's), so
-//! every mutex kind, robust and priority-inheriting ones included, behaves
-//! as libc makes it. Outside coroutines each is libc's call, unchanged.
+//! the mutex or will post the semaphore. The call itself is libc's own
+//! (`real.rs`), so every mutex kind, robust and priority-inheriting ones
+//! included, behaves as libc makes it. Outside coroutines each is libc's
+//! call, unchanged.
 //!
 //! # Why interposing them is sound
 //!
@@ -37,11 +37,9 @@
 //! tries the lock (`pthread_mutex_trylock`, `sem_trywait`) and marks a
 //! blocking call only if that fails.
 
-use std::ffi::CStr;
-
 use libc::{c_int, c_void, pthread_cond_t, pthread_mutex_t, pthread_t, sem_t, timespec};
 
-use super::real::{real, Real};
+use super::real;
 use crate::runtime::{blocking_call, current_task};
 use crate::sys;
 
@@ -51,56 +49,21 @@ static COND_CALL: crate::task::Call = crate::task::Call("futex (pthread_cond_wai
 static JOIN_CALL: crate::task::Call = crate::task::Call("futex (pthread_join)");
 static SEM_CALL: crate::task::Call = crate::task::Call("futex (sem_wait)");
 
-/// The version of `pthread_cond_*` that current programs link against
-/// (libc keeps an older one beside it on x86_64).
-#[cfg(target_arch = "x86_64")]
-const COND_VERSION: &CStr = c"GLIBC_2.3.2";
-#[cfg(not(target_arch = "x86_64"))]
-const COND_VERSION: &CStr = c"GLIBC_2.17";
-
-static MUTEX_LOCK: Real = Real::new(c"pthread_mutex_lock");
-static MUTEX_TRYLOCK: Real = Real::new(c"pthread_mutex_trylock");
-static MUTEX_TIMEDLOCK: Real = Real::new(c"pthread_mutex_timedlock");
-static COND_WAIT: Real = Real::versioned(c"pthread_cond_wait", COND_VERSION);
-static COND_TIMEDWAIT: Real = Real::versioned(c"pthread_cond_timedwait", COND_VERSION);
-static JOIN: Real = Real::new(c"pthread_join");
-static TIMEDJOIN: Real = Real::new(c"pthread_timedjoin_np");
-static SEM_WAIT: Real = Real::new(c"sem_wait");
-static SEM_TRYWAIT: Real = Real::new(c"sem_trywait");
-static SEM_TIMEDWAIT: Real = Real::new(c"sem_timedwait");
-
-type MutexFn = unsafe extern "C" fn(*mut pthread_mutex_t) -> c_int;
-type MutexTimedFn = unsafe extern "C" fn(*mut pthread_mutex_t, *const timespec) -> c_int;
-type CondFn = unsafe extern "C" fn(*mut pthread_cond_t, *mut pthread_mutex_t) -> c_int;
-type CondTimedFn =
-    unsafe extern "C" fn(*mut pthread_cond_t, *mut pthread_mutex_t, *const timespec) -> c_int;
-type JoinFn = unsafe extern "C" fn(pthread_t, *mut *mut c_void) -> c_int;
-type TimedJoinFn = unsafe extern "C" fn(pthread_t, *mut *mut c_void, *const timespec) -> c_int;
-type SemFn = unsafe extern "C" fn(*mut sem_t) -> c_int;
-type SemTimedFn = unsafe extern "C" fn(*mut sem_t, *const timespec) -> c_int;
-
 /// `pthread_mutex_lock(3)`.
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_lock(mutex: *mut pthread_mutex_t) -> c_int {
-    // SAFETY: the libc functions of these names have these types.
-    let (lock, trylock) = unsafe {
-        (
-            real::<MutexFn>(&MUTEX_LOCK),
-            real::<MutexFn>(&MUTEX_TRYLOCK),
-        )
-    };
     if current_task().is_none() {
         // SAFETY: the caller's contract for pthread_mutex_lock(3).
-        return unsafe { lock(mutex) };
+        return unsafe { real::pthread_mutex_lock(mutex) };
     }
     // SAFETY: as above; trylock takes the same argument.
-    match unsafe { trylock(mutex) } {
+    match unsafe { real::pthread_mutex_trylock(mutex) } {
         // Taken, or taken from an owner that died (a robust mutex): what
         // `lock` would have answered.
         r @ (0 | libc::EOWNERDEAD) => r,
         // Busy, or an answer `lock` gives without waiting (EDEADLK, EINVAL).
         // SAFETY: as above.
-        _ => blocking_call(&MUTEX_CALL, || unsafe { lock(mutex) }),
+        _ => blocking_call(&MUTEX_CALL, || unsafe { real::pthread_mutex_lock(mutex) }),
     }
 }
 
@@ -110,22 +73,17 @@ pub unsafe extern "C" fn pthread_mutex_timedlock(
     mutex: *mut pthread_mutex_t,
     abstime: *const timespec,
 ) -> c_int {
-    // SAFETY: the libc functions of these names have these types.
-    let (lock, trylock) = unsafe {
-        (
-            real::<MutexTimedFn>(&MUTEX_TIMEDLOCK),
-            real::<MutexFn>(&MUTEX_TRYLOCK),
-        )
-    };
     if current_task().is_none() {
         // SAFETY: the caller's contract for pthread_mutex_timedlock(3).
-        return unsafe { lock(mutex, abstime) };
+        return unsafe { real::pthread_mutex_timedlock(mutex, abstime) };
     }
-    // SAFETY: as above.
-    match unsafe { trylock(mutex) } {
+    // SAFETY: as above; trylock takes the same mutex.
+    match unsafe { real::pthread_mutex_trylock(mutex) } {
         r @ (0 | libc::EOWNERDEAD) => r,
         // SAFETY: as above.
-        _ => blocking_call(&MUTEX_CALL, || unsafe { lock(mutex, abstime) }),
+        _ => blocking_call(&MUTEX_CALL, || unsafe {
+            real::pthread_mutex_timedlock(mutex, abstime)
+        }),
     }
 }
 
@@ -135,10 +93,10 @@ pub unsafe extern "C" fn pthread_cond_wait(
     cond: *mut pthread_cond_t,
     mutex: *mut pthread_mutex_t,
 ) -> c_int {
-    // SAFETY: the libc function of this name and version has this type.
-    let wait = unsafe { real::<CondFn>(&COND_WAIT) };
     // SAFETY: the caller's contract for pthread_cond_wait(3).
-    blocking_call(&COND_CALL, || unsafe { wait(cond, mutex) })
+    blocking_call(&COND_CALL, || unsafe {
+        real::pthread_cond_wait(cond, mutex)
+    })
 }
 
 /// `pthread_cond_timedwait(3)`.
@@ -148,19 +106,17 @@ pub unsafe extern "C" fn pthread_cond_timedwait(
     mutex: *mut pthread_mutex_t,
     abstime: *const timespec,
 ) -> c_int {
-    // SAFETY: the libc function of this name and version has this type.
-    let wait = unsafe { real::<CondTimedFn>(&COND_TIMEDWAIT) };
     // SAFETY: the caller's contract for pthread_cond_timedwait(3).
-    blocking_call(&COND_CALL, || unsafe { wait(cond, mutex, abstime) })
+    blocking_call(&COND_CALL, || unsafe {
+        real::pthread_cond_timedwait(cond, mutex, abstime)
+    })
 }
 
 /// `pthread_join(3)`: `std::thread::JoinHandle::join` ends here.
 #[no_mangle]
 pub unsafe extern "C" fn pthread_join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
-    // SAFETY: the libc function of this name has this type.
-    let join = unsafe { real::<JoinFn>(&JOIN) };
     // SAFETY: the caller's contract for pthread_join(3).
-    blocking_call(&JOIN_CALL, || unsafe { join(thread, retval) })
+    blocking_call(&JOIN_CALL, || unsafe { real::pthread_join(thread, retval) })
 }
 
 /// `pthread_timedjoin_np(3)`.
@@ -170,69 +126,55 @@ pub unsafe extern "C" fn pthread_timedjoin_np(
     retval: *mut *mut c_void,
     abstime: *const timespec,
 ) -> c_int {
-    // SAFETY: the libc function of this name has this type.
-    let join = unsafe { real::<TimedJoinFn>(&TIMEDJOIN) };
     // SAFETY: the caller's contract for pthread_timedjoin_np(3).
-    blocking_call(&JOIN_CALL, || unsafe { join(thread, retval, abstime) })
+    blocking_call(&JOIN_CALL, || unsafe {
+        real::pthread_timedjoin_np(thread, retval, abstime)
+    })
 }
 
 /// `sem_wait(3)`.
 #[no_mangle]
 pub unsafe extern "C" fn sem_wait(sem: *mut sem_t) -> c_int {
-    // SAFETY: the libc functions of these names have these types.
-    let (wait, trywait) = unsafe { (real::<SemFn>(&SEM_WAIT), real::<SemFn>(&SEM_TRYWAIT)) };
     if current_task().is_none() {
         // SAFETY: the caller's contract for sem_wait(3).
-        return unsafe { wait(sem) };
+        return unsafe { real::sem_wait(sem) };
     }
-    let errno = sys::errno();
     // SAFETY: as above; sem_trywait takes the same argument.
-    if unsafe { trywait(sem) } == 0 {
+    if unsafe { sem_try(sem) } {
         return 0;
     }
-    // The failed try's EAGAIN is not the caller's to see.
-    sys::set_errno(errno);
     // SAFETY: as above.
-    blocking_call(&SEM_CALL, || unsafe { wait(sem) })
+    blocking_call(&SEM_CALL, || unsafe { real::sem_wait(sem) })
 }
 
 /// `sem_timedwait(3)`.
 #[no_mangle]
 pub unsafe extern "C" fn sem_timedwait(sem: *mut sem_t, abstime: *const timespec) -> c_int {
-    // SAFETY: the libc functions of these names have these types.
-    let (wait, trywait) = unsafe {
-        (
-            real::<SemTimedFn>(&SEM_TIMEDWAIT),
-            real::<SemFn>(&SEM_TRYWAIT),
-        )
-    };
     if current_task().is_none() {
         // SAFETY: the caller's contract for sem_timedwait(3).
-        return unsafe { wait(sem, abstime) };
+        return unsafe { real::sem_timedwait(sem, abstime) };
     }
-    let errno = sys::errno();
-    // SAFETY: as above.
-    if unsafe { trywait(sem) } == 0 {
+    // SAFETY: as above; sem_trywait takes the same semaphore.
+    if unsafe { sem_try(sem) } {
         return 0;
     }
-    sys::set_errno(errno);
     // SAFETY: as above.
-    blocking_call(&SEM_CALL, || unsafe { wait(sem, abstime) })
+    blocking_call(&SEM_CALL, || unsafe { real::sem_timedwait(sem, abstime) })
 }
 
-/// Looks up every libc function this file calls through `Real` now, in
-/// the process that builds a runtime, so that a forked child never does:
-/// `dlsym` takes the loader's lock, which another thread may have held at
-/// the fork (`hook::link`).
-pub(super) fn resolve() {
-    MUTEX_LOCK.get();
-    MUTEX_TRYLOCK.get();
-    MUTEX_TIMEDLOCK.get();
-    COND_WAIT.get();
-    COND_TIMEDWAIT.get();
-    JOIN.get();
-    TIMEDJOIN.get();
-    SEM_WAIT.get();
-    SEM_TRYWAIT.get();
-    SEM_TIMEDWAIT.get();
+/// A coroutine's first try at `sem`, before it marks a blocking call:
+/// whether `sem_trywait` took it. A failed try's `EAGAIN` is not the
+/// caller's to see, so `errno` is put back as it was.
+///
+/// # Safety
+///
+/// The caller's contract for sem_trywait(3).
+unsafe fn sem_try(sem: *mut sem_t) -> bool {
+    let errno = sys::errno();
+    // SAFETY: the caller's contract.
+    if unsafe { real::sem_trywait(sem) } == 0 {
+        return true;
+    }
+    sys::set_errno(errno);
+    false
 }

@@ -4,11 +4,12 @@
 //! (`io/mod.rs`). On a `PER_CALL` socket (its description blocks, as the
 //! user set it) a coroutine's call asks not to block: `MSG_DONTWAIT` on the
 //! `send`/`recv` family, and `read`, `write`, `readv` and `writev` made as
-//! the `recv`/`send` calls the kernel turns them into on a socket. `read`, `write` and their vectored and positioned forms
-//! on any other fd (a file, a pipe, a tty) run as blocking calls
-//! (`block.rs`): the worker may be taken over while they wait.
+//! the `recv`/`send` calls the kernel turns them into on a socket. `read`,
+//! `write` and their vectored and positioned forms on any other fd (a file,
+//! a pipe, a tty) run as blocking calls (`block.rs`): the worker may be
+//! taken over while they wait.
 
-use libc::{c_int, c_long, c_void, iovec, msghdr, off64_t, size_t, sockaddr, socklen_t, ssize_t};
+use libc::{c_int, c_void, iovec, msghdr, off64_t, size_t, sockaddr, socklen_t, ssize_t};
 
 use super::block::blocking_rw;
 use crate::io::fd_table::{Slot, SEQPACKET, STREAM};
@@ -40,12 +41,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
             raw::read(fd, buf, count)
         }),
         // SAFETY: as above.
-        None => unsafe {
-            blocking_rw(
-                libc::SYS_read,
-                [fd as c_long, buf as c_long, count as c_long, 0, 0, 0],
-            )
-        },
+        None => unsafe { blocking_rw(libc::SYS_read, syscall_args!(fd, buf, count)) },
     }
 }
 
@@ -66,12 +62,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
             raw::readv(fd, iov, iovcnt)
         }),
         // SAFETY: as above.
-        None => unsafe {
-            blocking_rw(
-                libc::SYS_readv,
-                [fd as c_long, iov as c_long, iovcnt as c_long, 0, 0, 0],
-            )
-        },
+        None => unsafe { blocking_rw(libc::SYS_readv, syscall_args!(fd, iov, iovcnt)) },
     }
 }
 
@@ -110,19 +101,7 @@ pub unsafe extern "C" fn pread64(
     off: off64_t,
 ) -> ssize_t {
     // SAFETY: the caller's contract for pread(2).
-    unsafe {
-        blocking_rw(
-            libc::SYS_pread64,
-            [
-                fd as c_long,
-                buf as c_long,
-                count as c_long,
-                off as c_long,
-                0,
-                0,
-            ],
-        )
-    }
+    unsafe { blocking_rw(libc::SYS_pread64, syscall_args!(fd, buf, count, off)) }
 }
 
 /// `pread(2)`: the same call (file offsets are 64-bit here).
@@ -146,19 +125,7 @@ pub unsafe extern "C" fn pwrite64(
     off: off64_t,
 ) -> ssize_t {
     // SAFETY: the caller's contract for pwrite(2).
-    unsafe {
-        blocking_rw(
-            libc::SYS_pwrite64,
-            [
-                fd as c_long,
-                buf as c_long,
-                count as c_long,
-                off as c_long,
-                0,
-                0,
-            ],
-        )
-    }
+    unsafe { blocking_rw(libc::SYS_pwrite64, syscall_args!(fd, buf, count, off)) }
 }
 
 /// `pwrite(2)`.
@@ -272,12 +239,7 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
             raw::write(fd, buf.cast::<u8>().add(done).cast(), count - done)
         }),
         // SAFETY: as above.
-        None => unsafe {
-            blocking_rw(
-                libc::SYS_write,
-                [fd as c_long, buf as c_long, count as c_long, 0, 0, 0],
-            )
-        },
+        None => unsafe { blocking_rw(libc::SYS_write, syscall_args!(fd, buf, count)) },
     }
 }
 
@@ -300,12 +262,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> 
             raw::writev(fd, iov, iovcnt)
         }),
         // SAFETY: as above.
-        None => unsafe {
-            blocking_rw(
-                libc::SYS_writev,
-                [fd as c_long, iov as c_long, iovcnt as c_long, 0, 0, 0],
-            )
-        },
+        None => unsafe { blocking_rw(libc::SYS_writev, syscall_args!(fd, iov, iovcnt)) },
     }
 }
 

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use libc::{c_int, c_void, sockaddr, socklen_t};
 
-use crate::io::fd_table::{self, KNOWN, PER_CALL, SOCKET};
+use super::fd::known_socket;
+use crate::io::fd_table::{self, PER_CALL};
 use crate::io::{
     block_thread, deadline_after, kind_of, managed, register_new, retry, type_flags, wait_any,
     Direction,
@@ -81,11 +82,12 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 }
 
 /// `accept4(2)`. In a coroutine the new socket's description is as the
-/// user asked (`PER_CALL`, or the user's `SOCK_NONBLOCK`). A coroutine whose accept would park
-/// (the listener blocks, as the user sees it) gets `EMFILE` and `ENFILE`
-/// only after waiting, up to 100 ms, for some fd to be closed, so a
-/// retrying accept loop does not spin. Everywhere else (plain threads, a
-/// non-blocking listener) they come at once, as from libc.
+/// user asked (`PER_CALL`, or the user's `SOCK_NONBLOCK`). A coroutine
+/// whose accept would park (the listener blocks, as the user sees it) gets
+/// `EMFILE` and `ENFILE` only after waiting, up to 100 ms, for some fd to
+/// be closed, so a retrying accept loop does not spin. Everywhere else
+/// (plain threads, a non-blocking listener) they come at once, as from
+/// libc.
 #[no_mangle]
 pub unsafe extern "C" fn accept4(
     fd: c_int,
@@ -183,14 +185,7 @@ unsafe fn accept4_blocking_call(
     len: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    let args = [
-        fd as libc::c_long,
-        addr as libc::c_long,
-        len as libc::c_long,
-        flags as libc::c_long,
-        0,
-        0,
-    ];
+    let args = syscall_args!(fd, addr, len, flags);
     // SAFETY: the caller's contract for accept4(2).
     crate::runtime::blocking_syscall(&ACCEPT, || unsafe {
         raw::syscall6(libc::SYS_accept4, args)
@@ -210,14 +205,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     if slot.is_some_and(|s| in_coroutine && s.state().has(PER_CALL)) {
         // The description blocks (the user's own socket): a blocking call,
         // the worker taken over while it waits.
-        let args = [
-            fd as libc::c_long,
-            addr as libc::c_long,
-            len as libc::c_long,
-            0,
-            0,
-            0,
-        ];
+        let args = syscall_args!(fd, addr, len);
         // SAFETY: the caller's contract for connect(2).
         return crate::runtime::blocking_syscall(&CONNECT, || unsafe {
             raw::syscall6(libc::SYS_connect, args)
@@ -338,9 +326,7 @@ pub unsafe extern "C" fn setsockopt(
     let rc = unsafe { raw::setsockopt(fd, level, name, value, len) };
     if rc == 0 && level == libc::SOL_SOCKET && matches!(name, libc::SO_RCVTIMEO | libc::SO_SNDTIMEO)
     {
-        if let Some(slot) =
-            fd_table::get(fd).filter(|s| s.state().flags & (KNOWN | SOCKET) == KNOWN | SOCKET)
-        {
+        if let Some(slot) = known_socket(fd) {
             // SAFETY: the kernel accepted `value` as a timeval of `len` bytes.
             let tv = unsafe { *(value as *const libc::timeval) };
             let ns = tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;

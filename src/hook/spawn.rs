@@ -32,33 +32,12 @@
 //! Not covered: `execl`, `execle` and `execlp` (C-variadic), `fexecve`,
 //! `sendmmsg`, and libc's own internal spawns (`system`, `popen`).
 //!
-//! The calls themselves are libc's, found with `dlsym(RTLD_NEXT)`.
+//! The calls themselves are libc's own (`real.rs`).
 
 use libc::{c_char, c_int, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 
-use super::real::{real, Real};
+use super::real;
 use crate::io;
-
-static POSIX_SPAWN: Real = Real::new(c"posix_spawn");
-static POSIX_SPAWNP: Real = Real::new(c"posix_spawnp");
-static ADDDUP2: Real = Real::new(c"posix_spawn_file_actions_adddup2");
-static EXECVE: Real = Real::new(c"execve");
-static EXECV: Real = Real::new(c"execv");
-static EXECVP: Real = Real::new(c"execvp");
-static EXECVPE: Real = Real::new(c"execvpe");
-
-type SpawnFn = unsafe extern "C" fn(
-    *mut pid_t,
-    *const c_char,
-    *const posix_spawn_file_actions_t,
-    *const posix_spawnattr_t,
-    *const *mut c_char,
-    *const *mut c_char,
-) -> c_int;
-type AddDup2Fn = unsafe extern "C" fn(*mut posix_spawn_file_actions_t, c_int, c_int) -> c_int;
-type ExecveFn =
-    unsafe extern "C" fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
-type ExecvFn = unsafe extern "C" fn(*const c_char, *const *const c_char) -> c_int;
 
 /// `posix_spawn(3)`: step 1, then libc's.
 #[no_mangle]
@@ -71,9 +50,8 @@ pub unsafe extern "C" fn posix_spawn(
     envp: *const *mut c_char,
 ) -> c_int {
     io::share_inherited();
-    // SAFETY: libc's function of this name has this type; the caller's
-    // contract for posix_spawn(3).
-    unsafe { real::<SpawnFn>(&POSIX_SPAWN)(pid, path, actions, attr, argv, envp) }
+    // SAFETY: the caller's contract for posix_spawn(3).
+    unsafe { real::posix_spawn(pid, path, actions, attr, argv, envp) }
 }
 
 /// `posix_spawnp(3)`: step 1, then libc's.
@@ -87,8 +65,8 @@ pub unsafe extern "C" fn posix_spawnp(
     envp: *const *mut c_char,
 ) -> c_int {
     io::share_inherited();
-    // SAFETY: as in `posix_spawn`.
-    unsafe { real::<SpawnFn>(&POSIX_SPAWNP)(pid, file, actions, attr, argv, envp) }
+    // SAFETY: the caller's contract for posix_spawnp(3).
+    unsafe { real::posix_spawnp(pid, file, actions, attr, argv, envp) }
 }
 
 /// `posix_spawn_file_actions_adddup2(3)`: step 2, then libc's.
@@ -99,9 +77,8 @@ pub unsafe extern "C" fn posix_spawn_file_actions_adddup2(
     new_fd: c_int,
 ) -> c_int {
     io::share(fd);
-    // SAFETY: libc's function of this name has this type; the caller's
-    // contract.
-    unsafe { real::<AddDup2Fn>(&ADDDUP2)(actions, fd, new_fd) }
+    // SAFETY: the caller's contract for this function.
+    unsafe { real::posix_spawn_file_actions_adddup2(actions, fd, new_fd) }
 }
 
 /// `execve(2)`: step 1, then libc's.
@@ -112,25 +89,24 @@ pub unsafe extern "C" fn execve(
     envp: *const *const c_char,
 ) -> c_int {
     io::share_inherited();
-    // SAFETY: libc's function of this name has this type; the caller's
-    // contract for execve(2).
-    unsafe { real::<ExecveFn>(&EXECVE)(path, argv, envp) }
+    // SAFETY: the caller's contract for execve(2).
+    unsafe { real::execve(path, argv, envp) }
 }
 
 /// `execv(3)`: step 1, then libc's.
 #[no_mangle]
 pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
     io::share_inherited();
-    // SAFETY: as in `execve`.
-    unsafe { real::<ExecvFn>(&EXECV)(path, argv) }
+    // SAFETY: the caller's contract for execv(3).
+    unsafe { real::execv(path, argv) }
 }
 
 /// `execvp(3)`: step 1, then libc's.
 #[no_mangle]
 pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
     io::share_inherited();
-    // SAFETY: as in `execve`.
-    unsafe { real::<ExecvFn>(&EXECVP)(file, argv) }
+    // SAFETY: the caller's contract for execvp(3).
+    unsafe { real::execvp(file, argv) }
 }
 
 /// `execvpe(3)`: step 1, then libc's.
@@ -141,20 +117,6 @@ pub unsafe extern "C" fn execvpe(
     envp: *const *const c_char,
 ) -> c_int {
     io::share_inherited();
-    // SAFETY: as in `execve`.
-    unsafe { real::<ExecveFn>(&EXECVPE)(file, argv, envp) }
-}
-
-/// Looks up every libc function this file calls through `Real` now, in
-/// the process that builds a runtime, so that a forked child never does:
-/// `dlsym` takes the loader's lock, which another thread may have held at
-/// the fork (`hook::link`).
-pub(super) fn resolve() {
-    POSIX_SPAWN.get();
-    POSIX_SPAWNP.get();
-    ADDDUP2.get();
-    EXECVE.get();
-    EXECV.get();
-    EXECVP.get();
-    EXECVPE.get();
+    // SAFETY: the caller's contract for execvpe(3).
+    unsafe { real::execvpe(file, argv, envp) }
 }
