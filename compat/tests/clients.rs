@@ -18,7 +18,7 @@
 //! of the serial time or less; the figures measured are printed.
 //!
 //! The servers come from Debian's `postgresql` and `memcached` packages
-//! (`.ci/run` installs them).
+//! (`.ci/run` installs them); the HTTP server is the test's own.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use weft::Runtime;
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 fn one_worker() -> Runtime {

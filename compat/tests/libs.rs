@@ -1,6 +1,9 @@
-//! Real blocking libraries, unchanged, inside coroutines: ureq, the redis
-//! crate against a real redis-server, and C code in a shared library.
+//! Real blocking client crates, unchanged, inside coroutines: ureq against
+//! a small HTTP server of the test's own, and the redis crate against a
+//! real redis-server (Debian's `redis-server` package) that the test
+//! starts on loopback.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -174,58 +177,4 @@ fn redis_sync_client_from_a_thousand_coroutines() {
         .query(&mut con)
         .unwrap();
     assert_eq!(counter, 1000);
-}
-
-type Fetch = unsafe extern "C" fn(i32, *mut u8, i32) -> i32;
-
-/// Compiles tests/c/fetch.c into a shared library and loads it.
-fn load_c_library() -> Fetch {
-    let lib = common::clib::CLib::build("fetch");
-    // SAFETY: the C function has exactly this signature.
-    unsafe { lib.get::<Fetch>(c"weft_c_fetch") }
-}
-
-#[test]
-fn c_code_in_a_shared_library_is_intercepted() {
-    let fetch = load_c_library();
-    let rt = weft::Runtime::builder().workers(1).build().unwrap();
-    // A server that answers each connection after 300 ms.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port() as i32;
-    rt.spawn(move || loop {
-        let Ok((mut s, _)) = listener.accept() else {
-            return;
-        };
-        weft::go(move || {
-            let mut q = [0u8; 1];
-            s.read_exact(&mut q).unwrap();
-            weft::sleep(Duration::from_millis(300));
-            s.write_all(b"from the server").unwrap();
-        });
-    });
-    let start = Instant::now();
-    let replies = rt.run(move || {
-        let hs: Vec<_> = (0..20)
-            .map(|_| {
-                weft::go(move || {
-                    let mut buf = [0u8; 64];
-                    // SAFETY: the buffer is valid for 64 bytes.
-                    let n = unsafe { fetch(port, buf.as_mut_ptr(), 64) };
-                    assert!(n > 0, "C fetch failed");
-                    String::from_utf8_lossy(&buf[..n as usize]).into_owned()
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap())
-            .collect::<Vec<_>>()
-    });
-    let elapsed = start.elapsed();
-    assert!(replies.iter().all(|r| r == "from the server"));
-    // On one worker, 20 blocking C calls of 300 ms each would take 6 s if
-    // the C library's recv blocked the thread; parked, they overlap.
-    assert!(
-        elapsed < Duration::from_secs(3),
-        "C calls did not overlap: {elapsed:?}"
-    );
 }
