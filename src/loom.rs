@@ -1,14 +1,17 @@
 //! The concurrency primitives under weft's channels and locks, imported from
-//! one place so that the same code runs on std and weft's runtime normally
-//! and on [loom](https://docs.rs/loom) under `RUSTFLAGS="--cfg weft_loom"`, where
+//! one place so that the same code runs on std normally and on
+//! [loom](https://docs.rs/loom) under `RUSTFLAGS="--cfg weft_loom"`, where
 //! every interleaving of a small model is explored (`src/sync/models.rs`).
+//! This module only swaps std's types for loom's; what a waiter is and how
+//! it parks lives with the wait queue (`src/sync/waiter.rs`).
 //!
 //! - `AtomicUsize`, `Ordering`: std's or loom's.
 //! - `Lock<T>`: a short-critical-section lock. Normally a spin lock with
 //!   backoff (a critical section here is a few list operations and never
 //!   parks or calls user code); under loom, loom's `Mutex`.
-//! - `Parker`: the identity of a waiter that can be woken: the current
-//!   coroutine or plain thread normally, a loom thread under loom.
+//! - `spin_wait`, `spin_pause`: one step of a spin that waits for another
+//!   thread. Normally a backoff or a CPU pause; under loom, a yield, so
+//!   that loom runs the thread being waited for.
 
 #[cfg(weft_loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -16,31 +19,18 @@ pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(not(weft_loom))]
-pub(crate) use self::std_impl::{
-    cancelled, checkpoint, lock_wait, park_deadline_with, park_with, spin_pause, spin_wait, Lock,
-    LockGuard, Parker,
-};
+pub(crate) use self::std_impl::{spin_pause, spin_wait, Lock, LockGuard};
 
 #[cfg(weft_loom)]
-pub(crate) use self::loom_impl::{
-    cancelled, checkpoint, lock_wait, park_deadline_with, park_with, spin_pause, spin_wait, Lock,
-    LockGuard, Parker,
-};
+pub(crate) use self::loom_impl::{spin_pause, spin_wait, Lock, LockGuard};
 
 #[cfg(not(weft_loom))]
 mod std_impl {
     use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
-    use std::ptr::NonNull;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::thread::{self, Thread};
-    use std::time::Instant;
 
     use crossbeam_utils::Backoff;
-
-    pub(crate) use crate::runtime::park::Wake;
-    use crate::runtime::{current_task, park as rt};
-    use crate::task::{Task, WaitFor};
 
     /// A spin lock for critical sections of a few instructions.
     pub(crate) struct Lock<T> {
@@ -122,66 +112,10 @@ mod std_impl {
         }
     }
 
-    /// Wakes one waiter: the coroutine or thread that made it.
-    pub(crate) enum Parker {
-        /// A coroutine, by address: no reference count is taken. A waiter
-        /// stays in its wait until its waker is done with the `Parker`
-        /// (`sync/queue.rs`, step 4), and a waiting task is alive.
-        Task(NonNull<Task>),
-        Thread(Thread),
-    }
-
-    impl Parker {
-        /// The caller's parker.
-        #[inline]
-        pub(crate) fn current() -> Parker {
-            match current_task() {
-                Some(task) => Parker::Task(NonNull::from(task)),
-                None => Parker::Thread(thread::current()),
-            }
-        }
-
-        /// Starts unparking the waiter: takes what the wake-up needs, so
-        /// that the waiter may stop waiting (and drop this parker) before
-        /// the returned [`Wake`] is finished.
-        #[inline(always)]
-        pub(crate) fn prepare_unpark(&self) -> Wake {
-            match self {
-                // SAFETY: the task is alive: see the field's comment.
-                Parker::Task(task) => rt::prepare_unpark_ref(unsafe { task.as_ref() }),
-                Parker::Thread(t) => Wake::Thread(t.clone()),
-            }
-        }
-    }
-
-    /// Parks the caller until unparked, or spuriously; `spin` first, if
-    /// given and the caller may spin (true: do not park). See
-    /// `runtime::park::park_with`.
-    #[inline(always)]
-    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
-        rt::park_with(spin, why)
-    }
-
-    /// Parks the caller until unparked, `deadline`, or spuriously; `spin`
-    /// as above.
-    pub(crate) fn park_deadline_with(
-        deadline: Instant,
-        spin: Option<impl FnOnce() -> bool>,
-        why: WaitFor,
-    ) {
-        rt::park_deadline_with(deadline, spin, why)
-    }
-
     /// One step of a short wait for another thread's store.
     #[inline]
     pub(crate) fn spin_wait(backoff: &Backoff) {
         backoff.snooze();
-    }
-
-    /// Counts the calling coroutine among its runtime's lock waiters until
-    /// the guard drops (`runtime/watchdog.rs`); `None` on a plain thread.
-    pub(crate) fn lock_wait() -> Option<crate::runtime::LockWait> {
-        crate::runtime::LockWait::begin()
     }
 
     /// One pause of such a spin.
@@ -189,32 +123,11 @@ mod std_impl {
     pub(crate) fn spin_pause() {
         std::hint::spin_loop();
     }
-
-    /// Whether the caller is a coroutine its runtime is cancelling.
-    #[inline]
-    pub(crate) fn cancelled() -> bool {
-        rt::cancelled()
-    }
-
-    /// A cancellation point (`runtime/park.rs`, cancellation step 3):
-    /// unwinds a cancelled coroutine, or returns true if it is unwinding
-    /// already; returns false otherwise.
-    #[inline]
-    pub(crate) fn checkpoint() -> bool {
-        rt::checkpoint()
-    }
 }
 
 #[cfg(weft_loom)]
 mod loom_impl {
-    use std::time::Instant;
-
-    use std::sync::Arc;
-
     use crossbeam_utils::Backoff;
-    use loom::sync::{Condvar, Mutex};
-
-    use crate::task::WaitFor;
     use loom::thread;
 
     /// loom's `Mutex`, with the spin lock's interface.
@@ -232,78 +145,13 @@ mod loom_impl {
         }
     }
 
-    /// A park token per loom thread, kept under a loom `Mutex`. (loom's own
-    /// `unpark` would also make runnable a thread that is blocked on a
-    /// mutex, which no real thread does.)
-    #[derive(Clone)]
-    pub(crate) struct Parker(Arc<(Mutex<bool>, Condvar)>);
-
-    loom::thread_local! {
-        static CURRENT: Parker = Parker(Arc::new((Mutex::new(false), Condvar::new())));
-    }
-
-    impl Parker {
-        pub(crate) fn current() -> Parker {
-            CURRENT.with(Parker::clone)
-        }
-
-        /// As in the real runtime: what the wake-up needs, taken first.
-        pub(crate) fn prepare_unpark(&self) -> Wake {
-            Wake(self.clone())
-        }
-    }
-
-    /// A prepared wake-up.
-    pub(crate) struct Wake(Parker);
-
-    impl Wake {
-        pub(crate) fn finish(self) {
-            *self.0 .0 .0.lock().unwrap() = true;
-            self.0 .0 .1.notify_one();
-        }
-    }
-
-    /// Models always spin (when given a spin) before they park, so that
-    /// loom explores claims that meet a spinning waiter.
-    pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>, _: WaitFor) {
-        if spin.is_some_and(|spin| spin()) {
-            return;
-        }
-        let me = Parker::current();
-        let mut token = me.0 .0.lock().unwrap();
-        while !*token {
-            token = me.0 .1.wait(token).unwrap();
-        }
-        *token = false;
-    }
-
-    /// loom has no clock: models never time out.
-    pub(crate) fn park_deadline_with(
-        _: Instant,
-        spin: Option<impl FnOnce() -> bool>,
-        why: WaitFor,
-    ) {
-        park_with(spin, why)
-    }
-
-    /// Models have no runtime whose lock waiters to count.
-    pub(crate) fn lock_wait() {}
-
     /// Lets loom schedule the thread being waited for.
     pub(crate) fn spin_wait(_: &Backoff) {
         thread::yield_now()
     }
 
+    /// As `spin_wait`.
     pub(crate) fn spin_pause() {
         thread::yield_now()
-    }
-
-    /// Models have no runtime to cancel them.
-    pub(crate) fn cancelled() -> bool {
-        false
-    }
-
-    pub(crate) fn checkpoint() -> bool {
-        false
     }
 }

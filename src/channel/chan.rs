@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 use super::error::{RecvError, RecvTimeoutError, SendTimeoutError, TrySendError};
 use crate::loom::{AtomicUsize, Lock, LockGuard};
 use crate::sync::queue::{Claim, Context, Entry, Outcome, WaitList};
+use crate::sync::waiter;
 use crate::task::{Kind, WaitFor};
 
 /// The op with which a plain receiver is woken when a select's send has
@@ -355,7 +356,7 @@ impl<T> Chan<T> {
                 self.unregister(cx.entry());
                 let msg = unwrap_slot(slot);
                 if matches!(outcome, Outcome::Cancelled) {
-                    crate::loom::checkpoint();
+                    waiter::checkpoint();
                     // Unwinding already: fail the send.
                     return Err(SendTimeoutError::Disconnected(msg));
                 }
@@ -402,7 +403,7 @@ impl<T> Chan<T> {
                 Outcome::TimedOut => self.unregister(cx.entry()),
                 Outcome::Cancelled => {
                     self.unregister(cx.entry());
-                    crate::loom::checkpoint();
+                    waiter::checkpoint();
                     return Err(RecvTimeoutError::Disconnected);
                 }
             }
@@ -437,7 +438,7 @@ impl<T> Chan<T> {
                 st.committed.unregister(&cx);
                 st.abandoned += 1;
                 drop(st);
-                crate::loom::checkpoint();
+                waiter::checkpoint();
                 Err(RecvError)
             }
         }

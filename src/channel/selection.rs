@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use super::{Receiver, RecvError, SendError, Sender};
 use crate::sync::queue::{Context, Entry, Outcome, Selected};
+use crate::sync::waiter;
 use crate::task::{Kind, WaitFor};
 
 /// One side of a channel, as an operation of a selection: a [`Receiver`]
@@ -307,7 +308,7 @@ pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selecte
             Some(Outcome::Cancelled) => {
                 // Unwinds, or (already unwinding) keeps counting towards
                 // the runtime's give-up.
-                crate::loom::checkpoint();
+                waiter::checkpoint();
             }
         }
     }
@@ -346,7 +347,7 @@ pub(crate) fn ready(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<usize> {
         }
         // Woken or not, the next round looks again.
         if let Some(Outcome::Cancelled) = outcome {
-            crate::loom::checkpoint();
+            waiter::checkpoint();
         }
     }
 }

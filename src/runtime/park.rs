@@ -146,7 +146,8 @@ fn unpark_task(task: TaskRef) {
 /// whole wake-up (the task cannot run before the caller returns to the
 /// scheduler); elsewhere it takes a strong count for the inbox. The other
 /// half, [`Wake::finish`], needs no borrow, so a waker can let the waiter
-/// go (and the task finish) in between: `sync/queue.rs`, step 4.
+/// go (and the task finish) in between: how a `Waiter` is woken
+/// (`sync/waiter.rs`; `sync/queue.rs`, step 4).
 #[cfg_attr(weft_loom, allow(dead_code))]
 #[inline(always)]
 pub(crate) fn prepare_unpark_ref(task: &Task) -> Wake {
@@ -168,8 +169,9 @@ pub(crate) fn prepare_unpark_ref(task: &Task) -> Wake {
     }
 }
 
-/// A wake-up prepared by [`prepare_unpark_ref`] (or for a thread), owning
-/// what it still needs.
+/// The second half of waking a `Waiter` (`sync/waiter.rs`): a wake-up
+/// prepared by [`prepare_unpark_ref`] (or for a thread), owning what it
+/// still needs.
 #[cfg_attr(weft_loom, allow(dead_code))]
 pub(crate) enum Wake {
     /// Nothing left to do.

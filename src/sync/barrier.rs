@@ -4,6 +4,7 @@ use std::fmt;
 use std::ptr;
 
 use super::queue::{Context, Outcome, WaitList};
+use super::waiter;
 use crate::loom::Lock;
 use crate::task::{Kind, WaitFor};
 
@@ -111,7 +112,7 @@ impl Barrier {
                     st.arrived -= 1;
                 }
                 drop(st);
-                crate::loom::checkpoint();
+                waiter::checkpoint();
                 BarrierWaitResult(false)
             }
         }

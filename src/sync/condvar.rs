@@ -5,6 +5,7 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use super::queue::{Context, Outcome, WaitList};
+use super::waiter;
 use super::MutexGuard;
 use crate::loom::Lock;
 use crate::task::{Kind, WaitFor};
@@ -195,7 +196,7 @@ impl Condvar {
         let guard = mutex.lock();
         if matches!(outcome, Outcome::Cancelled) {
             // Unwinds (dropping the guard), unless unwinding already.
-            crate::loom::checkpoint();
+            waiter::checkpoint();
         }
         (guard, matches!(outcome, Outcome::TimedOut))
     }

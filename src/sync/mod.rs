@@ -36,6 +36,7 @@ pub(crate) mod owner;
 pub(crate) mod queue;
 mod rwlock;
 mod semaphore;
+pub(crate) mod waiter;
 mod waitgroup;
 
 #[cfg(all(test, weft_loom))]

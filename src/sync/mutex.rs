@@ -8,6 +8,7 @@ use std::ptr;
 
 use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
+use super::waiter;
 use crate::loom::{AtomicUsize, Lock, Ordering};
 use crate::task::{Kind, WaitFor};
 
@@ -183,7 +184,7 @@ impl<T: ?Sized> Mutex<T> {
     fn lock_contended(&self) {
         let cx = Context::new(WaitFor::at(Kind::Mutex, &self.owner));
         // Counted among the runtime's lock waiters (the deadlock watch).
-        let _waiting = crate::loom::lock_wait();
+        let _waiting = waiter::lock_wait();
         loop {
             let mut waiters = self.waiters.lock();
             let mut state = self.state.load(Ordering::Relaxed);
@@ -222,7 +223,7 @@ impl<T: ?Sized> Mutex<T> {
                     drop(waiters);
                     // Unwinds; a coroutine unwinding already tries again
                     // (and is abandoned if it keeps on).
-                    crate::loom::checkpoint();
+                    waiter::checkpoint();
                     cx.reset();
                 }
             }

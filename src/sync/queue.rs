@@ -30,15 +30,16 @@
 //!    another entry, or gave up) and is simply left unlinked.
 //! 3. The claimant completes the operation through the packet (moves the
 //!    message in or out, hands over the lock), then
-//! 4. prepares the waiter's wake-up (a waiter on the claimant's own worker
-//!    is queued at once; for any other, what the wake-up needs is taken:
-//!    a reference to the task or thread), then stores `SELECTED + op` with
-//!    Release, and only then finishes the wake-up (an inbox push, a thread
+//! 4. prepares the waiter's wake-up (`Waiter::prepare_wake`, `waiter.rs`:
+//!    a waiter on the claimant's own worker is queued at once; for any
+//!    other, what the wake-up needs is taken: a reference to the task or
+//!    thread), then stores `SELECTED + op` with Release, and only then
+//!    finishes the wake-up (`Wake::finish`: an inbox push, a thread
 //!    unpark). A waiter that wakes early and sees `CLAIMED` spins until
-//!    `SELECTED`, so its context, packet and parker stay valid for as long
-//!    as the claimant uses them; and a waiter woken by this claim finds
-//!    `SELECTED` already there instead of spinning while the claimant is
-//!    still on its way to that store.
+//!    `SELECTED`, so its context, packet and `Waiter` stay valid for as
+//!    long as the claimant uses them; and a waiter woken by this claim
+//!    finds `SELECTED` already there instead of spinning while the
+//!    claimant is still on its way to that store.
 //! 5. The waiter parks until its state is `SELECTED` (park may return
 //!    spuriously; it loops). Its operation is done: the result is in its
 //!    packet.
@@ -73,9 +74,8 @@ use std::time::Instant;
 
 use crossbeam_utils::Backoff;
 
-use crate::loom::{
-    park_deadline_with, park_with, spin_pause, spin_wait, AtomicUsize, Ordering, Parker,
-};
+use super::waiter::{self, park_deadline_with, park_with, Waiter};
+use crate::loom::{spin_pause, spin_wait, AtomicUsize, Ordering};
 use crate::task::WaitFor;
 
 const WAITING: usize = 0;
@@ -134,7 +134,8 @@ pub(crate) enum Outcome {
 /// One waiter's state, shared by all its entries.
 pub(crate) struct Context {
     state: AtomicUsize,
-    parker: Parker,
+    /// Who waits: what a claimant wakes (`waiter.rs`).
+    waiter: Waiter,
     /// The entry of a wait on one object ([`WaitList::register`]).
     entry: Entry,
     /// Whether the waiter may spin before it parks (step 5).
@@ -155,7 +156,7 @@ impl Context {
     pub(crate) fn new(why: WaitFor) -> Context {
         Context {
             state: AtomicUsize::new(WAITING),
-            parker: Parker::current(),
+            waiter: Waiter::current(),
             entry: Entry::new(),
             spins: true,
             why,
@@ -264,7 +265,7 @@ impl Context {
                 CLAIMED => return Outcome::Selected(self.wait_selected()),
                 state => return Outcome::Selected(Selected::decode(state)),
             }
-            if crate::loom::cancelled() {
+            if waiter::cancelled() {
                 return match self.try_abort() {
                     None => Outcome::Cancelled,
                     Some(sel) => Outcome::Selected(sel),
@@ -383,7 +384,7 @@ impl Claim {
             cx.state.store(state, Ordering::Release);
             return;
         }
-        let wake = cx.parker.prepare_unpark();
+        let wake = cx.waiter.prepare_wake();
         cx.state.store(state, Ordering::Release);
         // The context may be gone now; `wake` owns what it needs.
         wake.finish();

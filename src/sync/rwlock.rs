@@ -8,6 +8,7 @@ use std::ptr;
 
 use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
+use super::waiter;
 use crate::loom::Lock;
 use crate::task::{Kind, WaitFor};
 
@@ -263,7 +264,7 @@ impl<T: ?Sized> RwLock<T> {
                 return;
             }
             // Counted among the runtime's lock waiters (the deadlock watch).
-            waiting.get_or_insert_with(crate::loom::lock_wait);
+            waiting.get_or_insert_with(waiter::lock_wait);
             st.waiters.register(&cx, op, ptr::null_mut());
             drop(st);
             match cx.wait(None) {
@@ -275,7 +276,7 @@ impl<T: ?Sized> RwLock<T> {
                     // Our place in the queue may have held others back.
                     st.grant(&self.owner);
                     drop(st);
-                    crate::loom::checkpoint();
+                    waiter::checkpoint();
                     cx.reset();
                 }
             }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ptr;
 
 use super::queue::{Context, Outcome, WaitList};
+use super::waiter;
 use crate::loom::Lock;
 use crate::task::{Kind, WaitFor};
 
@@ -104,7 +105,7 @@ impl Semaphore {
                 Outcome::Selected(_) => return SemaphorePermit { sem: self },
                 Outcome::TimedOut | Outcome::Cancelled => {
                     self.state.lock().waiters.unregister(&cx);
-                    crate::loom::checkpoint();
+                    waiter::checkpoint();
                     cx.reset();
                 }
             }

@@ -5,6 +5,7 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 use super::queue::{Context, Outcome, WaitList};
+use super::waiter;
 use crate::loom::{AtomicUsize, Lock, Ordering};
 use crate::task::{Kind, WaitFor};
 
@@ -106,7 +107,7 @@ impl WaitGroup {
                 Outcome::TimedOut | Outcome::Cancelled => {
                     inner.waiters.lock().unregister(&cx);
                     // Unwinds, or (unwinding already) waits on.
-                    crate::loom::checkpoint();
+                    waiter::checkpoint();
                 }
             }
         }
