@@ -207,7 +207,8 @@ impl<T> Chan<T> {
             return Err(TrySendError::Disconnected(msg));
         }
         if let Some(claim) = st.receivers.claim() {
-            hand(st, claim, msg);
+            // SAFETY: claimed from the receivers.
+            unsafe { hand(st, claim, msg) };
             return Ok(());
         }
         if self.has_room(st) {
@@ -233,7 +234,8 @@ impl<T> Chan<T> {
                 claim.complete();
                 return Err(NoMessage::Committed);
             }
-            let msg = take_packet(claim.packet());
+            // SAFETY: a plain sender's packet, claimed and not completed.
+            let msg = unsafe { take_packet(claim.packet()) };
             claim.complete();
             return Ok(msg);
         }
@@ -276,7 +278,8 @@ impl<T> Chan<T> {
             st.reserved += 1;
             claim.complete();
         } else {
-            let msg = take_packet(claim.packet());
+            // SAFETY: a plain sender's packet, claimed and not completed.
+            let msg = unsafe { take_packet(claim.packet()) };
             claim.complete();
             deliver(st, msg);
         }
@@ -346,7 +349,11 @@ impl<T> Chan<T> {
         }
         let mut slot = Some(msg);
         let cx = self.context(Kind::Send);
-        st.senders.register(&cx, 0, ptr::addr_of_mut!(slot).cast());
+        // SAFETY: `cx` and `slot` stay in this frame, and `cx` is unlinked
+        // before they go: by the claim that completes the send, or by the
+        // `unregister` below. `slot` is the `Option<T>` holding the
+        // message that a sender's packet is (`State::senders`).
+        unsafe { st.senders.register(&cx, 0, ptr::addr_of_mut!(slot).cast()) };
         changed(&mut st);
         drop(st);
         match cx.wait(deadline) {
@@ -388,8 +395,12 @@ impl<T> Chan<T> {
             };
             let mut slot: Option<T> = None;
             let cx = self.context(Kind::Recv);
-            st.receivers
-                .register(&cx, 0, ptr::addr_of_mut!(slot).cast());
+            // SAFETY: as in `send`; `slot` is the empty `Option<T>` that a
+            // receiver's packet is (`State::receivers`).
+            unsafe {
+                st.receivers
+                    .register(&cx, 0, ptr::addr_of_mut!(slot).cast())
+            };
             changed(&mut st);
             drop(st);
             match cx.wait(wake) {
@@ -425,8 +436,13 @@ impl<T> Chan<T> {
         }
         let mut slot: Option<T> = None;
         let cx = Context::new(WaitFor::new(Kind::Recv, 0));
-        st.committed
-            .register(&cx, 0, ptr::addr_of_mut!(slot).cast());
+        // SAFETY: as in `send`, unlinked by the paying (or forgiving) claim
+        // or by the `unregister` below; `slot` is the empty `Option<T>`
+        // that a committed receiver's packet is (`State::committed`).
+        unsafe {
+            st.committed
+                .register(&cx, 0, ptr::addr_of_mut!(slot).cast())
+        };
         drop(st);
         match cx.wait(None) {
             Outcome::Selected(sel) if sel.op == FORGIVEN => self.recv(None).map_err(|_| RecvError),
@@ -501,14 +517,19 @@ impl<T> Chan<T> {
 
 /// Gives `msg` to a claimed receiver: into a plain receiver's slot, or,
 /// for a select's receive, held for it.
+///
+/// # Safety
+///
+/// `claim` was taken from `st.receivers`, so its packet is null or a plain
+/// receiver's empty `Option<T>` slot, valid until the claim completes.
 #[inline(always)]
-fn hand<T>(st: &mut State<T>, claim: Claim, msg: T) {
+unsafe fn hand<T>(st: &mut State<T>, claim: Claim, msg: T) {
     let packet = claim.packet();
     if packet.is_null() {
         st.held.push_back(msg);
     } else {
-        // SAFETY: a plain receiver's packet is its empty `Option<T>` slot,
-        // valid until the claim completes (queue protocol, step 4).
+        // SAFETY: a plain receiver's slot, by the caller's guarantee; the
+        // claim completes below (queue protocol, step 4).
         unsafe { packet.cast::<Option<T>>().write(Some(msg)) };
     }
     claim.complete();
@@ -519,7 +540,8 @@ fn hand<T>(st: &mut State<T>, claim: Claim, msg: T) {
 /// the capacity).
 fn deliver<T>(st: &mut State<T>, msg: T) {
     match st.receivers.claim() {
-        Some(claim) => hand(st, claim, msg),
+        // SAFETY: claimed from the receivers.
+        Some(claim) => unsafe { hand(st, claim, msg) },
         None => {
             st.queue.push_back(msg);
             changed(st);
@@ -553,9 +575,15 @@ fn notify<T>(st: &mut State<T>) {
 }
 
 /// Takes the message out of a waiting sender's packet.
-fn take_packet<T>(packet: *mut ()) -> T {
-    // SAFETY: a plain sender's packet is its `Option<T>` holding the
-    // message, valid while its entry is claimed (queue protocol, step 4).
+///
+/// # Safety
+///
+/// `packet` is the packet of a plain sender of this channel's `T`, claimed
+/// from the senders and not completed yet: the sender's `Option<T>` slot
+/// holding its message, which the claim keeps valid (queue protocol, step
+/// 4) and lets nobody else touch.
+unsafe fn take_packet<T>(packet: *mut ()) -> T {
+    // SAFETY: the caller's guarantee.
     let msg = unsafe { (*packet.cast::<Option<T>>()).take() };
     msg.expect("a waiting sender holds its message")
 }

@@ -58,11 +58,20 @@ pub(crate) trait Handle {
     /// Step 3: registers as operation `op` of `cx`, through `entry`; or,
     /// for a receive from a channel with a message queued, registers
     /// nothing and returns true (the round must start over).
-    fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool;
+    ///
+    /// # Safety
+    ///
+    /// `entry` is not linked, and until it is unlinked (by a claim, or by
+    /// `unregister`) `entry` and `cx` stay alive and in place.
+    unsafe fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool;
     /// Step 4: unlinks `entry`, if still linked.
     fn unregister(&self, entry: &Entry);
     /// `ready`'s step 3: watches the channel as operation `op` of `cx`.
-    fn watch(&self, entry: &Entry, cx: &Context, op: usize);
+    ///
+    /// # Safety
+    ///
+    /// As for `register`, with `unwatch` to unlink.
+    unsafe fn watch(&self, entry: &Entry, cx: &Context, op: usize);
     /// Unlinks a watching `entry`, if still linked.
     fn unwatch(&self, entry: &Entry);
     /// When the operation becomes possible by itself (a timer channel's
@@ -80,14 +89,16 @@ impl<T> Handle for Receiver<T> {
     fn is_ready(&self, cx: &Context) -> bool {
         self.chan.recv_ready(&self.chan.lock(), cx)
     }
-    fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
-        self.chan.register_recv(entry, cx, op)
+    unsafe fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
+        // SAFETY: the caller's guarantees are `register_recv`'s.
+        unsafe { self.chan.register_recv(entry, cx, op) }
     }
     fn unregister(&self, entry: &Entry) {
         self.chan.unregister(entry);
     }
-    fn watch(&self, entry: &Entry, cx: &Context, op: usize) {
-        self.chan.watch(entry, cx, op);
+    unsafe fn watch(&self, entry: &Entry, cx: &Context, op: usize) {
+        // SAFETY: the caller's guarantees are `Chan::watch`'s.
+        unsafe { self.chan.watch(entry, cx, op) };
     }
     fn unwatch(&self, entry: &Entry) {
         self.chan.unwatch(entry);
@@ -107,14 +118,16 @@ impl<T> Handle for Sender<T> {
     fn is_ready(&self, cx: &Context) -> bool {
         self.chan.send_ready(&self.chan.lock(), cx)
     }
-    fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
-        self.chan.register_send(entry, cx, op)
+    unsafe fn register(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
+        // SAFETY: the caller's guarantees are `register_send`'s.
+        unsafe { self.chan.register_send(entry, cx, op) }
     }
     fn unregister(&self, entry: &Entry) {
         self.chan.unregister(entry);
     }
-    fn watch(&self, entry: &Entry, cx: &Context, op: usize) {
-        self.chan.watch(entry, cx, op);
+    unsafe fn watch(&self, entry: &Entry, cx: &Context, op: usize) {
+        // SAFETY: the caller's guarantees are `Chan::watch`'s.
+        unsafe { self.chan.watch(entry, cx, op) };
     }
     fn unwatch(&self, entry: &Entry) {
         self.chan.unwatch(entry);
@@ -283,9 +296,14 @@ pub(crate) fn choose(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<Selecte
         };
         // Step 3.
         cx.reset();
+        // SAFETY: no entry of `ops` is linked: a round unlinks all it
+        // links before it ends (nothing in between unwinds: `wait`
+        // returns `Cancelled`), and so did every earlier selection on
+        // `ops`. `cx` lives in this frame and the entries in `ops`, lent
+        // for the whole call; neither moves before the loop that unlinks.
         let ready = order
             .iter()
-            .any(|i| ops[i].handle.register(&ops[i].entry, cx, i))
+            .any(|i| unsafe { ops[i].handle.register(&ops[i].entry, cx, i) })
             || order.iter().any(|i| ops[i].handle.is_ready(cx));
         let outcome = if ready {
             cx.try_abort().map(Outcome::Selected)
@@ -330,7 +348,9 @@ pub(crate) fn ready(ops: &[Op<'_>], wait: Wait, biased: bool) -> Option<usize> {
         };
         cx.reset();
         for i in order.iter() {
-            ops[i].handle.watch(&ops[i].entry, &cx, i);
+            // SAFETY: as in `choose`'s step 3, with the `unwatch` loop
+            // below.
+            unsafe { ops[i].handle.watch(&ops[i].entry, &cx, i) };
         }
         let outcome = if order.iter().any(|i| ops[i].handle.is_ready(&cx)) {
             cx.try_abort().map(Outcome::Selected)

@@ -98,7 +98,10 @@ impl Barrier {
         }
         let round = st.round;
         let cx = Context::new(WaitFor::new(Kind::Barrier, 0));
-        st.waiters.register(&cx, 0, ptr::null_mut());
+        // SAFETY: `cx` stays in this frame, unlinked before it goes: by
+        // the last arrival's claim, or by the `unregister` below. The last
+        // arrival reads no packet.
+        unsafe { st.waiters.register(&cx, 0, ptr::null_mut()) };
         drop(st);
         match cx.wait(None) {
             Outcome::Selected(_) => BarrierWaitResult(false),

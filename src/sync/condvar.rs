@@ -187,7 +187,10 @@ impl Condvar {
         let mutex = guard.mutex();
         let cx = Context::new(WaitFor::new(Kind::Condvar, 0));
         // Queued before the unlock: a notify after it finds us.
-        self.waiters.lock().register(&cx, 0, ptr::null_mut());
+        // SAFETY: `cx` stays in this frame, unlinked before it goes: by a
+        // notifier's claim, or by the `unregister` below. Notifiers read
+        // no packet.
+        unsafe { self.waiters.lock().register(&cx, 0, ptr::null_mut()) };
         drop(guard);
         let outcome = cx.wait(deadline);
         if !matches!(outcome, Outcome::Selected(_)) {

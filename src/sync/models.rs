@@ -19,9 +19,9 @@ fn abort_races_claim() {
     loom::model(|| {
         let list = Arc::new(Lock::new(WaitList::new()));
         let cx = Context::new(crate::task::WaitFor::UNKNOWN);
-        list.lock().register(&cx, 7, ptr::null_mut());
-        // SAFETY (of the raw pointer below): the waker thread is joined
-        // before `cx` goes out of scope.
+        // SAFETY: `cx` outlives the list's use of it: the waker's claim or
+        // the `unregister` below unlinks it. Nothing reads the packet.
+        unsafe { list.lock().register(&cx, 7, ptr::null_mut()) };
         let waker = {
             let list = list.clone();
             thread::spawn(move || list.lock().claim().map(|c| c.op()).is_some())
@@ -40,7 +40,10 @@ fn claim_wakes_a_parked_waiter() {
     loom::model(|| {
         let list = Arc::new(Lock::new(WaitList::new()));
         let cx = Context::new(crate::task::WaitFor::UNKNOWN);
-        list.lock().register(&cx, 3, ptr::null_mut());
+        // SAFETY: `cx` outlives the list's use of it: the waker's claim
+        // unlinks it before `wait` returns `Selected`, the only outcome
+        // under loom. Nothing reads the packet.
+        unsafe { list.lock().register(&cx, 3, ptr::null_mut()) };
         let waker = {
             let list = list.clone();
             thread::spawn(move || {

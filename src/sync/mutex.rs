@@ -209,7 +209,10 @@ impl<T: ?Sized> Mutex<T> {
                     Err(actual) => state = actual,
                 }
             }
-            waiters.register(&cx, 0, ptr::null_mut());
+            // SAFETY: `cx` stays in this frame, unlinked again before it
+            // goes or registers anew: by the unlocker's claim, or by the
+            // `unregister` below. A mutex's claimants read no packet.
+            unsafe { waiters.register(&cx, 0, ptr::null_mut()) };
             drop(waiters);
             match cx.wait(None) {
                 // The unlocker handed the lock over.

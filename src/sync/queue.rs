@@ -462,17 +462,36 @@ impl WaitList {
     }
 
     /// Step 1: registers operation `op` of `cx`, a wait on this object
-    /// only, through the entry inside `cx`. `cx` and `packet` must stay
-    /// valid, and `cx` in place, until it is unregistered or claimed.
+    /// only, through the entry inside `cx`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`WaitList::register_entry`], with `cx`'s own entry: `cx`'s
+    /// entry is not linked, and until it is unlinked (by a claim, or by
+    /// [`WaitList::unregister`] here) `cx` stays alive and in place and
+    /// `packet` stays valid.
     #[inline]
-    pub(crate) fn register(&mut self, cx: &Context, op: usize, packet: *mut ()) {
-        self.register_entry(&cx.entry, cx, op, packet);
+    pub(crate) unsafe fn register(&mut self, cx: &Context, op: usize, packet: *mut ()) {
+        // SAFETY: the caller's guarantees are those `register_entry` asks
+        // for, since `cx.entry` lives and stays in place with `cx`.
+        unsafe { self.register_entry(&cx.entry, cx, op, packet) };
     }
 
-    /// Step 1 with an entry of the caller's (one per `select!` arm). The
-    /// entry, too, must stay valid and in place until unlinked.
+    /// Step 1 with an entry of the caller's (one per `select!` arm).
+    ///
+    /// # Safety
+    ///
+    /// `entry` is not linked in any list. Until it is unlinked, by a claim
+    /// (which the waiter learns of from `cx`: step 5, or a failed abort in
+    /// step 6) or by [`WaitList::unregister_entry`] on this list:
+    ///
+    /// - `entry` and `cx` stay alive and in place (neither moved nor
+    ///   dropped): claimants and the list read them through pointers;
+    /// - `packet` is null or points to what this list's object takes a
+    ///   packet to be (for a channel, the waiter's `Option<T>` slot),
+    ///   valid for a claimant to read and write until its claim completes.
     #[inline]
-    pub(crate) fn register_entry(
+    pub(crate) unsafe fn register_entry(
         &mut self,
         entry: &Entry,
         cx: &Context,
@@ -504,13 +523,18 @@ impl WaitList {
     #[inline]
     pub(crate) fn unregister_entry(&mut self, entry: &Entry) {
         if ptr::eq(entry.list.get(), self) {
-            self.unlink(entry);
+            // SAFETY: linked here, as its `list` says.
+            unsafe { self.unlink(entry) };
         }
     }
 
-    /// Takes a linked entry out of the list.
+    /// Takes `entry` out of the list.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is linked in this list.
     #[inline]
-    fn unlink(&mut self, entry: &Entry) {
+    unsafe fn unlink(&mut self, entry: &Entry) {
         let (prev, next) = (entry.prev.get(), entry.next.get());
         match NonNull::new(prev.cast_mut()) {
             // SAFETY: linked entries are alive (step 6); we hold the lock.
@@ -533,10 +557,15 @@ impl WaitList {
         unsafe { self.head.as_ref() }
     }
 
-    /// Unlinks `entry` (linked here) and claims its context.
+    /// Unlinks `entry` and claims its context.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is linked in this list.
     #[inline]
-    fn take(&mut self, entry: &Entry) -> Option<Claim> {
-        self.unlink(entry);
+    unsafe fn take(&mut self, entry: &Entry) -> Option<Claim> {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.unlink(entry) };
         let cx = entry.cx.get();
         // SAFETY: the context of an entry that was linked is alive: its
         // owner unlinks its entries (under our lock) before it goes.
@@ -557,9 +586,9 @@ impl WaitList {
     pub(crate) fn claim(&mut self) -> Option<Claim> {
         while let Some(entry) = self.front() {
             let entry: *const Entry = entry;
-            // SAFETY: linked until `take` unlinks it, and alive until the
-            // lock we hold is released.
-            if let Some(claim) = self.take(unsafe { &*entry }) {
+            // SAFETY: the front entry is linked here, and alive while we
+            // hold the lock (step 6) even once `take` unlinks it.
+            if let Some(claim) = unsafe { self.take(&*entry) } {
                 return Some(claim);
             }
         }
@@ -579,10 +608,12 @@ impl WaitList {
                 return None;
             }
             if !waiting {
-                self.unlink(entry);
+                // SAFETY: the front entry is linked here.
+                unsafe { self.unlink(entry) };
                 continue;
             }
-            if let Some(claim) = self.take(entry) {
+            // SAFETY: as above.
+            if let Some(claim) = unsafe { self.take(entry) } {
                 return Some(claim);
             }
         }
@@ -625,10 +656,15 @@ mod tests {
         let select = Context::new(WaitFor::UNKNOWN);
         let arm = Entry::new();
         let mut list = WaitList::new();
-        for (i, cx) in cxs.iter().enumerate() {
-            list.register(cx, i, ptr::null_mut());
+        // SAFETY: the contexts and `arm` outlive `list`, stay in place, and
+        // are unlinked by the time the test ends (asserted below); the
+        // packets are null and no claim here reads them.
+        unsafe {
+            for (i, cx) in cxs.iter().enumerate() {
+                list.register(cx, i, ptr::null_mut());
+            }
+            list.register_entry(&arm, &select, 9, ptr::null_mut());
         }
-        list.register_entry(&arm, &select, 9, ptr::null_mut());
         assert!(list.has_waiter_besides(&cxs[0]));
 
         list.unregister(&cxs[1]);
@@ -652,8 +688,11 @@ mod tests {
             Context::new(WaitFor::UNKNOWN),
         );
         let mut list = WaitList::new();
-        list.register(&a, 1, ptr::null_mut());
-        list.register(&b, 2, ptr::null_mut());
+        // SAFETY: as in the test above; both are claimed below.
+        unsafe {
+            list.register(&a, 1, ptr::null_mut());
+            list.register(&b, 2, ptr::null_mut());
+        }
         assert!(list.claim_front(|op| op == 2).is_none());
         assert_eq!(list.claim_front(|op| op == 1).map(|c| c.op()), Some(1));
         assert_eq!(list.claim_front(|_| true).map(|c| c.op()), Some(2));

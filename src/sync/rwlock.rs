@@ -265,7 +265,10 @@ impl<T: ?Sized> RwLock<T> {
             }
             // Counted among the runtime's lock waiters (the deadlock watch).
             waiting.get_or_insert_with(waiter::lock_wait);
-            st.waiters.register(&cx, op, ptr::null_mut());
+            // SAFETY: `cx` stays in this frame, unlinked again before it
+            // goes or registers anew: by the releaser's claim (`grant`), or
+            // by the `unregister` below. `grant` reads no packet.
+            unsafe { st.waiters.register(&cx, op, ptr::null_mut()) };
             drop(st);
             match cx.wait(None) {
                 // The releaser granted it to us (see `grant`).

@@ -98,7 +98,10 @@ impl Semaphore {
                 st.permits -= 1;
                 return SemaphorePermit { sem: self };
             }
-            st.waiters.register(&cx, 0, ptr::null_mut());
+            // SAFETY: `cx` stays in this frame, unlinked again before it
+            // goes or registers anew: by a releaser's claim, or by the
+            // `unregister` below. `add_permits` reads no packet.
+            unsafe { st.waiters.register(&cx, 0, ptr::null_mut()) };
             drop(st);
             match cx.wait(None) {
                 // A releaser handed its permit over.

@@ -100,7 +100,10 @@ impl WaitGroup {
                     return;
                 }
                 cx.reset();
-                waiters.register(&cx, 0, ptr::null_mut());
+                // SAFETY: `cx` stays in this frame, unlinked again before
+                // it goes or registers anew: by the last drop's claim, or
+                // by the `unregister` below. `release` reads no packet.
+                unsafe { waiters.register(&cx, 0, ptr::null_mut()) };
             }
             match cx.wait(None) {
                 Outcome::Selected(_) => return,

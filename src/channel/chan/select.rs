@@ -29,7 +29,9 @@ impl<T> Chan<T> {
             if claim.packet().is_null() {
                 st.owed += 1;
             } else {
-                let msg = take_packet(claim.packet());
+                // SAFETY: a plain sender's packet, claimed and not
+                // completed.
+                let msg = unsafe { take_packet(claim.packet()) };
                 st.held.push_back(msg);
             }
             claim.complete();
@@ -126,7 +128,8 @@ impl<T> Chan<T> {
         let mut st = self.lock();
         if let Some(msg) = st.held.pop_front() {
             match st.receivers.claim() {
-                Some(claim) => hand(&mut st, claim, msg),
+                // SAFETY: claimed from the receivers.
+                Some(claim) => unsafe { hand(&mut st, claim, msg) },
                 None => {
                     st.queue.push_front(msg);
                     changed(&mut st);
@@ -157,36 +160,62 @@ impl<T> Chan<T> {
     }
 
     /// Registers a waiting receive of a select, operation `op` of `cx`,
-    /// through `entry` (which must stay in place until unregistered),
-    /// unless a message is queued: then it registers nothing and returns
-    /// true, and the select must try again. Registered behind a queued
-    /// message, it would be handed the next one first.
-    pub(crate) fn register_recv(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
+    /// through `entry`, unless a message is queued: then it registers
+    /// nothing and returns true, and the select must try again.
+    /// Registered behind a queued message, it would be handed the next one
+    /// first.
+    ///
+    /// # Safety
+    ///
+    /// As for `WaitList::register_entry`: `entry` is not linked, and until
+    /// it is unlinked (by a claim, or by [`Chan::unregister`]) `entry` and
+    /// `cx` stay alive and in place.
+    pub(crate) unsafe fn register_recv(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
         let mut st = self.lock();
         if !st.queue.is_empty() {
             return true;
         }
-        st.receivers
-            .register_entry(entry, cx, op, std::ptr::null_mut());
+        // SAFETY: the caller's guarantees; a null packet is what a
+        // select's receive has (`State::receivers`).
+        unsafe {
+            st.receivers
+                .register_entry(entry, cx, op, std::ptr::null_mut())
+        };
         changed(&mut st);
         false
     }
 
     /// Registers a waiting send of a select (always: a send registered
     /// while it could go ahead takes nobody's turn).
-    pub(crate) fn register_send(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
+    ///
+    /// # Safety
+    ///
+    /// As for [`Chan::register_recv`].
+    pub(crate) unsafe fn register_send(&self, entry: &Entry, cx: &Context, op: usize) -> bool {
         let mut st = self.lock();
-        st.senders
-            .register_entry(entry, cx, op, std::ptr::null_mut());
+        // SAFETY: the caller's guarantees; a null packet is what a
+        // select's send has (`State::senders`).
+        unsafe {
+            st.senders
+                .register_entry(entry, cx, op, std::ptr::null_mut())
+        };
         changed(&mut st);
         false
     }
 
     /// Registers a `ready` waiter, woken by any change.
-    pub(crate) fn watch(&self, entry: &Entry, cx: &Context, op: usize) {
-        self.lock()
-            .watchers
-            .register_entry(entry, cx, op, std::ptr::null_mut());
+    ///
+    /// # Safety
+    ///
+    /// As for [`Chan::register_recv`], with [`Chan::unwatch`] to unlink.
+    pub(crate) unsafe fn watch(&self, entry: &Entry, cx: &Context, op: usize) {
+        // SAFETY: the caller's guarantees; watchers' packets are null
+        // (`State::watchers`).
+        unsafe {
+            self.lock()
+                .watchers
+                .register_entry(entry, cx, op, std::ptr::null_mut())
+        };
     }
 
     /// Unlinks a `ready` waiter's entry, if still linked.
