@@ -65,24 +65,17 @@ impl WaitTimeoutResult {
 }
 
 impl Condvar {
-    /// A condition variable with no waiters.
-    ///
-    /// ```
-    /// let cv = weft::sync::Condvar::new();
-    /// cv.notify_all(); // nobody waits: nothing happens
-    /// ```
-    #[cfg(not(weft_loom))]
-    pub const fn new() -> Condvar {
-        Condvar {
-            waiters: Lock::new(WaitList::new()),
-        }
-    }
-
-    /// A condition variable with no waiters.
-    #[cfg(weft_loom)]
-    pub fn new() -> Condvar {
-        Condvar {
-            waiters: Lock::new(WaitList::new()),
+    const_unless_loom! {
+        /// A condition variable with no waiters.
+        ///
+        /// ```
+        /// let cv = weft::sync::Condvar::new();
+        /// cv.notify_all(); // nobody waits: nothing happens
+        /// ```
+        pub fn new() -> Condvar {
+            Condvar {
+                waiters: Lock::new(WaitList::new()),
+            }
         }
     }
 

@@ -29,6 +29,24 @@
 //! `src/sync/queue.rs`: a waiter queues an entry and parks; whoever frees
 //! the resource hands it to the oldest entry and unparks it.
 
+/// Defines a `const fn`, but a plain `fn` under loom, whose atomics and
+/// locks have no `const` constructors: for the locks' `new`, which may then
+/// make a `static` on std and still build the loom models.
+macro_rules! const_unless_loom {
+    (
+        $(#[$attr:meta])*
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block
+    ) => {
+        $(#[$attr])*
+        #[cfg(not(weft_loom))]
+        $vis const fn $name($($arg: $ty),*) -> $ret $body
+
+        $(#[$attr])*
+        #[cfg(weft_loom)]
+        $vis fn $name($($arg: $ty),*) -> $ret $body
+    };
+}
+
 mod barrier;
 mod condvar;
 mod mutex;

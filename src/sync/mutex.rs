@@ -81,30 +81,20 @@ pub struct MutexGuard<'a, T: ?Sized> {
 }
 
 impl<T> Mutex<T> {
-    /// A new, unlocked mutex.
-    ///
-    /// ```
-    /// static NAMES: weft::sync::Mutex<Vec<String>> = weft::sync::Mutex::new(Vec::new());
-    /// NAMES.lock().push("a".into());
-    /// ```
-    #[cfg(not(weft_loom))]
-    pub const fn new(value: T) -> Mutex<T> {
-        Mutex {
-            state: AtomicUsize::new(0),
-            owner: Owner::new(),
-            waiters: Lock::new(WaitList::new()),
-            data: UnsafeCell::new(value),
-        }
-    }
-
-    /// A new, unlocked mutex.
-    #[cfg(weft_loom)]
-    pub fn new(value: T) -> Mutex<T> {
-        Mutex {
-            state: AtomicUsize::new(0),
-            owner: Owner::new(),
-            waiters: Lock::new(WaitList::new()),
-            data: UnsafeCell::new(value),
+    const_unless_loom! {
+        /// A new, unlocked mutex.
+        ///
+        /// ```
+        /// static NAMES: weft::sync::Mutex<Vec<String>> = weft::sync::Mutex::new(Vec::new());
+        /// NAMES.lock().push("a".into());
+        /// ```
+        pub fn new(value: T) -> Mutex<T> {
+            Mutex {
+                state: AtomicUsize::new(0),
+                owner: Owner::new(),
+                waiters: Lock::new(WaitList::new()),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

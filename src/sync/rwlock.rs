@@ -123,36 +123,23 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
 }
 
 impl<T> RwLock<T> {
-    /// A new, unlocked lock.
-    ///
-    /// ```
-    /// static TABLE: weft::sync::RwLock<Vec<u32>> = weft::sync::RwLock::new(Vec::new());
-    /// TABLE.write().push(1);
-    /// ```
-    #[cfg(not(weft_loom))]
-    pub const fn new(value: T) -> RwLock<T> {
-        RwLock {
-            state: Lock::new(State {
-                readers: 0,
-                writer: false,
-                waiters: WaitList::new(),
-            }),
-            owner: Owner::new(),
-            data: UnsafeCell::new(value),
-        }
-    }
-
-    /// A new, unlocked lock.
-    #[cfg(weft_loom)]
-    pub fn new(value: T) -> RwLock<T> {
-        RwLock {
-            state: Lock::new(State {
-                readers: 0,
-                writer: false,
-                waiters: WaitList::new(),
-            }),
-            owner: Owner::new(),
-            data: UnsafeCell::new(value),
+    const_unless_loom! {
+        /// A new, unlocked lock.
+        ///
+        /// ```
+        /// static TABLE: weft::sync::RwLock<Vec<u32>> = weft::sync::RwLock::new(Vec::new());
+        /// TABLE.write().push(1);
+        /// ```
+        pub fn new(value: T) -> RwLock<T> {
+            RwLock {
+                state: Lock::new(State {
+                    readers: 0,
+                    writer: false,
+                    waiters: WaitList::new(),
+                }),
+                owner: Owner::new(),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

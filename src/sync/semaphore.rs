@@ -58,29 +58,19 @@ pub struct SemaphorePermit<'a> {
 }
 
 impl Semaphore {
-    /// A semaphore with `permits` free permits.
-    ///
-    /// ```
-    /// assert_eq!(weft::sync::Semaphore::new(3).available_permits(), 3);
-    /// ```
-    #[cfg(not(weft_loom))]
-    pub const fn new(permits: usize) -> Semaphore {
-        Semaphore {
-            state: Lock::new(State {
-                permits,
-                waiters: WaitList::new(),
-            }),
-        }
-    }
-
-    /// A semaphore with `permits` free permits.
-    #[cfg(weft_loom)]
-    pub fn new(permits: usize) -> Semaphore {
-        Semaphore {
-            state: Lock::new(State {
-                permits,
-                waiters: WaitList::new(),
-            }),
+    const_unless_loom! {
+        /// A semaphore with `permits` free permits.
+        ///
+        /// ```
+        /// assert_eq!(weft::sync::Semaphore::new(3).available_permits(), 3);
+        /// ```
+        pub fn new(permits: usize) -> Semaphore {
+            Semaphore {
+                state: Lock::new(State {
+                    permits,
+                    waiters: WaitList::new(),
+                }),
+            }
         }
     }
 
