@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 use super::error::{ReadyTimeoutError, SelectTimeoutError, TryReadyError, TrySelectError};
@@ -463,13 +464,8 @@ impl SelectedOperation<'_> {
     /// assert_eq!(receiver.join().unwrap(), 'x');
     /// ```
     pub fn send<T>(self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
-        assert!(
-            self.token.is_on(s),
-            "completed with a `Sender` other than the one the chosen operation was made with"
-        );
-        let token = self.token;
-        std::mem::forget(self);
-        token.send(s, msg)
+        self.token.assert_on(s, "Sender");
+        ManuallyDrop::new(self).token.send(s, msg)
     }
 
     /// Completes a receive operation; an error if the channel is
@@ -489,13 +485,8 @@ impl SelectedOperation<'_> {
     /// assert!(sel.select().recv(&rx).is_err());
     /// ```
     pub fn recv<T>(self, r: &Receiver<T>) -> Result<T, RecvError> {
-        assert!(
-            self.token.is_on(r),
-            "completed with a `Receiver` other than the one the chosen operation was made with"
-        );
-        let token = self.token;
-        std::mem::forget(self);
-        token.recv(r)
+        self.token.assert_on(r, "Receiver");
+        ManuallyDrop::new(self).token.recv(r)
     }
 }
 

@@ -39,6 +39,7 @@
 //! [`Select`]: super::Select
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 use super::{Receiver, RecvError, SendError, Sender};
@@ -392,14 +393,26 @@ impl<'a> Token<'a> {
 
     /// Whether the operation is on `side` (the very `Sender` or `Receiver`
     /// it was made from).
-    pub(crate) fn is_on<S>(&self, side: &S) -> bool {
+    fn is_on<S>(&self, side: &S) -> bool {
         std::ptr::eq(
             (self.handle as *const dyn Handle).cast::<()>(),
             (side as *const S).cast::<()>(),
         )
     }
 
-    /// Completes a receive from `r` (checked by the caller with `is_on`).
+    /// Panics unless the operation is on `side`, a `name` (`Sender` or
+    /// `Receiver`) the caller was given to complete it with. Called before
+    /// the caller lets go of the token, so that a panic here leaves the
+    /// promise to the drop of the caller's wrapper, which gives it back.
+    pub(crate) fn assert_on<S>(&self, side: &S, name: &str) {
+        assert!(
+            self.is_on(side),
+            "completed with a `{name}` other than the one the chosen operation was made with"
+        );
+    }
+
+    /// Completes a receive from `r` (checked by the caller with
+    /// `assert_on`).
     pub(crate) fn recv<T>(self, r: &Receiver<T>) -> Result<T, RecvError> {
         debug_assert!(self.is_on(r));
         if self.disconnected {
@@ -444,13 +457,8 @@ impl<'a> Chosen<'a> {
     ///
     /// If the chosen operation is not a receive from `r`.
     pub fn recv<T>(self, r: &Receiver<T>) -> Result<T, RecvError> {
-        assert!(
-            self.token.is_on(r),
-            "completed with a `Receiver` other than the one the chosen operation was made with"
-        );
-        let token = self.token;
-        std::mem::forget(self);
-        token.recv(r)
+        self.token.assert_on(r, "Receiver");
+        ManuallyDrop::new(self).token.recv(r)
     }
 
     /// Completes the chosen send of `msg` into `s`.
@@ -459,13 +467,8 @@ impl<'a> Chosen<'a> {
     ///
     /// If the chosen operation is not a send into `s`.
     pub fn send<T>(self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
-        assert!(
-            self.token.is_on(s),
-            "completed with a `Sender` other than the one the chosen operation was made with"
-        );
-        let token = self.token;
-        std::mem::forget(self);
-        token.send(s, msg)
+        self.token.assert_on(s, "Sender");
+        ManuallyDrop::new(self).token.send(s, msg)
     }
 }
 
