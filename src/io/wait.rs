@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use super::fd_table::{
     self, Slot, KNOWN, PER_CALL, POLLED, SEQPACKET, SOCKET, STREAM, USER_NB, WEFT_NB,
 };
-use super::Direction;
+use super::{Direction, Poller};
 use crate::runtime::park::{self, Unparker};
 use crate::runtime::{current_task, current_worker, Worker};
 use crate::sys::{self, raw, FdKind};
-use crate::task::{Kind, WaitFor};
+use crate::task::{Kind, TaskRef, WaitFor};
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -445,36 +445,30 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
     if let [(fd, dir)] = *fds {
         return wait_one(fd, dir, deadline);
     }
-    let worker = current_worker().expect("wait_any outside a worker");
-    let task = park::current_ref().expect("wait_any outside a coroutine");
-    if task.is_cancelled() {
-        park::note_cancelled_call(&task);
-        return Wait::Cancelled;
-    }
+    let (worker, task) = match waiting_coroutine() {
+        Ok(waiting) => waiting,
+        Err(cancelled) => return cancelled,
+    };
     let poller = worker.poller();
-    let mut joined: Vec<(&'static Slot, usize, u32, Direction)> = Vec::with_capacity(fds.len());
+    let mut joined = Vec::with_capacity(fds.len());
     let mut outcome = None;
     for &(fd, dir) in fds {
-        let Some(slot) = fd_table::get_or_alloc(fd) else {
-            outcome = Some(Wait::Ready);
-            break;
-        };
-        let generation = slot.state().generation;
-        let Some(key) = registration(slot, fd, generation) else {
-            outcome = Some(Wait::Ready);
-            break;
-        };
-        if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
-            outcome = Some(Wait::Closed);
-            break;
+        match Joined::join(poller, &task, fd, dir) {
+            Ok(j) => joined.push(j),
+            Err(NotJoined::Untracked | NotJoined::Refused) => {
+                outcome = Some(Wait::Ready);
+                break;
+            }
+            Err(NotJoined::Closed) => {
+                outcome = Some(Wait::Closed);
+                break;
+            }
         }
-        joined.push((slot, key, generation, dir));
     }
     let why = WaitFor::new(Kind::PollMany, fds.len());
     let mut outcome = outcome.unwrap_or_else(|| park_until(worker, deadline, why));
-    for &(slot, key, generation, dir) in &joined {
-        poller.remove_waiter(key, generation, dir, &task);
-        if slot.state().generation != generation {
+    for j in &joined {
+        if j.leave(poller, &task) {
             outcome = Wait::Closed;
         }
     }
@@ -484,33 +478,91 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
 /// `wait_any` for one fd, the common case: no allocation, no lock but the
 /// poller's.
 fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
-    let worker = current_worker().expect("wait_one outside a worker");
-    let task = park::current_ref().expect("wait_one outside a coroutine");
-    if task.is_cancelled() {
-        park::note_cancelled_call(&task);
-        return Wait::Cancelled;
-    }
-    let Some(slot) = fd_table::get_or_alloc(fd) else {
-        return Wait::Ready;
-    };
-    let generation = slot.state().generation;
-    let Some(key) = registration(slot, fd, generation) else {
-        return block_thread(fd, dir, deadline);
+    let (worker, task) = match waiting_coroutine() {
+        Ok(waiting) => waiting,
+        Err(cancelled) => return cancelled,
     };
     let poller = worker.poller();
-    if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
-        return Wait::Closed;
-    }
+    let joined = match Joined::join(poller, &task, fd, dir) {
+        Ok(j) => j,
+        Err(NotJoined::Untracked) => return Wait::Ready,
+        Err(NotJoined::Refused) => return block_thread(fd, dir, deadline),
+        Err(NotJoined::Closed) => return Wait::Closed,
+    };
     let kind = match dir {
         Direction::Read => Kind::Read,
         Direction::Write => Kind::Write,
     };
     let outcome = park_until(worker, deadline, WaitFor::new(kind, fd as usize));
-    poller.remove_waiter(key, generation, dir, &task);
-    if slot.state().generation != generation {
+    if joined.leave(poller, &task) {
         Wait::Closed
     } else {
         outcome
+    }
+}
+
+/// The worker and the coroutine of a wait on fds; `Err(Cancelled)` if the
+/// coroutine's runtime is cancelling it.
+#[inline(always)]
+fn waiting_coroutine() -> Result<(&'static Worker, TaskRef), Wait> {
+    let worker = current_worker().expect("wait_any outside a worker");
+    let task = park::current_ref().expect("wait_any outside a coroutine");
+    if task.is_cancelled() {
+        park::note_cancelled_call(&task);
+        return Err(Wait::Cancelled);
+    }
+    Ok((worker, task))
+}
+
+/// A coroutine among the waiters of an fd in its worker's poller (step 3
+/// of the module protocol), until it `leave`s.
+struct Joined {
+    slot: &'static Slot,
+    key: usize,
+    generation: u32,
+    dir: Direction,
+}
+
+/// Why a coroutine could not join an fd's waiters.
+enum NotJoined {
+    /// weft keeps no record of the fd (negative, or too large).
+    Untracked,
+    /// epoll refuses the fd (a regular file).
+    Refused,
+    /// The fd was closed since its generation was read.
+    Closed,
+}
+
+impl Joined {
+    /// Adds `task` to the waiters of `fd` for `dir` in `poller`, its
+    /// worker's, registering the fd there on first use.
+    #[inline(always)]
+    fn join(
+        poller: &Poller,
+        task: &TaskRef,
+        fd: RawFd,
+        dir: Direction,
+    ) -> Result<Joined, NotJoined> {
+        let slot = fd_table::get_or_alloc(fd).ok_or(NotJoined::Untracked)?;
+        let generation = slot.state().generation;
+        let key = registration(slot, fd, generation).ok_or(NotJoined::Refused)?;
+        if !poller.add_waiter(key, generation, dir, Unparker::Task(task.clone())) {
+            return Err(NotJoined::Closed);
+        }
+        Ok(Joined {
+            slot,
+            key,
+            generation,
+            dir,
+        })
+    }
+
+    /// Takes `task` out of the waiters again (it may still be there: woken
+    /// by its deadline, or spuriously). True if the fd was closed meanwhile.
+    #[inline(always)]
+    fn leave(&self, poller: &Poller, task: &TaskRef) -> bool {
+        poller.remove_waiter(self.key, self.generation, self.dir, task);
+        self.slot.state().generation != self.generation
     }
 }
 
