@@ -4,11 +4,13 @@ use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
+use super::wait::int_option;
+
 /// What a coroutine parked on `fd` waits for: `verb` ("read" or "write")
 /// with the socket's protocol and addresses (the local one first; the
 /// arrow points the way the bytes go), or `accept` on a listener.
 pub(crate) fn describe_fd(fd: RawFd, verb: &str) -> String {
-    let Some(ty) = sockopt(fd, libc::SO_TYPE) else {
+    let Some(ty) = int_option(fd, libc::SO_TYPE) else {
         return format!("{verb} fd {fd}");
     };
     let local = address(fd, libc::getsockname);
@@ -20,7 +22,7 @@ pub(crate) fn describe_fd(fd: RawFd, verb: &str) -> String {
         _ => "socket",
     };
     let local = local.map_or_else(|| "?".to_owned(), |a| a.0);
-    if sockopt(fd, libc::SO_ACCEPTCONN) == Some(1) {
+    if int_option(fd, libc::SO_ACCEPTCONN) == Some(1) {
         return format!("accept fd {fd} {proto} {local}");
     }
     match address(fd, libc::getpeername) {
@@ -30,23 +32,6 @@ pub(crate) fn describe_fd(fd: RawFd, verb: &str) -> String {
         }
         None => format!("{verb} fd {fd} {proto} {local}"),
     }
-}
-
-/// An integer socket option, `None` if `fd` is no socket.
-fn sockopt(fd: RawFd, name: libc::c_int) -> Option<libc::c_int> {
-    let mut v: libc::c_int = 0;
-    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: the option is one int, and `len` says so.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            name,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(v)
 }
 
 type NameFn =

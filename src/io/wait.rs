@@ -134,21 +134,27 @@ pub(crate) fn type_flags(ty: libc::c_int) -> u32 {
     }
 }
 
-/// `SO_TYPE` of a socket.
+/// `SO_TYPE` of a socket (0 if `fd` is none).
 fn socket_type(fd: RawFd) -> libc::c_int {
-    let mut ty: libc::c_int = 0;
+    int_option(fd, libc::SO_TYPE).unwrap_or(0)
+}
+
+/// An integer `SOL_SOCKET` option of `fd` (`SO_TYPE`, `SO_ACCEPTCONN`);
+/// `None` if `fd` is no socket.
+pub(super) fn int_option(fd: RawFd, name: libc::c_int) -> Option<libc::c_int> {
+    let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: SO_TYPE writes one int.
-    unsafe {
+    // SAFETY: the option is one int, and `len` says so.
+    let rc = unsafe {
         raw::getsockopt(
             fd,
             libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut ty as *mut libc::c_int).cast(),
+            name,
+            (&mut v as *mut libc::c_int).cast(),
             &mut len,
         )
     };
-    ty
+    (rc == 0).then_some(v)
 }
 
 /// The kernel's `SO_RCVTIMEO` or `SO_SNDTIMEO` of `fd`, in nanoseconds.
