@@ -37,7 +37,7 @@ fn copy_record(old: c_int, new: c_int) {
         return;
     };
     let flags = from.state().flags;
-    if flags & KNOWN == 0 {
+    if !flags.contains(KNOWN) {
         return;
     }
     let Some(to) = fd_table::get_or_alloc(new) else {

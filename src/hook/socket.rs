@@ -33,7 +33,7 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         return fd;
     }
     let kind = type_flags(ty);
-    let weft_nb = kind != 0;
+    let weft_nb = !kind.is_empty();
     let real = if weft_nb {
         ty | libc::SOCK_NONBLOCK
     } else {

@@ -39,19 +39,73 @@
 //! Written by the hooks (`socket`, `accept4`, `fcntl`, `ioctl`, `close`,
 //! `dup*`, first use in a coroutine); read by every hook.
 
+use std::ops::{BitAnd, BitOr, Not};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::Poller;
 
-pub(crate) const KNOWN: u32 = 1;
-pub(crate) const SOCKET: u32 = 2;
-pub(crate) const WEFT_NB: u32 = 4;
-pub(crate) const USER_NB: u32 = 8;
-pub(crate) const STREAM: u32 = 16;
-pub(crate) const PER_CALL: u32 = 32;
-pub(crate) const SEQPACKET: u32 = 64;
-pub(crate) const POLLED: u32 = 128;
+/// A set of an fd's flags (the table in the module docs): combined with
+/// `|`, masked with `&` and `!`, tested with [`Flags::contains`] and
+/// [`Flags::intersects`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flags(u32);
+
+pub(crate) const KNOWN: Flags = Flags(1);
+pub(crate) const SOCKET: Flags = Flags(2);
+pub(crate) const WEFT_NB: Flags = Flags(4);
+pub(crate) const USER_NB: Flags = Flags(8);
+pub(crate) const STREAM: Flags = Flags(16);
+pub(crate) const PER_CALL: Flags = Flags(32);
+pub(crate) const SEQPACKET: Flags = Flags(64);
+pub(crate) const POLLED: Flags = Flags(128);
+
+impl Flags {
+    /// No flag.
+    pub(crate) const NONE: Flags = Flags(0);
+
+    /// Whether every flag of `other` is set.
+    #[inline]
+    pub(crate) const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    #[inline]
+    pub(crate) const fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether no flag is set.
+    #[inline]
+    pub(crate) const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl BitOr for Flags {
+    type Output = Flags;
+    #[inline]
+    fn bitor(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+}
+
+impl BitAnd for Flags {
+    type Output = Flags;
+    #[inline]
+    fn bitand(self, other: Flags) -> Flags {
+        Flags(self.0 & other.0)
+    }
+}
+
+impl Not for Flags {
+    type Output = Flags;
+    #[inline]
+    fn not(self) -> Flags {
+        Flags(!self.0)
+    }
+}
 
 const CHUNK_BITS: usize = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;
@@ -73,19 +127,30 @@ pub(crate) struct Slot {
 /// A consistent reading of a slot's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct State {
-    pub(crate) flags: u32,
+    pub(crate) flags: Flags,
     pub(crate) generation: u32,
 }
 
 impl State {
-    pub(crate) fn has(self, flag: u32) -> bool {
-        self.flags & flag != 0
+    /// The state a slot's packed `state` holds.
+    #[inline]
+    fn unpack(v: u64) -> State {
+        State {
+            flags: Flags(v as u32),
+            generation: (v >> 32) as u32,
+        }
+    }
+
+    /// Whether `flag` is set.
+    #[inline]
+    pub(crate) fn has(self, flag: Flags) -> bool {
+        self.flags.contains(flag)
     }
 
     /// A socket the user expects to block, on which a coroutine parks:
     /// calls on it must block (or park) as the user expects.
     pub(crate) fn is_managed(self) -> bool {
-        self.flags & (SOCKET | USER_NB) == SOCKET && self.flags & (WEFT_NB | PER_CALL) != 0
+        self.flags & (SOCKET | USER_NB) == SOCKET && self.flags.intersects(WEFT_NB | PER_CALL)
     }
 
     /// A managed socket whose description weft made non-blocking: a plain
@@ -117,19 +182,15 @@ impl Slot {
     }
 
     pub(crate) fn state(&self) -> State {
-        let v = self.state.load(Ordering::Acquire);
-        State {
-            flags: v as u32,
-            generation: (v >> 32) as u32,
-        }
+        State::unpack(self.state.load(Ordering::Acquire))
     }
 
     /// Replaces the flags, keeping the generation and `POLLED` (only
     /// `reset` clears it: a registration made meanwhile must not be lost).
-    pub(crate) fn set_flags(&self, flags: u32) {
+    pub(crate) fn set_flags(&self, flags: Flags) {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            let new = (cur & !0xffff_ffff) | (cur & POLLED as u64) | flags as u64;
+            let new = (cur & !0xffff_ffff) | (cur & u64::from(POLLED.0)) | u64::from(flags.0);
             match self
                 .state
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)
@@ -141,8 +202,8 @@ impl Slot {
     }
 
     /// Adds `flag`, keeping the other flags and the generation.
-    pub(crate) fn add_flag(&self, flag: u32) {
-        self.state.fetch_or(flag as u64, Ordering::AcqRel);
+    pub(crate) fn add_flag(&self, flag: Flags) {
+        self.state.fetch_or(u64::from(flag.0), Ordering::AcqRel);
     }
 
     /// Forgets the fd (it is being closed): clears the flags and timeouts and
@@ -160,12 +221,7 @@ impl Slot {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    return State {
-                        flags: cur as u32,
-                        generation: (cur >> 32) as u32,
-                    }
-                }
+                Ok(_) => return State::unpack(cur),
                 Err(now) => cur = now,
             }
         }
@@ -259,7 +315,7 @@ pub(crate) fn get_or_alloc(fd: libc::c_int) -> Option<&'static Slot> {
 
 /// Calls `f` with every fd whose slot has any of `flags`, in the chunks
 /// allocated so far. Takes no lock and allocates nothing.
-pub(crate) fn for_each_with(flags: u32, mut f: impl FnMut(libc::c_int, &'static Slot)) {
+pub(crate) fn for_each_with(flags: Flags, mut f: impl FnMut(libc::c_int, &'static Slot)) {
     for (chunk, base) in TABLE.chunks.iter().enumerate() {
         let base = base.load(Ordering::Acquire);
         if base.is_null() {
@@ -268,7 +324,7 @@ pub(crate) fn for_each_with(flags: u32, mut f: impl FnMut(libc::c_int, &'static 
         for index in 0..CHUNK {
             // SAFETY: as in `get`.
             let slot = unsafe { &*base.add(index) };
-            if slot.state().flags & flags != 0 {
+            if slot.state().flags.intersects(flags) {
                 f((chunk << CHUNK_BITS | index) as libc::c_int, slot);
             }
         }
@@ -289,7 +345,7 @@ mod tests {
         assert_eq!(
             slot.state(),
             State {
-                flags: 0,
+                flags: Flags::NONE,
                 generation: g + 1
             }
         );

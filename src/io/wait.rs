@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fd_table::{
-    self, Slot, KNOWN, PER_CALL, POLLED, SEQPACKET, SOCKET, STREAM, USER_NB, WEFT_NB,
+    self, Flags, Slot, KNOWN, PER_CALL, POLLED, SEQPACKET, SOCKET, STREAM, USER_NB, WEFT_NB,
 };
 use super::{Direction, Poller};
 use crate::runtime::park::{self, Unparker};
@@ -126,11 +126,11 @@ pub(crate) fn classify(fd: RawFd) -> Option<&'static Slot> {
 
 /// The fd-table flags for a socket of type `ty` (`SOCK_STREAM`, ...,
 /// without `SOCK_NONBLOCK` and `SOCK_CLOEXEC`).
-pub(crate) fn type_flags(ty: libc::c_int) -> u32 {
+pub(crate) fn type_flags(ty: libc::c_int) -> Flags {
     match ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) {
         libc::SOCK_STREAM => STREAM,
         libc::SOCK_SEQPACKET => SEQPACKET,
-        _ => 0,
+        _ => Flags::NONE,
     }
 }
 
@@ -184,11 +184,11 @@ fn socket_timeout(fd: RawFd, opt: libc::c_int) -> u64 {
 /// `accept4`, `socketpair`): `kind` holds its type flags (`type_flags`),
 /// `weft_nb` says whether the hook forced `SOCK_NONBLOCK` on it (else its
 /// description blocks and coroutines use `PER_CALL`).
-pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool, kind: u32, weft_nb: bool) {
+pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool, kind: Flags, weft_nb: bool) {
     let Some(slot) = fd_table::get_or_alloc(fd) else {
         return;
     };
-    if slot.state().flags != 0 {
+    if !slot.state().flags.is_empty() {
         forget_slot(slot, fd);
     }
     let mode = if user_nonblocking {
@@ -202,8 +202,8 @@ pub(crate) fn register_new(fd: RawFd, user_nonblocking: bool, kind: u32, weft_nb
 }
 
 /// The type flags (`STREAM`, `SEQPACKET`) weft knows for socket `fd`.
-pub(crate) fn kind_of(fd: RawFd) -> u32 {
-    fd_table::get(fd).map_or(0, |s| s.state().flags & (STREAM | SEQPACKET))
+pub(crate) fn kind_of(fd: RawFd) -> Flags {
+    fd_table::get(fd).map_or(Flags::NONE, |s| s.state().flags & (STREAM | SEQPACKET))
 }
 
 /// A socket weft created non-blocking (`WEFT_NB`) has connected: gives
@@ -261,7 +261,7 @@ fn restore_blocking(slot: &Slot, fd: RawFd) {
 /// poller registration dropped with its waiters woken (they see `Closed`).
 pub(crate) fn forget(fd: RawFd) {
     if let Some(slot) = fd_table::get(fd) {
-        if slot.state().flags != 0 {
+        if !slot.state().flags.is_empty() {
             forget_slot(slot, fd);
         }
     }
