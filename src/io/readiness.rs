@@ -21,27 +21,74 @@
 //! another generation reads as "unknown", which counts as ready.
 
 use std::cell::RefCell;
+use std::ops::{BitOr, BitOrAssign};
 
 use super::Direction;
 
-const READ: u64 = 1;
-const WRITE: u64 = 2;
-const READ_CLOSED: u64 = 4;
-const WRITE_CLOSED: u64 = 8;
-const SHIFT: u32 = 4;
+/// What is known of a registration's readiness: a set of the flags below.
+/// (As wide as the generation beside it: an [`Entry`] then has no padding,
+/// and a vector of fresh ones is a zeroed block.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Ready(u32);
 
-/// The bits that make `dir` count as ready.
-fn ready_bits(dir: Direction) -> u64 {
-    match dir {
-        Direction::Read => READ | READ_CLOSED,
-        Direction::Write => WRITE | WRITE_CLOSED,
+impl Ready {
+    /// Readable: data may be there.
+    const READ: Ready = Ready(1);
+    /// Writable: room may be there.
+    const WRITE: Ready = Ready(2);
+    /// The read side hung up or failed (sticky).
+    const READ_CLOSED: Ready = Ready(4);
+    /// The write side hung up or failed (sticky).
+    const WRITE_CLOSED: Ready = Ready(8);
+
+    /// The flags that make `dir` count as ready.
+    #[inline]
+    fn of(dir: Direction) -> Ready {
+        match dir {
+            Direction::Read => Ready::READ | Ready::READ_CLOSED,
+            Direction::Write => Ready::WRITE | Ready::WRITE_CLOSED,
+        }
+    }
+
+    /// Whether any flag of `other` is set.
+    #[inline]
+    fn intersects(self, other: Ready) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Clears the flags of `other`.
+    #[inline]
+    fn remove(&mut self, other: Ready) {
+        self.0 &= !other.0;
     }
 }
 
-/// Per-key readiness: `generation << SHIFT | flags`.
+impl BitOr for Ready {
+    type Output = Ready;
+    #[inline]
+    fn bitor(self, other: Ready) -> Ready {
+        Ready(self.0 | other.0)
+    }
+}
+
+impl BitOrAssign for Ready {
+    #[inline]
+    fn bitor_assign(&mut self, other: Ready) {
+        self.0 |= other.0;
+    }
+}
+
+/// One registration's entry: its readiness, for one fd generation.
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    generation: u32,
+    ready: Ready,
+}
+
+/// Per-key readiness.
 #[derive(Default)]
 pub(crate) struct Readiness {
-    flags: RefCell<Vec<u64>>,
+    entries: RefCell<Vec<Entry>>,
 }
 
 /// What one event said.
@@ -54,36 +101,41 @@ pub(crate) struct Event {
 }
 
 impl Readiness {
-    fn with_entry(&self, key: usize, f: impl FnOnce(&mut u64)) {
-        let mut flags = self.flags.borrow_mut();
-        if flags.len() <= key {
-            flags.resize(key + 1, 0);
+    fn with_entry(&self, key: usize, f: impl FnOnce(&mut Entry)) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() <= key {
+            entries.resize(key + 1, Entry::default());
         }
-        f(&mut flags[key]);
+        f(&mut entries[key]);
     }
 
     /// A new registration: nothing known, so both directions count as ready.
     pub(crate) fn reset(&self, key: usize, generation: u32) {
-        self.with_entry(key, |e| *e = (generation as u64) << SHIFT | READ | WRITE);
+        self.with_entry(key, |e| {
+            *e = Entry {
+                generation,
+                ready: Ready::READ | Ready::WRITE,
+            }
+        });
     }
 
     /// Whether a call in `dir` may succeed (false only when known not to).
     pub(crate) fn is_ready(&self, key: usize, generation: u32, dir: Direction) -> bool {
-        match self.flags.borrow().get(key) {
-            Some(&e) if (e >> SHIFT) as u32 == generation => e & ready_bits(dir) != 0,
+        match self.entries.borrow().get(key) {
+            Some(e) if e.generation == generation => e.ready.intersects(Ready::of(dir)),
             _ => true,
         }
     }
 
     /// The socket was seen empty (read) or full (write).
     pub(crate) fn clear(&self, key: usize, generation: u32, dir: Direction) {
-        let bit = match dir {
-            Direction::Read => READ,
-            Direction::Write => WRITE,
+        let flag = match dir {
+            Direction::Read => Ready::READ,
+            Direction::Write => Ready::WRITE,
         };
         self.with_entry(key, |e| {
-            if (*e >> SHIFT) as u32 == generation {
-                *e &= !bit;
+            if e.generation == generation {
+                e.ready.remove(flag);
             }
         });
     }
@@ -91,17 +143,20 @@ impl Readiness {
     /// The poller reported an event for this registration.
     pub(crate) fn mark(&self, key: usize, generation: u32, ev: Event) {
         self.with_entry(key, |e| {
-            if (*e >> SHIFT) as u32 != generation {
-                *e = (generation as u64) << SHIFT;
+            if e.generation != generation {
+                *e = Entry {
+                    generation,
+                    ready: Ready::default(),
+                };
             }
-            for (on, bit) in [
-                (ev.read, READ),
-                (ev.write, WRITE),
-                (ev.read_closed, READ_CLOSED),
-                (ev.write_closed, WRITE_CLOSED),
+            for (on, flag) in [
+                (ev.read, Ready::READ),
+                (ev.write, Ready::WRITE),
+                (ev.read_closed, Ready::READ_CLOSED),
+                (ev.write_closed, Ready::WRITE_CLOSED),
             ] {
                 if on {
-                    *e |= bit;
+                    e.ready |= flag;
                 }
             }
         });
