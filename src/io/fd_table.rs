@@ -9,21 +9,21 @@
 //!
 //! # A slot
 //!
-//! `state` packs the fd's flags (low 32 bits) and its generation (high 32
-//! bits). The generation grows by one at every `close`, so a waiter or a
+//! `state` packs the fd's [`Flags`] (low 32 bits) and its generation (high
+//! 32 bits). The generation grows by one at every `close`, so a waiter or a
 //! poller registration made for an earlier file with the same number can
 //! tell that its file is gone.
 //!
-//! | flag      | meaning                                                        |
-//! |-----------|----------------------------------------------------------------|
-//! | `KNOWN`   | classified since it was opened (else: look at it on first use) |
-//! | `SOCKET`  | a socket: weft may park on it                                  |
-//! | `WEFT_NB` | weft set `O_NONBLOCK` on it; the user did not ask for it       |
-//! | `USER_NB` | the user asked for `O_NONBLOCK` (`fcntl`, `FIONBIO`, `SOCK_NONBLOCK`) |
-//! | `STREAM`  | a `SOCK_STREAM` socket: a short read means it was drained |
-//! | `PER_CALL`| its open file description blocks: coroutines ask each call not to (`MSG_DONTWAIT`) |
-//! | `SEQPACKET` | a `SOCK_SEQPACKET` socket (`write` on it ends a record)       |
-//! | `POLLED`  | some poller may hold a registration of it (`registrations`)   |
+//! | flag        | meaning                                                                            |
+//! |-------------|------------------------------------------------------------------------------------|
+//! | `KNOWN`     | classified since it was opened (else: look at it on first use)                     |
+//! | `SOCKET`    | a socket: weft may park on it                                                      |
+//! | `WEFT_NB`   | weft set `O_NONBLOCK` on it; the user did not ask for it                           |
+//! | `USER_NB`   | the user asked for `O_NONBLOCK` (`fcntl`, `FIONBIO`, `SOCK_NONBLOCK`)              |
+//! | `STREAM`    | a `SOCK_STREAM` socket: a short read means it was drained                          |
+//! | `PER_CALL`  | its open file description blocks: coroutines ask each call not to (`MSG_DONTWAIT`) |
+//! | `SEQPACKET` | a `SOCK_SEQPACKET` socket (`write` on it ends a record)                            |
+//! | `POLLED`    | some poller may hold a registration of it (`registrations`)                        |
 //!
 //! A socket the user expects to block is in one of two modes. `WEFT_NB`:
 //! weft created it non-blocking, in a coroutine, and it has not been

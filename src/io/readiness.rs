@@ -9,16 +9,16 @@
 //!
 //! A short read drains data, not state: a peer's FIN or an error that was
 //! already reported stays pending, and no new edge will announce it. So a
-//! reported hang-up or error is sticky (`*_CLOSED`): from then on that
-//! direction always counts as ready, and calls go to the kernel, which
-//! answers at once (0, or the error).
+//! reported hang-up or error is sticky (`Ready::*_CLOSED`): from then on
+//! that direction always counts as ready, and calls go to the kernel,
+//! which answers at once (0, or the error).
 //!
 //! Owned by one worker's `Driver` and touched only by the thread that holds
-//! the worker (`runtime/takeover.rs`): by its coroutines
-//! (which clear a flag after seeing the socket empty or full) and by its
-//! poller dispatch (which sets flags from events). Indexed by poller key;
-//! each entry carries the fd generation it belongs to, and an entry of
-//! another generation reads as "unknown", which counts as ready.
+//! the worker (`runtime/takeover.rs`): by its coroutines (which clear a
+//! flag after seeing the socket empty or full) and by its poller dispatch
+//! (which sets flags from events). Indexed by poller key; each entry
+//! carries the fd generation it belongs to, and an entry of another
+//! generation reads as "unknown", which counts as ready.
 
 use std::cell::RefCell;
 use std::ops::{BitOr, BitOrAssign};

@@ -1,4 +1,4 @@
-//! `Condvar`: waiting for a condition under a [`Mutex`].
+//! `Condvar`: waiting for a condition under a [`Mutex`](super::Mutex).
 
 use std::fmt;
 use std::ptr;

@@ -27,7 +27,8 @@
 //!
 //! All of them (and the channels) wait through one mechanism, described in
 //! `src/sync/queue.rs`: a waiter queues an entry and parks; whoever frees
-//! the resource hands it to the oldest entry and unparks it.
+//! the resource hands it to the oldest entry and wakes it. Who a waiter is,
+//! and how it parks and is woken, is in `src/sync/waiter.rs`.
 
 /// Defines a `const fn`, but a plain `fn` under loom, whose atomics and
 /// locks have no `const` constructors: for the locks' `new`, which may then

@@ -3,10 +3,11 @@
 //!
 //! Every blocking operation in `channel` and `sync` uses this one mechanism.
 //! A waiter owns a [`Context`] (on its own stack) and links an [`Entry`] for
-//! each operation it waits on into the [`WaitList`] of that channel or lock,
-//! under that object's [`Lock`]. An entry names the context, the operation's
-//! index (its arm in a `select!`) and a *packet*: a pointer to the waiter's
-//! slot for the value (the message to send, the place to receive into).
+//! each operation it waits on into the [`WaitList`] of that channel or
+//! lock, under that object's [`Lock`](crate::loom::Lock). An entry names
+//! the context, the operation's index (its arm in a `select!`) and a
+//! *packet*: a pointer to the waiter's slot for the value (the message to
+//! send, the place to receive into).
 //!
 //! A wait list is intrusive, like Go's queue of waiting goroutines: the
 //! entries live with their waiters (a single wait uses the one inside its

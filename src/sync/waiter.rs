@@ -18,10 +18,10 @@
 //!   of the task, for a waiter on another worker) while the waiter is held,
 //!   and the `Wake` finishes the wake-up after the waiter may have left.
 //!
-//! Both halves come in two variants, side by side below: one on weft's
-//! runtime, and one under loom (`RUSTFLAGS="--cfg weft_loom"`), where every
-//! waiter is a loom thread with a park token of its own and no runtime
-//! cancels or counts anything.
+//! Everything here comes in two variants, side by side below: one on
+//! weft's runtime, and one under loom (`RUSTFLAGS="--cfg weft_loom"`),
+//! where every waiter is a loom thread with a park token of its own, its
+//! `Wake` is this file's, and no runtime cancels or counts anything.
 
 #[cfg(weft_loom)]
 pub(crate) use self::model::{
