@@ -182,7 +182,12 @@ mod model {
     }
 
     /// Models have no runtime whose lock waiters to count.
-    pub(crate) fn lock_wait() {}
+    pub(crate) fn lock_wait() -> Option<LockWait> {
+        None
+    }
+
+    /// Never made: stands for the runtime's count of a lock waiter.
+    pub(crate) struct LockWait;
 
     /// Models have no runtime to cancel them.
     pub(crate) fn cancelled() -> bool {
