@@ -45,9 +45,6 @@ KNOWN = {
     "(sync/owner.rs), which belongs beside the wait record",
     ("runtime", "hook"): "building a runtime keeps the hooks linked "
     "(hook::link): a linker reference, not a use of their code",
-    ("loom", "runtime"): "loom.rs still carries the waiter and park calls "
-    "of the wait queue, which belong in sync/",
-    ("loom", "task"): "as loom -> runtime",
 }
 
 # Folders whose files still import each other in a circle: folder: reason.
