@@ -37,12 +37,6 @@ KNOWN = {
     ("task", "runtime"): "a task record holds a counted reference to its "
     "runtime (RuntimeRef, runtime/shared.rs), which its last reference "
     "releases",
-    ("runtime", "io"): "each worker owns its I/O driver (io/driver.rs, "
-    "fd_table.rs, readiness.rs), which wakes coroutines with the runtime's "
-    "Unparker; the driver moves below the runtime once it wakes through a "
-    "type of its own level",
-    ("runtime", "sync"): "a dump reads the holder of a lock from its Owner "
-    "(sync/owner.rs), which belongs beside the wait record",
     ("runtime", "hook"): "building a runtime keeps the hooks linked "
     "(hook::link): a linker reference, not a use of their code",
 }
@@ -52,7 +46,6 @@ KNOWN_CIRCLES = {
     "runtime": "the worker, park, shared state, monitor and take-over call "
     "each other's methods; the idle/wake protocol and the worker's own "
     "state are to become types of their own",
-    "io": "driver.rs and readiness.rs share the readiness types",
 }
 
 ROOT = "src"

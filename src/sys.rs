@@ -43,3 +43,21 @@ pub(crate) fn cvt<T: Copy + PartialEq + From<i8>>(res: T) -> std::io::Result<T> 
         Ok(res)
     }
 }
+
+/// An integer `SOL_SOCKET` option of `fd` (`SO_TYPE`, `SO_ACCEPTCONN`);
+/// `None` if `fd` is no socket.
+pub(crate) fn socket_int_option(fd: std::os::fd::RawFd, name: libc::c_int) -> Option<libc::c_int> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the option is one int, and `len` says so.
+    let rc = unsafe {
+        raw::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(v)
+}

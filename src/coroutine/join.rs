@@ -34,7 +34,8 @@ const WAITER: u8 = 2;
 pub(crate) struct Packet<T> {
     /// `COMPLETE | WAITER`, see the module docs.
     state: AtomicU8,
-    /// Written once by the completer before `COMPLETE`; read by the joiner after.
+    /// Written once by the completer before `COMPLETE`; read by the joiner
+    /// after.
     result: UnsafeCell<Option<thread::Result<T>>>,
     /// Written by the joiner before `WAITER`; taken by the completer after.
     waiter: UnsafeCell<Option<Unparker>>,

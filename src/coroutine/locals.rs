@@ -5,14 +5,14 @@
 //! # Where the values live
 //!
 //! A `thread_local!` is shared by every coroutine of a worker thread, so
-//! per-coroutine values need a home of their own. A coroutine's `Locals`
-//! hangs off one pointer in its frame (`task/frame.rs`), on top of its own stack:
-//! the task record keeps its 128-byte size class, and a coroutine that never
+//! per-coroutine values need a home of their own. A coroutine's `Locals` hangs
+//! off one pointer in its frame (`task/frame.rs`), on top of its own stack: the
+//! task record keeps its 128-byte size class, and a coroutine that never
 //! touches a coroutine-local (or, with the `tracing` feature, never parks
-//! inside a span) never allocates one. The record is a short list of
-//! `(key, boxed value)` slots; the key is the address of the `static` that
-//! `coroutine_local!` declares, and a linear scan finds it (a coroutine uses
-//! a handful at most). Each value is boxed on its own, so a `with` that
+//! inside a span) never allocates one. The record is a short list of `(key,
+//! boxed value)` slots; the key is the address of the `static` that
+//! `coroutine_local!` declares, and a linear scan finds it (a coroutine uses a
+//! handful at most). Each value is boxed on its own, so a `with` that
 //! initialises another key (and grows the list) leaves the value the caller
 //! borrows where it is.
 //!

@@ -64,11 +64,11 @@ impl Runtime {
 
 /// Runs `f` on the blocking pool and returns a handle to join it.
 ///
-/// Use it for work that blocks in a way weft does not intercept (file I/O,
-/// a `std::sync::Mutex` held for long, CPU-heavy work, a C library call).
-/// Joining the handle from a coroutine parks the coroutine; from a plain
-/// thread it blocks the thread. The handle's [`coroutine`](JoinHandle::coroutine)
-/// names the blocking task.
+/// Use it for work that blocks in a way weft does not intercept (file I/O, a
+/// `std::sync::Mutex` held for long, CPU-heavy work, a C library call). Joining
+/// the handle from a coroutine parks the coroutine; from a plain thread it
+/// blocks the thread. The handle's [`coroutine`](JoinHandle::coroutine) names
+/// the blocking task.
 ///
 /// # Panics
 ///

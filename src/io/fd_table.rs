@@ -43,7 +43,7 @@ use std::ops::{BitAnd, BitOr, Not};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::Poller;
+use crate::runtime::Poller;
 
 /// A set of an fd's flags (the table in the module docs): combined with
 /// `|`, masked with `&` and `!`, tested with [`Flags::contains`] and

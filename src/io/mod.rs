@@ -1,4 +1,6 @@
-//! I/O readiness: the fd table, each worker's poller, and waiting.
+//! Waiting for I/O readiness: the fd table, and how a coroutine parks on
+//! an fd. Each worker's poller and what it last said about its fds are the
+//! worker's own (`runtime/driver.rs`, `runtime/readiness.rs`).
 //!
 //! # Parking on an fd (a coroutine on worker W calls `recv` on socket fd)
 //!
@@ -10,7 +12,7 @@
 //!    creates in a coroutine start non-blocking (`WEFT_NB`), until they
 //!    connect.
 //! 2. It tries the call, unless this worker's poller knows the socket is
-//!    still empty (`readiness.rs`). Data there: done, at the cost of the
+//!    still empty (`runtime/readiness.rs`). Data there: done, at the cost of the
 //!    system call.
 //! 3. `EAGAIN` on a socket the user expects to block: the coroutine
 //!    registers fd with W's poller (once per fd and worker), adds itself to
@@ -25,17 +27,12 @@
 //! the user set it; only on a `WEFT_NB` socket does it block the thread in
 //! `poll(2)` instead, so blocking semantics hold everywhere.
 
-mod describe;
-mod driver;
 mod emfile;
 pub(crate) mod fd_table;
-mod readiness;
 mod wait;
 
-pub(crate) use describe::describe_fd;
-pub(crate) use driver::{Direction, Driver, Poller, Waker};
+pub(crate) use crate::runtime::{Direction, Poller};
 pub(crate) use emfile::{fd_freed, wait_for_free_fd};
-pub(crate) use readiness::Readiness;
 pub(crate) use wait::{
     block_thread, connected, deadline_after, forget, kind_of, managed, register_new, retry, share,
     share_inherited, transfer_all, type_flags, wait_any, Wait,

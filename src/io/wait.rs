@@ -136,25 +136,7 @@ pub(crate) fn type_flags(ty: libc::c_int) -> Flags {
 
 /// `SO_TYPE` of a socket (0 if `fd` is none).
 fn socket_type(fd: RawFd) -> libc::c_int {
-    int_option(fd, libc::SO_TYPE).unwrap_or(0)
-}
-
-/// An integer `SOL_SOCKET` option of `fd` (`SO_TYPE`, `SO_ACCEPTCONN`);
-/// `None` if `fd` is no socket.
-pub(super) fn int_option(fd: RawFd, name: libc::c_int) -> Option<libc::c_int> {
-    let mut v: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: the option is one int, and `len` says so.
-    let rc = unsafe {
-        raw::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            name,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(v)
+    sys::socket_int_option(fd, libc::SO_TYPE).unwrap_or(0)
 }
 
 /// The kernel's `SO_RCVTIMEO` or `SO_SNDTIMEO` of `fd`, in nanoseconds.
@@ -306,7 +288,7 @@ pub(crate) fn managed(fd: RawFd) -> Option<&'static Slot> {
 /// timeout for `dir`. `want` is the byte count asked for (0 if unknown):
 /// on a stream socket, a transfer shorter than that shows the socket
 /// drained (or full), and the next call on this worker parks without
-/// trying (`readiness.rs`).
+/// trying (`runtime/readiness.rs`).
 pub(crate) fn retry<R: Ret>(
     slot: &Slot,
     fd: RawFd,

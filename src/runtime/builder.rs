@@ -13,8 +13,8 @@ use super::monitor::{self, Monitor};
 use super::shared::{Config, Idle, Remote, Shared};
 use super::takeover::{Domain, Takeover};
 use super::worker::Worker;
+use super::Driver;
 use super::Runtime;
-use crate::io::Driver;
 use crate::stack::DEFAULT_STACK_SIZE;
 
 /// Most workers a runtime may have.

@@ -8,6 +8,8 @@ pub(crate) mod blocking;
 mod builder;
 mod clock;
 mod context;
+mod describe;
+mod driver;
 mod dump;
 pub(crate) mod fork;
 pub(crate) mod global;
@@ -19,6 +21,7 @@ mod overflow;
 mod panic;
 pub(crate) mod park;
 pub(crate) mod probe;
+mod readiness;
 mod ready;
 pub(crate) mod registry;
 mod shared;
@@ -31,6 +34,7 @@ mod worker;
 
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
+pub(crate) use driver::{Direction, Driver, Poller};
 pub(crate) use overflow::current_segment;
 
 /// Counts a coroutine of the calling worker as finished (`stats.rs`); a

@@ -19,14 +19,15 @@
 //! each `BACK_OFF` in which the monitor saw blocking calls but took no
 //! worker over: calls that all ended within a tick (a cached file read, an
 //! uncontended lock's rare futex), which a tick of 20 µs would watch at
-//! 50,000 wake-ups a second for nothing. Measured with a coroutine making
-//! back-to-back 4 KiB `pread`s of a cached file on one worker, a fixed 50
-//! µs tick cost the monitor 900-960 ms of CPU in 3 s, about a third of a
-//! core; with the back-off, 100-130 ms (`benches/takeover.rs`,
-//! `monitor_cpu`). A wake-up from the futex sets the tick back to `TICK`,
-//! and each take-over halves it: the first long call after a stretch of
-//! short ones waits at most two ticks of `MAX_TICK`, and a run of long
-//! calls brings the tick back down to `TICK` within a few take-overs.
+//! 50,000 wake-ups a second for nothing: with a coroutine making
+//! back-to-back reads of a cached file, a fixed tick of tens of
+//! microseconds keeps the monitor busy a good part of a core, and the
+//! back-off cuts that several times over (`benches/takeover.rs`,
+//! `monitor_cpu`, measures it). A wake-up from the futex sets the tick
+//! back to `TICK`, and each take-over halves it: the first long call after
+//! a stretch of short ones waits at most two ticks of `MAX_TICK`, and a run
+//! of long calls brings the tick back down to `TICK` within a few
+//! take-overs.
 //! Halving rather than resetting matters on a loaded machine, where a
 //! short call now and then outlasts a tick because its thread lost its
 //! core: resetting for each such take-over kept the tick near `TICK`.

@@ -9,14 +9,14 @@
 //!
 //! # Protocol for a coroutine
 //!
-//! A started coroutine only ever runs on its bound worker, and only the
-//! thread that holds that worker (`takeover.rs`) resumes it. So the park
-//! state lives in two plain flags that only that thread touches
-//! (`Task::parked`, `Task::token`), and wake-ups from other threads reach
-//! it through its worker's inbox. ("On its worker" below means "on the
-//! thread that holds its worker".) A park and unpark on one worker, the common case for
-//! channel partners and locks, take no atomic read-modify-write at all, not
-//! even on the task's reference count.
+//! A started coroutine only ever runs on its bound worker, and only the thread
+//! that holds that worker (`takeover.rs`) resumes it. So the park state lives
+//! in two plain flags that only that thread touches (`Task::parked`,
+//! `Task::token`), and wake-ups from other threads reach it through its
+//! worker's inbox. ("On its worker" below means "on the thread that holds its
+//! worker".) A park and unpark on one worker, the common case for channel
+//! partners and locks, take no atomic read-modify-write at all, not even on the
+//! task's reference count.
 //!
 //! 1. `park`: if `token` is set, clear it and return (a wake-up was
 //!    pending). Otherwise set `parked` and suspend with `Suspend::Park`. The

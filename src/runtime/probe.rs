@@ -23,10 +23,11 @@
 //!    woken from other threads count as ready), and for each probe it has
 //!    not answered yet, marks it answered and gives it a [`Part`]: one
 //!    [`TaskInfo`] per coroutine it holds.
-//! 3. The last worker to answer wakes the requester, which parks if it is
-//!    a coroutine and blocks if it is a plain thread. The requester waits until then or its deadline, and takes the
-//!    list down. A worker that did not answer in time (a coroutine that
-//!    runs without parking holds it) is reported as such.
+//! 3. The last worker to answer wakes the requester, which parks if it is a
+//!    coroutine and blocks if it is a plain thread. The requester waits until
+//!    then or its deadline, and takes the list down. A worker that did not
+//!    answer in time (a coroutine that runs without parking holds it) is
+//!    reported as such.
 //!
 //! No request is lost: a worker clears its flag before it reads the list,
 //! and a requester sets the flags after it added its probe, so a probe
@@ -86,7 +87,7 @@ use std::time::{Duration, Instant};
 
 use super::park::{self, Unparker};
 use super::worker::Worker;
-use crate::sync::owner::Owner;
+use crate::task::Owner;
 use crate::task::{Call, Kind, Stage, Task, TaskRef, WaitFor};
 
 /// What a probe asks for.
@@ -393,8 +394,8 @@ unsafe fn describe(why: crate::task::WaitFor) -> WaitInfo {
     let p = why.payload();
     let text = match why.kind() {
         Kind::Unknown => "parked".to_owned(),
-        Kind::Read => crate::io::describe_fd(p as i32, "read"),
-        Kind::Write => crate::io::describe_fd(p as i32, "write"),
+        Kind::Read => super::describe::describe_fd(p as i32, "read"),
+        Kind::Write => super::describe::describe_fd(p as i32, "write"),
         Kind::PollMany => format!("poll, {p} fds"),
         Kind::Sleep if p == 0 => "sleep, for ever".to_owned(),
         Kind::Sleep => {

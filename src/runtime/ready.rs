@@ -4,11 +4,10 @@
 //!
 //! Every yield pushes onto it and every pick pops from it, so it is on the
 //! hottest path weft has. A `RefCell<VecDeque>` would do, but its borrow
-//! flag costs a check and a store on each side of every borrow: 16 of the
-//! 300 instructions of a yield round trip (`valgrind --tool=callgrind`,
-//! one worker). This queue keeps the deque in an `UnsafeCell` instead, and
-//! is sound without a flag because no two borrows of the deque can
-//! overlap:
+//! flag costs a check and a store on each side of every borrow, a
+//! noticeable share of a yield round trip. This queue keeps the deque in an
+//! `UnsafeCell` instead, and is sound without a flag because no two borrows
+//! of the deque can overlap:
 //!
 //! 1. Only the thread that holds the worker touches the queue: it lives in
 //!    `Worker`, which is `!Sync`, and whose threads take turns

@@ -44,12 +44,12 @@ use crossbeam_utils::CachePadded;
 
 use super::clock::Clock;
 use super::current_worker;
+use super::driver::{Poller, Waker};
 use super::monitor::Monitor;
 use super::probe::{Detail, Probe};
 use super::stats::WorkerStats;
 use super::takeover::Takeover;
 use super::worker::Worker;
-use crate::io::{Poller, Waker};
 use crate::task::TaskRef;
 
 /// Runtime settings fixed at build time.
@@ -139,7 +139,8 @@ impl Idle {
 pub(crate) struct Remote {
     /// Steals from the worker's FIFO of fresh tasks.
     pub(crate) stealer: Stealer<TaskRef>,
-    /// Bound tasks woken from other threads. Any thread pushes; the worker pops.
+    /// Bound tasks woken from other threads. Any thread pushes; the worker
+    /// pops.
     pub(crate) inbox: SegQueue<TaskRef>,
     /// Breaks the worker's `epoll_wait`.
     pub(crate) waker: Arc<Waker>,
@@ -410,7 +411,8 @@ impl Shared {
             .retain(|p| !Arc::ptr_eq(p, probe));
     }
 
-    /// Whether fresh work is visible anywhere (used by step 3 and before sleep).
+    /// Whether fresh work is visible anywhere (used by step 3 and before
+    /// sleep).
     pub(crate) fn has_fresh_work(&self) -> bool {
         !self.injector.is_empty() || self.workers.iter().any(|r| !r.stealer.is_empty())
     }

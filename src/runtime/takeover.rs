@@ -692,9 +692,9 @@ impl BlockingCall {
 }
 
 /// Runs `call`, a raw system call (`sys::raw::syscall6`'s answer), as a
-/// blocking call named `name` in a dump: the worker may be taken over while it waits. Returns the
-/// libc-style result, with `errno` set only after this thread holds the
-/// worker again (soundness, point 3).
+/// blocking call named `name` in a dump: the worker may be taken over while it
+/// waits. Returns the libc-style result, with `errno` set only after this
+/// thread holds the worker again (soundness, point 3).
 #[inline]
 pub(crate) fn blocking_syscall(
     name: &'static Call,

@@ -14,7 +14,7 @@
 //! - **Lock cycles.** While some coroutine waits for a `weft::sync` lock,
 //!   the watchdog probes the workers for their lock waiters every
 //!   `LOCK_EVERY` (`probe.rs`, `Detail::Locks`) and follows each waiter to
-//!   the lock's holder (`sync/owner.rs`). A cycle seen in two probes in a
+//!   the lock's holder (`task/owner.rs`). A cycle seen in two probes in a
 //!   row is a deadlock: each coroutine on it waits for the next.
 //! - **No more threads.** A worker whose threads are all in blocking calls
 //!   (`takeover.rs`) says so once, until it gets one back.

@@ -23,16 +23,16 @@
 //!
 //! # Placement
 //!
-//! A started coroutine never moves (ARCHITECTURE.md, The soundness rule, step 2), so where it
-//! starts decides the balance for its whole life. A server's accept loop
-//! spawns every connection on its own worker, which would run most of them
-//! itself before an idle peer gets to steal. So a worker about to start a
-//! fresh coroutine while holding `BALANCE_SLACK` more started coroutines
-//! than the least loaded worker hands it to the injector instead (and wakes
-//! a searcher); the next worker to take it starts it, whatever its load, so
-//! a coroutine is handed on at most once. (A worker's load is the started
-//! coroutines it keeps in its table: those that have suspended at least
-//! once. One that runs to its end in one go never enters the table.)
+//! A started coroutine never moves (ARCHITECTURE.md, The soundness rule,
+//! step 2), so where it starts decides the balance for its whole life. A
+//! server's accept loop spawns every connection on its own worker, which
+//! would run most of them itself before an idle peer gets to steal. So a worker about to start
+//! a fresh coroutine while holding `BALANCE_SLACK` more started coroutines than
+//! the least loaded worker hands it to the injector instead (and wakes a
+//! searcher); the next worker to take it starts it, whatever its load, so a
+//! coroutine is handed on at most once. (A worker's load is the started
+//! coroutines it keeps in its table: those that have suspended at least once.
+//! One that runs to its end in one go never enters the table.)
 //!
 //! # Shutdown
 //!
@@ -58,6 +58,7 @@ use crossbeam_deque::{Steal, Worker as Deque};
 use slab::Slab;
 
 use super::context::{self, enter_worker};
+use super::driver::{Driver, Poller};
 use super::park::Unparker;
 use super::ready::ReadyQueue;
 use super::shared::Shared;
@@ -65,7 +66,6 @@ use super::stats::WorkerStats;
 use super::takeover::Turn;
 use super::timers::Timers;
 use crate::batches::Reserve;
-use crate::io::{Driver, Poller};
 use crate::stack::{Budget, StackPool};
 use crate::sys;
 use crate::task::{Frame, Stage, Suspend, Task, TaskRef};
@@ -572,20 +572,20 @@ impl Worker {
 
     /// Step 6: the injector, then the peers, while counted as searching.
     ///
-    /// While another worker is awake (so fresh work may appear), a worker
-    /// that finds nothing keeps looking for a few microseconds (`SPIN_FOR`)
-    /// before it goes to sleep, as Go's idle Ps do: while it is counted as
-    /// searching, spawners do not pay an eventfd write to wake it, which in
-    /// a spawn-heavy loop would otherwise happen every few coroutines, and a
-    /// coroutine woken from another worker (a channel partner, a lock
-    /// hand-over) is picked up from the inbox within a microsecond instead
-    /// of after a sleep and a wake-up. At most half the awake workers spin. The spin ends early
-    /// when work for this worker arrives: in its inbox, or as I/O readiness
-    /// (the poller is checked in the first round and then every `SPIN_POLL`
-    /// rounds, while coroutines here wait for I/O). With every other
-    /// worker asleep nothing can produce fresh work but I/O and timers, so
-    /// the worker goes straight to its poller instead of burning a core the
-    /// rest of the machine may need.
+    /// While another worker is awake (so fresh work may appear), a worker that
+    /// finds nothing keeps looking for a few microseconds (`SPIN_FOR`) before
+    /// it goes to sleep, as Go's idle Ps do: while it is counted as searching,
+    /// spawners do not pay an eventfd write to wake it, which in a spawn-heavy
+    /// loop would otherwise happen every few coroutines, and a coroutine woken
+    /// from another worker (a channel partner, a lock hand-over) is picked up
+    /// from the inbox within a microsecond instead of after a sleep and a
+    /// wake-up. At most half the awake workers spin. The spin ends early when
+    /// work for this worker arrives: in its inbox, or as I/O readiness (the
+    /// poller is checked in the first round and then every `SPIN_POLL` rounds,
+    /// while coroutines here wait for I/O). With every other worker asleep
+    /// nothing can produce fresh work but I/O and timers, so the worker goes
+    /// straight to its poller instead of burning a core the rest of the machine
+    /// may need.
     fn search(&self) -> Option<TaskRef> {
         if !self.searching.replace(true) {
             self.shared.searching.fetch_add(1, Ordering::SeqCst);

@@ -12,11 +12,11 @@
 //! ```
 //!
 //! The budget counts *slots*, one per stack that exists or may exist: a
-//! coroutine takes one when it first runs (that is when it gets its stack)
-//! and gives it back when it finishes (workers take and return slots in
-//! small batches, so the shared counter is not written per coroutine); a `weft::grow` segment holds one while
-//! in use; worker stack pools reserve their capacity up front, so that pooled
-//! stacks never push the process past the limit.
+//! coroutine takes one when it first runs (that is when it gets its stack) and
+//! gives it back when it finishes (workers take and return slots in small
+//! batches, so the shared counter is not written per coroutine); a `weft::grow`
+//! segment holds one while in use; worker stack pools reserve their capacity up
+//! front, so that pooled stacks never push the process past the limit.
 //!
 //! Near the limit, batching would strand free slots in the caches of
 //! workers that do not need them while a coroutine elsewhere cannot start

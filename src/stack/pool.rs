@@ -1,8 +1,8 @@
 //! A worker's pool of stacks of its runtime's default size.
 //!
-//! Mapping a stack costs two system calls (~15 µs with the first faults);
-//! popping one from this pool costs a few nanoseconds. The pool is owned by
-//! one worker thread and needs no synchronisation.
+//! Mapping a stack costs two system calls and the first page faults; popping
+//! one from this pool costs a few loads and stores. The pool is owned by one
+//! worker thread and needs no synchronisation.
 //!
 //! RSS follows real use: the first `HOT` stacks keep their pages (they are
 //! reused at once in spawn-heavy loops); any stack pooled beyond them first

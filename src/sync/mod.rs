@@ -3,10 +3,11 @@
 //!
 //! Every blocking call here parks the calling coroutine (its worker runs
 //! other coroutines meanwhile) or, on a plain thread, blocks the thread, so
-//! one lock can be shared between both. Use these instead of `std::sync`'s
-//! locks in coroutines: a `std::sync::Mutex` blocks the worker thread, and
-//! one held across a park (I/O, [`sleep`](crate::sleep)) deadlocks when
-//! another coroutine on the same worker waits for it.
+//! one lock can be shared between both. Prefer these to `std::sync`'s locks
+//! in coroutines: a waiter for a `std::sync::Mutex` blocks in the kernel,
+//! and its worker goes on only by handing itself to a spare OS thread for
+//! as long as the wait lasts (ARCHITECTURE.md, "A blocking call: taking
+//! over a worker"); a waiter here parks, and its worker runs others.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -51,7 +52,6 @@ macro_rules! const_unless_loom {
 mod barrier;
 mod condvar;
 mod mutex;
-pub(crate) mod owner;
 pub(crate) mod queue;
 mod rwlock;
 mod semaphore;

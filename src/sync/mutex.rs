@@ -6,10 +6,10 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr;
 
-use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
 use super::waiter;
 use crate::loom::{AtomicUsize, Lock, Ordering};
+use crate::task::Owner;
 use crate::task::{Kind, WaitFor};
 
 /// Held by a guard.
@@ -21,10 +21,11 @@ const QUEUED: usize = 2;
 ///
 /// `lock` parks a coroutine that has to wait (its worker runs others) and
 /// blocks a plain thread. A guard may be held across any park: I/O,
-/// [`sleep`](crate::sleep), a channel operation. A `std::sync::Mutex` held
-/// across a park deadlocks as soon as another coroutine of the same worker
-/// waits for it: that waiter blocks the worker thread, so the holder never
-/// runs again to unlock. This one parks the waiter instead.
+/// [`sleep`](crate::sleep), a channel operation. A `std::sync::Mutex` works
+/// in a coroutine too, but a waiter for it blocks in the kernel: its worker
+/// goes on only by handing itself to a spare thread (ARCHITECTURE.md, "A
+/// blocking call: taking over a worker"), one OS thread per such waiter.
+/// This one parks the waiter instead, at the cost of a switch.
 ///
 /// There is no poisoning: a panic while holding the guard unlocks it.
 /// Waiters get the lock in arrival order: an unlock hands it to the oldest

@@ -6,10 +6,10 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr;
 
-use super::owner::Owner;
 use super::queue::{Context, Outcome, WaitList};
 use super::waiter;
 use crate::loom::Lock;
+use crate::task::Owner;
 use crate::task::{Kind, WaitFor};
 
 const READ: usize = 0;

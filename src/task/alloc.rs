@@ -6,9 +6,10 @@
 //! allocated by the spawning worker and freed by whichever thread drops the
 //! last reference, usually the worker that ran it. With glibc that free
 //! takes the spawner's arena lock, and the spawner's next allocation misses
-//! its cache: on two workers, spawning detached coroutines cost 650-860 ns
-//! each with glibc and 170-220 ns with the caches below. So task memory
-//! goes through caches of its own, as Go recycles its `g`s:
+//! its cache: spawning detached coroutines on two workers took several
+//! times as long with glibc as with the caches below (`benches/core.rs`,
+//! spawn). So task memory goes through caches of its own, as Go recycles
+//! its `g`s:
 //!
 //! 1. Sizes are rounded up to a *class* (multiples of `GRANULE` bytes, up to
 //!    `MAX_CACHED`); larger or over-aligned tasks use the global allocator

@@ -6,7 +6,8 @@
 //! - `frame.rs`: the coroutine's frame on top of its own stack, and what it
 //!   yields to its worker (`Suspend`);
 //! - `job.rs`: the closure seen through one trait (`Task<dyn Job>`);
-//! - `waiting.rs`: what a parked coroutine waits for, in one word;
+//! - `waiting.rs`: what a parked coroutine waits for, in one word, and
+//!   `owner.rs`: who holds a lock it waits for;
 //! - `locals.rs`: the coroutine-local values beside its stack;
 //! - `id.rs`, `names.rs`: ids, and names by id for dumps;
 //! - `spans.rs` (feature `tracing`): the spans that follow a coroutine.
@@ -19,6 +20,7 @@ mod id;
 mod job;
 mod locals;
 pub(crate) mod names;
+mod owner;
 mod record;
 #[cfg(feature = "tracing")]
 pub(crate) mod spans;
@@ -28,5 +30,6 @@ pub(crate) use alloc::TaskRef;
 pub(crate) use frame::{Frame, Suspend};
 pub use id::CoroutineId;
 pub(crate) use job::Job;
+pub(crate) use owner::Owner;
 pub(crate) use record::{Options, Stage, Task};
 pub(crate) use waiting::{Call, Kind, WaitFor};

@@ -9,10 +9,11 @@
 //!             stealable by any worker          bound to that worker
 //! ```
 //!
-//! A fresh task is only its `Send` closure (in `job`); it has no stack yet, so queues of fresh tasks cost no mappings and a thief may run
-//! it anywhere. The worker that first resumes it takes a stack from its pool,
-//! builds the corosensei coroutine there, and from then on only that worker
-//! touches the stage (ARCHITECTURE.md, The soundness rule, step 2).
+//! A fresh task is only its `Send` closure (in `job`); it has no stack yet, so
+//! queues of fresh tasks cost no mappings and a thief may run it anywhere. The
+//! worker that first resumes it takes a stack from its pool, builds the
+//! corosensei coroutine there, and from then on only that worker touches the
+//! stage (ARCHITECTURE.md, The soundness rule, step 2).
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;

@@ -3,7 +3,7 @@
 //!
 //! A park records *why* in one store: a [`WaitFor`] is a kind in the low
 //! byte and a payload in the rest (an fd, a count, or the address of what
-//! the wait is about: a lock's `Owner` (`sync/owner.rs`), a sleep's
+//! the wait is about: a lock's `Owner` (`task/owner.rs`), a sleep's
 //! deadline, the handle a join waits on, all of which live as long as the
 //! wait does: on the waiter's own stack, or kept alive by it). Nothing is
 //! formatted, counted or timed on the way to the park; a dump reads the

@@ -23,7 +23,7 @@
 use std::cell::RefCell;
 use std::ops::{BitOr, BitOrAssign};
 
-use super::Direction;
+use super::driver::Direction;
 
 /// What is known of a registration's readiness: a set of the flags below.
 /// (As wide as the generation beside it: an [`Entry`] then has no padding,

@@ -4,13 +4,13 @@ use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
-use super::wait::int_option;
+use crate::sys::socket_int_option;
 
 /// What a coroutine parked on `fd` waits for: `verb` ("read" or "write")
 /// with the socket's protocol and addresses (the local one first; the
 /// arrow points the way the bytes go), or `accept` on a listener.
 pub(crate) fn describe_fd(fd: RawFd, verb: &str) -> String {
-    let Some(ty) = int_option(fd, libc::SO_TYPE) else {
+    let Some(ty) = socket_int_option(fd, libc::SO_TYPE) else {
         return format!("{verb} fd {fd}");
     };
     let local = address(fd, libc::getsockname);
@@ -22,7 +22,7 @@ pub(crate) fn describe_fd(fd: RawFd, verb: &str) -> String {
         _ => "socket",
     };
     let local = local.map_or_else(|| "?".to_owned(), |a| a.0);
-    if int_option(fd, libc::SO_ACCEPTCONN) == Some(1) {
+    if socket_int_option(fd, libc::SO_ACCEPTCONN) == Some(1) {
         return format!("accept fd {fd} {proto} {local}");
     }
     match address(fd, libc::getpeername) {

@@ -13,7 +13,7 @@
 //! fd here once (edge-triggered, readable and writable), then adds itself to
 //! the fd's readers or writers and parks. Every registration has a key in
 //! `Poller::waiters` and is made for one generation of the fd
-//! (`fd_table.rs`); the epoll token carries both, so an event that was
+//! (`io/fd_table.rs`); the epoll token carries both, so an event that was
 //! already fetched for an fd that has since been closed, even if its key was
 //! reused, is recognised as stale and dropped. An event wakes every waiter
 //! of its direction: they retry their call, and those that find nothing park
@@ -31,9 +31,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
-use super::readiness::Event;
-use super::Readiness;
-use crate::runtime::park::Unparker;
+use super::park::Unparker;
+use super::readiness::{Event, Readiness};
 use crate::sys::raw;
 use crate::task::Task;
 
