@@ -27,12 +27,12 @@
 //! the user set it; only on a `WEFT_NB` socket does it block the thread in
 //! `poll(2)` instead, so blocking semantics hold everywhere.
 
-mod emfile;
+mod fd_limit;
 pub(crate) mod fd_table;
 mod wait;
 
 pub(crate) use crate::runtime::{Direction, Poller};
-pub(crate) use emfile::{fd_freed, wait_for_free_fd};
+pub(crate) use fd_limit::{fd_freed, wait_for_free_fd};
 pub(crate) use wait::{
     block_thread, connected, deadline_after, forget, kind_of, managed, register_new, retry, share,
     share_inherited, transfer_all, type_flags, wait_any, Wait,
