@@ -32,7 +32,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
 use super::park::Unparker;
-use super::readiness::{Event, Readiness};
+use super::readiness::{Direction, Event, Readiness};
 use crate::sys::raw;
 use crate::task::Task;
 
@@ -83,13 +83,6 @@ impl Waker {
             }
         }
     }
-}
-
-/// The direction a waiter waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
-    Read,
-    Write,
 }
 
 /// Waiters for one registered fd.

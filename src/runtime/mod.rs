@@ -34,8 +34,9 @@ mod worker;
 
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
-pub(crate) use driver::{Direction, Driver, Poller};
+pub(crate) use driver::{Driver, Poller};
 pub(crate) use overflow::current_segment;
+pub(crate) use readiness::Direction;
 
 /// Counts a coroutine of the calling worker as finished (`stats.rs`); a
 /// no-op elsewhere (a blocking-pool job).

@@ -23,7 +23,12 @@
 use std::cell::RefCell;
 use std::ops::{BitOr, BitOrAssign};
 
-use super::driver::Direction;
+/// The direction a waiter waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
 
 /// What is known of a registration's readiness: a set of the flags below.
 /// (As wide as the generation beside it: an [`Entry`] then has no padding,
