@@ -1,19 +1,32 @@
 //! A coroutine may be stolen until it first runs, and is bound to its worker
 //! from then on. While none of a worker's coroutines blocks its thread (in a
 //! std lock, a child wait, a file: `tests/takeover.rs`), one thread runs the
-//! worker, so a started coroutine never changes thread.
+//! worker; when one does, the worker is handed to another of its own threads
+//! meanwhile, so a started coroutine may change threads but never workers.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::thread::{self, ThreadId};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The worker the calling coroutine runs on: its threads are named
+/// `weft-worker-<index>` and, for a worker's spare threads,
+/// `weft-worker-<index>.<seat>`.
+fn worker_of_this_thread() -> String {
+    let name = thread::current()
+        .name()
+        .expect("worker threads are named")
+        .to_owned();
+    match name.split_once('.') {
+        Some((worker, _seat)) => worker.to_owned(),
+        None => name,
+    }
+}
 
 #[test]
-fn started_coroutines_never_change_thread_under_stealing() {
+fn started_coroutines_never_change_worker_under_stealing() {
     let rt = weft::Runtime::builder().workers(2).build().unwrap();
-    // weft's own Mutex parks: a std one could block a thread under
-    // contention and let another thread of the worker take it over.
-    let starts: Arc<weft::sync::Mutex<HashSet<ThreadId>>> = Arc::default();
+    let starts: Arc<weft::sync::Mutex<HashSet<String>>> = Arc::default();
     let s = starts.clone();
     let moved = rt.run(move || {
         // One coroutine spawns everything, so every fresh coroutine starts in
@@ -23,8 +36,8 @@ fn started_coroutines_never_change_thread_under_stealing() {
             .map(|i| {
                 let s = s.clone();
                 weft::go(move || {
-                    let home = thread::current().id();
-                    s.lock().insert(home);
+                    let home = worker_of_this_thread();
+                    s.lock().insert(home.clone());
                     let mut moved = 0;
                     for round in 0..20 {
                         match (i + round) % 3 {
@@ -32,7 +45,7 @@ fn started_coroutines_never_change_thread_under_stealing() {
                             1 => weft::sleep(Duration::from_micros(200)),
                             _ => weft::go(weft::yield_now).join().unwrap(),
                         }
-                        if thread::current().id() != home {
+                        if worker_of_this_thread() != home {
                             moved += 1;
                         }
                     }
@@ -40,9 +53,16 @@ fn started_coroutines_never_change_thread_under_stealing() {
                 })
             })
             .collect();
+        // Keep this worker busy, without parking, until the other one has
+        // stolen and started some: stealing is then exercised however
+        // loaded the machine is.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while s.lock().len() < 2 && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
         hs.into_iter().map(|h| h.join().unwrap()).sum::<u32>()
     });
-    assert_eq!(moved, 0, "a started coroutine changed threads");
+    assert_eq!(moved, 0, "a started coroutine changed workers");
     assert_eq!(
         starts.lock().len(),
         2,

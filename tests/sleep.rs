@@ -32,12 +32,17 @@ fn ten_thousand_sleepers_on_two_workers_finish_in_about_one_sleep() {
 fn sleepers_wake_in_deadline_order_on_one_worker() {
     let rt = weft::Runtime::builder().workers(1).build().unwrap();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    // Deadlines from one instant, far enough ahead that every coroutine
+    // has started its sleep by then even on a loaded machine: the order
+    // tested is the timers', not the order the coroutines happened to start.
+    let start = Instant::now() + Duration::from_millis(300);
     let hs: Vec<_> = [50u64, 10, 30, 20, 40]
         .into_iter()
         .map(|ms| {
             let order = order.clone();
             rt.spawn(move || {
-                weft::sleep(Duration::from_millis(ms));
+                let deadline = start + Duration::from_millis(ms);
+                weft::sleep(deadline.saturating_duration_since(Instant::now()));
                 order.lock().unwrap().push(ms);
             })
         })
