@@ -2,10 +2,9 @@
 //!
 //! Some things are released on one thread and wanted on another: a task's
 //! memory is freed by the worker that ran it and allocated again by the one
-//! that spawns. Each thread
-//! keeps its spares in a plain local `Vec` and trades whole batches with the
-//! others through a [`Batches`] stack, so the shared state is touched once
-//! per `BATCH` items rather than once per item:
+//! that spawns. Each thread keeps its spares in a plain local `Vec` and
+//! trades whole batches with the others through a [`Batches`] stack, so the
+//! shared state is touched once per `BATCH` items rather than once per item:
 //!
 //! 1. [`Batches::push`] puts an item in the local list; a list that grows
 //!    past `LOCAL_MAX` hands its newest `BATCH` items to the stack, unless
@@ -36,6 +35,8 @@ pub(crate) const BATCH: usize = 128;
 
 /// A stack of batches that threads hand each other.
 pub(crate) struct Batches<T> {
+    /// The batches, newest last. Pushed and popped by any thread, under
+    /// the lock.
     stack: Mutex<Vec<Vec<T>>>,
     /// How many batches `stack` holds (written under its lock).
     len: AtomicUsize,
@@ -113,6 +114,7 @@ impl<T> Batches<T> {
 /// Units one worker took from a shared count ahead of need (module docs).
 /// Only the thread that holds the worker uses it.
 pub(crate) struct Reserve {
+    /// Units taken and not handed out.
     held: Cell<usize>,
     /// Units taken from the shared count at once, and kept after giving
     /// back an excess.
@@ -147,7 +149,7 @@ impl Reserve {
     }
 
     /// Puts one unit back. `release` gets the excess over a batch once the
-    /// reserve holds more than two; everything, if `keep_none`.
+    /// reserve holds more than two batches; everything, if `keep_none`.
     #[inline]
     pub(crate) fn give(&self, keep_none: bool, release: impl FnOnce(usize)) {
         let held = self.held.get() + 1;

@@ -1,14 +1,14 @@
 //! The concurrency primitives under weft's channels and locks, imported from
 //! one place so that the same code runs on std normally and on
 //! [loom](https://docs.rs/loom) under `RUSTFLAGS="--cfg weft_loom"`, where
-//! every interleaving of a small model is explored (`src/sync/models.rs`).
+//! every interleaving of a small model is explored (`sync/models.rs`).
 //! This module only swaps std's types for loom's; what a waiter is and how
-//! it parks lives with the wait queue (`src/sync/waiter.rs`).
+//! it parks lives with the wait queue (`sync/waiter.rs`).
 //!
 //! - `AtomicUsize`, `Ordering`: std's or loom's.
 //! - `Lock<T>`: a short-critical-section lock. Normally a spin lock with
-//!   backoff (a critical section here is a few list operations and never
-//!   parks or calls user code); under loom, loom's `Mutex`.
+//!   backoff (its holders do a few list operations or stores, and never
+//!   park or call user code); under loom, loom's `Mutex`.
 //! - `spin_wait`, `spin_pause`: one step of a spin that waits for another
 //!   thread. Normally a backoff or a CPU pause; under loom, a yield, so
 //!   that loom runs the thread being waited for.

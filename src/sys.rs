@@ -8,15 +8,17 @@
 //! - `prefault(addr, len)` and `huge_pages(addr, len)` (task memory chunks);
 //! - `fault_address(siginfo)` and `OVERFLOW_SIGNALS` (the overflow handler);
 //! - `thread_stack_bounds()` (`weft::grow` on plain threads);
-//! - `prefetch(p)`, a cache hint (the scheduler's look-ahead);
+//! - `prefetch(p)`, a cache hint (the scheduler's look-ahead, the poller's
+//!   wake-ups);
 //! - `futex_wait`, `futex_wake` and `precise_timers()` (threads taking
-//!   turns at a worker, and the monitor: `runtime/takeover.rs`);
+//!   turns at a worker, and the monitor: `runtime/takeover.rs`,
+//!   `runtime/monitor.rs`);
 //! - `raw::*`, the real functions behind the hooks (system calls through
 //!   `raw::syscall6`, which leaves `errno` alone, and libc's
 //!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`,
 //!   `handlers_restart()` (a plain thread's interrupted wait),
-//!   `plausible_user_ptr()` (the hooks' `EFAULT` check), `errno` and
-//!   `set_errno` (the I/O hooks).
+//!   `plausible_user_ptr()`, `read_user` and `write_user` (the hooks'
+//!   `EFAULT` checks), `errno` and `set_errno` (the I/O hooks).
 //!
 //! The hooks for the C-variadic `fcntl` and `ioctl` take their optional
 //! argument as a fixed `usize`: on the x86_64 and aarch64 Linux ABIs a

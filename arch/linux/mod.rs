@@ -1,7 +1,9 @@
-//! Linux (glibc or musl, any CPU that corosensei supports).
+//! Linux on x86_64 and aarch64 (the CPUs `raw.rs` has a system-call stub
+//! for), with glibc: the hooks look some of libc's functions up with
+//! `dlvsym`, a glibc extension (`src/hook/real.rs`).
 //!
-//! Everything in here is what `src/sys.rs` promises to the rest of the crate;
-//! see that file for the contract.
+//! Everything in here is what `src/sys.rs` promises to the rest of the
+//! crate; see that file for the contract.
 
 pub(crate) mod raw;
 
@@ -136,9 +138,10 @@ pub(crate) fn fd_kind(fd: libc::c_int) -> FdKind {
 /// The classes of descriptor the hooks tell apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FdKind {
-    /// A socket: weft may make it non-blocking and park on it.
+    /// A socket: a coroutine's calls on it may park.
     Socket,
-    /// Anything else (files, pipes, ttys): calls pass straight through.
+    /// Anything else (files, pipes, ttys): weft never parks on it; in a
+    /// coroutine, a call that may wait on it is a blocking call.
     Other,
     /// Not an open descriptor.
     Invalid,
@@ -324,8 +327,8 @@ pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32, n: u32) {
 }
 
 /// Asks the kernel to wake the calling thread from timed sleeps as close to
-/// their deadline as it can (its default slack for a thread is 50 µs, as
-/// long as the monitor's whole tick).
+/// their deadline as it can (its default slack for a thread is 50 µs,
+/// longer than the monitor's shortest tick).
 pub(crate) fn precise_timers() {
     // SAFETY: PR_SET_TIMERSLACK only changes a scheduling attribute of the
     // calling thread.

@@ -98,7 +98,8 @@ macro_rules! raw {
             let mut a = [0 as c_long; 6];
             let mut _i = 0;
             $(a[_i] = $arg as c_long; _i += 1;)*
-            // SAFETY: the caller upholds the system call's contract (module docs).
+            // SAFETY: the caller upholds the system call's contract (module
+            // docs).
             cvt_raw(unsafe { syscall6($nr, a) }) as $ret
         }
     };

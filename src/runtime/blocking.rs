@@ -1,11 +1,11 @@
 //! The blocking pool: OS threads for work that would block a worker.
 //!
 //! `spawn_blocking(f)` (`coroutine/spawn.rs`) queues `f` here and returns a
-//! `JoinHandle`; joining it
-//! from a coroutine parks the coroutine, so a worker never waits for the
-//! blocking call. Threads are started on demand up to `MAX_THREADS` and exit
-//! after `IDLE_TIMEOUT` without work, so an idle process holds none. The
-//! hooks use it for `getaddrinfo`, whose resolver weft cannot intercept.
+//! `JoinHandle`; joining it from a coroutine parks the coroutine, so a
+//! worker never waits for the blocking call. Threads are started on demand
+//! up to `MAX_THREADS` and exit after `IDLE_TIMEOUT` without work, so an
+//! idle process holds none. The hooks use it for `getaddrinfo`, whose
+//! resolver weft cannot intercept.
 //!
 //! One pool serves the process: blocking work is not tied to a runtime.
 

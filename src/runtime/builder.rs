@@ -51,7 +51,8 @@ impl RuntimeBuilder {
         RuntimeBuilder::default()
     }
 
-    /// Number of worker threads (default: available cores).
+    /// Number of workers (default: available cores), each started on a
+    /// thread of its own.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().workers(1).build().unwrap();
@@ -62,7 +63,8 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Default usable stack size of coroutines, in bytes (default 256 KiB).
+    /// Default usable stack size of coroutines, in bytes (default 256 KiB),
+    /// rounded up to whole pages and to at least 16 KiB.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().stack_size(64 * 1024).build().unwrap();
@@ -73,8 +75,10 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Prefix of the worker threads' names (default `weft-worker`); workers
-    /// are named `<prefix>-0`, `<prefix>-1`, ...
+    /// Prefix of the runtime's thread names (default `weft-worker`): the
+    /// workers' first threads are `<prefix>-0`, `<prefix>-1`, ..., the
+    /// threads started to take worker 0 over `<prefix>-0.1`, `<prefix>-0.2`,
+    /// ..., and the monitor is `<prefix>-monitor`.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().workers(1).thread_name("io").build().unwrap();
@@ -104,13 +108,14 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Starts the worker threads.
+    /// Starts the workers' first threads and the monitor thread.
     ///
     /// # Errors
     ///
     /// `InvalidInput` for zero or more than 1024 workers, a stack over
-    /// 4 GiB, or `max_threads` zero or over 2^20; the OS error if a poller
-    /// or a thread cannot be created.
+    /// 4 GiB, or `max_threads` zero or over 2^20; `Unsupported` in a forked
+    /// child (it is outside weft); the OS error if a poller or a thread
+    /// cannot be created.
     ///
     /// ```
     /// assert!(weft::Runtime::builder().workers(0).build().is_err());

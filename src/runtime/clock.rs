@@ -1,15 +1,14 @@
 //! The runtime's coarse clock: milliseconds since the runtime started.
 //!
 //! A dump says how long each coroutine has waited, so a park records when
-//! it happened. Reading the system clock there (20-odd ns through the
-//! vDSO) would cost the park path more than the rest of a park; so a park
-//! stores the value of this clock instead, one load from a word the monitor
-//! thread (`monitor.rs`) rewrites at each of its ticks, every few
-//! milliseconds while any worker is awake. A worker that wakes the monitor
-//! from its long sleep (all workers were asleep) refreshes the clock
-//! itself first, so a park right after a quiet spell does not record the
-//! time the quiet spell began. The value is at most one monitor tick
-//! (`monitor::WATCH_TICK`) behind.
+//! it happened. Reading the system clock there (a vDSO call) would cost the
+//! park path more than the rest of a park; so a park stores the value of
+//! this clock instead, one load from a word the monitor thread
+//! (`monitor.rs`) rewrites every `monitor::WATCH_TICK` while any worker is
+//! awake. A worker that wakes the monitor from its long sleep (all workers
+//! were asleep) refreshes the clock itself first, so a park right after a
+//! quiet spell does not record the time the quiet spell began. The value is
+//! at most one `WATCH_TICK` behind.
 //!
 //! 32 bits of milliseconds wrap after 49 days; waits are measured with
 //! wrapping arithmetic, so only a single wait that long reads wrong.
@@ -38,7 +37,7 @@ impl Clock {
         }
     }
 
-    /// The clock's value: at most a monitor tick behind.
+    /// The clock's value: at most a `WATCH_TICK` behind.
     #[inline(always)]
     pub(crate) fn now(&self) -> u32 {
         self.ms.load(Ordering::Relaxed)

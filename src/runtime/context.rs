@@ -27,7 +27,9 @@ use crate::task::Task;
 
 thread_local! {
     /// The worker this thread runs, for the thread's life. Written by the
-    /// worker's main function only.
+    /// worker's main function (`Worker::run`, through `enter_worker` and
+    /// its guard) and, in a forked child, by the fork handler
+    /// (`forget_worker_in_child`).
     static WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
 }
 

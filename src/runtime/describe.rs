@@ -1,4 +1,5 @@
-//! An fd in words, for a dump: `read fd 7 tcp 127.0.0.1:5432 <- 127.0.0.1:40112`.
+//! An fd in words, for a dump:
+//! `read fd 7 tcp 127.0.0.1:5432 <- 127.0.0.1:40112`.
 
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

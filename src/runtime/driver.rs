@@ -1,11 +1,12 @@
-//! A worker's poller: one `mio::Poll` (epoll on Linux), the `mio::Waker`
-//! other threads use to break its wait, and the table of coroutines waiting
-//! for readiness of each registered fd.
+//! A worker's poller: one `mio::Poll` (epoll on Linux), the [`Waker`]
+//! (an eventfd) other threads use to break its wait, and the table of
+//! coroutines waiting for readiness of each registered fd.
 //!
-//! The worker blocks here when it has nothing to run, with the timeout of its
-//! next timer; an idle runtime therefore sleeps in `epoll_wait` and uses no
-//! CPU. Remote wake-ups (a task unparked from another thread, fresh work to
-//! steal, shutdown) write the waker's eventfd.
+//! The worker blocks here when it has nothing to run, with the timeout of
+//! its next timer; an idle runtime therefore sleeps in `epoll_wait` and uses
+//! no CPU. Remote wake-ups (a task unparked from another thread, fresh work
+//! to steal, a probe, a thread of the worker back from a blocking call,
+//! shutdown) write the waker's eventfd.
 //!
 //! # Registrations
 //!

@@ -23,8 +23,9 @@
 //!    kernel drops an epoll registration by itself once the last fd of its
 //!    file description is closed, in every process.
 //! 3. The `EMFILE` waiter list is not touched (its lock may be held).
-//! 4. No runtime starts: `Runtime::build`, `go` and `Builder::spawn` fail
-//!    with an error that says so.
+//! 4. No runtime starts: `RuntimeBuilder::build` and the global runtime's
+//!    start fail with an error that says so, which `Builder::spawn`
+//!    returns and `go` panics with.
 //! 5. If the coroutine that forked returns in the child, its worker's loop
 //!    would run the parent's other coroutines: the child prints a message
 //!    and ends with `_exit(70)` instead.

@@ -2,10 +2,11 @@
 //!
 //! `WEFT_WORKERS` (default: available cores), `WEFT_STACK_SIZE` (bytes,
 //! default 256 KiB) and `WEFT_MAX_THREADS` (threads per worker, default
-//! 512) configure it. It lives until the process exits; its
-//! workers are never joined, like any detached thread. A start that fails
-//! (no fds or memory left, a bad variable) is reported to the caller and
-//! tried again at the next use.
+//! 512) configure it; its threads' names start with `weft` (`weft-0`,
+//! `weft-1`, ...: `RuntimeBuilder::thread_name`). It lives until the
+//! process exits; its workers are never joined, like any detached thread.
+//! A start that fails (no fds or memory left, a bad variable) is reported
+//! to the caller and tried again at the next use.
 
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -13,7 +13,8 @@ use super::{Dump, Metrics, RuntimeBuilder, Shared};
 /// never return.
 const STUCK_GRACE: Duration = Duration::from_secs(2);
 
-/// A weft runtime: worker threads that run coroutines.
+/// A weft runtime: workers, each on threads of its own, that run
+/// coroutines.
 ///
 /// Most programs never make one: [`go`](crate::go) and [`run`](crate::run)
 /// use the global runtime, started on first use. Build a private one to

@@ -57,7 +57,8 @@ pub struct Metrics {
     pub handoffs: u64,
     /// Fresh coroutines a worker took from another worker's queue.
     pub steals: u64,
-    /// Times a worker looked at its poller (busy or before sleeping).
+    /// Times a worker looked at its poller (busy, while spinning, or to
+    /// sleep).
     pub polls: u64,
     /// Threads of the blocking pool (`spawn_blocking`; shared by every
     /// runtime of the process).

@@ -1,8 +1,24 @@
-//! The M:N scheduler: runtimes, workers, run queues, idle/wake and park;
-//! and seeing inside them: dumps (`dump.rs`, from the workers' answers to a
-//! probe, `probe.rs`), metrics (`metrics.rs`, from counters the workers
-//! keep, `stats.rs`), the dump on a signal (`signal.rs`) and the watchdog
-//! (`watchdog.rs`).
+//! The M:N scheduler and what it needs around it:
+//!
+//! - `handle.rs`, `builder.rs`, `global.rs`: `Runtime`, its builder, and
+//!   the global runtime started on first use;
+//! - `worker.rs`: a worker's queues and scheduling loop, with its ready
+//!   queue (`ready.rs`), its timers (`timers.rs`) and its poller
+//!   (`driver.rs`, `readiness.rs`); `context.rs`: which worker and
+//!   coroutine the current thread runs;
+//! - `shared.rs`: what a runtime's threads share, and the idle/wake
+//!   protocol; `park.rs`: park and unpark;
+//! - `takeover.rs`, `monitor.rs`: a worker's threads taking turns while a
+//!   coroutine blocks in the kernel, and the thread that takes workers
+//!   over;
+//! - `blocking.rs`: the blocking pool; `fork.rs`: a forked child is
+//!   outside weft; `overflow.rs`: the stack overflow handler; `panic.rs`:
+//!   panic messages that name the coroutine;
+//! - seeing inside: dumps (`dump.rs`, from the workers' answers to a probe,
+//!   `probe.rs`, with `describe.rs` and `json.rs`), metrics (`metrics.rs`,
+//!   from counters the workers keep, `stats.rs`), the coarse clock parks
+//!   stamp (`clock.rs`), the dump on a signal (`signal.rs`, over the list of
+//!   runtimes in `registry.rs`) and the watchdog (`watchdog.rs`).
 
 pub(crate) mod blocking;
 mod builder;

@@ -5,13 +5,14 @@
 //! While some worker's holder is in a blocking call, the monitor looks at
 //! every worker once per tick; a worker found blocking with the same hold
 //! word at two looks in a row has been blocked for at least a tick, and is
-//! taken over. Once no worker has been blocking for `LINGER`, the
-//! monitor *naps*: it wakes every `WATCH_TICK` to refresh the clock and let
-//! the watchdog look, for as long as some worker is awake (only an awake
-//! worker can run a coroutine that hogs it or stamp a park) or some
-//! coroutine waits for a lock (a lock cycle leaves every worker asleep).
-//! When neither holds it *sleeps* on a futex until a thread enters a
-//! blocking call or a worker wakes up: an idle runtime costs it no CPU.
+//! taken over. Once no worker has been blocking for `LINGER`, the monitor
+//! *naps*: it wakes every `WATCH_TICK` to refresh the clock and let the
+//! watchdog look, for as long as some worker is awake (only an awake worker
+//! can run a coroutine that hogs it or stamp a park), some coroutine waits
+//! for a lock (a lock cycle leaves every worker asleep) or the watchdog
+//! waits for a probe's answers. When none of these holds it *sleeps* on a
+//! futex until a thread enters a blocking call, a worker wakes up or a
+//! coroutine starts to wait for a lock: an idle runtime costs it no CPU.
 //!
 //! # The tick
 //!
@@ -19,18 +20,18 @@
 //! each `BACK_OFF` in which the monitor saw blocking calls but took no
 //! worker over: calls that all ended within a tick (a cached file read, an
 //! uncontended lock's rare futex), which a tick of 20 µs would watch at
-//! 50,000 wake-ups a second for nothing: with a coroutine making
-//! back-to-back reads of a cached file, a fixed tick of tens of
-//! microseconds keeps the monitor busy a good part of a core, and the
-//! back-off cuts that several times over (`benches/takeover.rs`,
-//! `monitor_cpu`, measures it). A wake-up from the futex sets the tick
-//! back to `TICK`, and each take-over halves it: the first long call after
-//! a stretch of short ones waits at most two ticks of `MAX_TICK`, and a run
-//! of long calls brings the tick back down to `TICK` within a few
-//! take-overs.
+//! 50,000 wake-ups a second for nothing. With a coroutine making
+//! back-to-back reads of a cached file, a fixed tick that short would keep
+//! the monitor busy for much of a core; the back-off is what keeps that
+//! cost down (`benches/takeover.rs`, `monitor_cpu`, measures the monitor's
+//! CPU time). A wake-up from the futex sets the tick back to `TICK`, and
+//! each take-over halves it: the first long call after a stretch of short
+//! ones waits at most two ticks of `MAX_TICK`, and a run of long calls
+//! brings the tick back down to `TICK` within a few take-overs.
+//!
 //! Halving rather than resetting matters on a loaded machine, where a
 //! short call now and then outlasts a tick because its thread lost its
-//! core: resetting for each such take-over kept the tick near `TICK`.
+//! core: resetting for each such take-over would keep the tick near `TICK`.
 //!
 //! # Sleep and wake (no lost wake-up)
 //!
@@ -39,15 +40,16 @@
 //! 1. The monitor reads `wakes`, stores `state = Sleeping` (SeqCst), and
 //!    looks at every hold word once more (SeqCst): if one is blocking, it
 //!    goes round again. Otherwise it looks (SeqCst) at every worker's idle
-//!    state and at the count of lock waiters: if a worker is awake or a
-//!    coroutine waits for a lock, it stores `Napping` and waits on `wakes`
-//!    until its next tick; else it waits on `wakes` for good.
+//!    state, at the count of lock waiters and at the watchdog: if a worker
+//!    is awake, a coroutine waits for a lock or a lock probe is in flight,
+//!    it stores `Napping` and waits on `wakes` until its next watch (every
+//!    `WATCH_TICK`); else it waits on `wakes` for good.
 //! 2. A thread entering a blocking call swaps its hold word (SeqCst), then
 //!    reads `state` (SeqCst): unless `Awake`, it stores `Awake`, bumps
 //!    `wakes` and wakes the futex. A worker leaving its sleep (its idle
 //!    swap, SeqCst) and a coroutine starting to wait for a lock (its count,
 //!    SeqCst) read `state` the same way, but wake the monitor only from
-//!    `Sleeping`: a nap ends by itself within a tick.
+//!    `Sleeping`: a nap ends by itself within a `WATCH_TICK`.
 //!
 //! The SeqCst accesses make one of each pair see the other: either the
 //! monitor's re-check sees the blocking word (the awake worker, the lock
@@ -89,7 +91,8 @@ pub(crate) const WATCH_TICK: Duration = Duration::from_millis(10);
 enum Rest {
     /// Ticking.
     Awake,
-    /// Waiting on `wakes` for at most a tick (a coroutine waits for a lock).
+    /// Waiting on `wakes` until the next watch at the latest (a worker is
+    /// awake, a coroutine waits for a lock, or a lock probe is in flight).
     Napping,
     /// Waiting on `wakes` until woken.
     Sleeping,

@@ -40,8 +40,9 @@ pub(crate) fn current_segment() -> Segment {
 /// `sys::OVERFLOW_SIGNALS`. Set once, before our handler is installed.
 static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
 
-/// Installs the process-wide handler (once) and makes sure the calling thread
-/// has an alternate signal stack. Called by every worker thread at start.
+/// Installs the process-wide handler (once) and makes sure the calling
+/// thread has an alternate signal stack. Called by each of a worker's
+/// threads as it starts its loop (`Worker::run`).
 pub(crate) fn install_handler() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
@@ -55,7 +56,8 @@ pub(crate) fn install_handler() {
             return;
         }
         for &sig in &sys::OVERFLOW_SIGNALS {
-            // SAFETY: zeroed is a valid `sigaction`; we fill in the fields we use.
+            // SAFETY: zeroed is a valid `sigaction`; we fill in the fields
+            // we use.
             let mut action: libc::sigaction = unsafe { mem::zeroed() };
             action.sa_sigaction = handler as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;

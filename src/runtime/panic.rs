@@ -1,18 +1,18 @@
 //! Panic messages that name the coroutine, and the program's own hook.
 //!
-//! std's default hook prints `thread '<name>' panicked at ...`, which inside a
-//! coroutine would name the worker thread. weft installs (once, when its first
-//! worker starts) a hook that, for a panic in a coroutine, prints
+//! std's default hook prints `thread '<name>' panicked at ...`, which inside
+//! a coroutine would name the worker thread. weft installs (once, when its
+//! first worker starts) a hook that, for a panic in a coroutine, prints
 //! `coroutine '<name or id>' panicked at <location>:` followed by the
 //! message, if the hook it replaced is std's default one. If the program
 //! had installed a hook of its own (a crash reporter, `human-panic`,
 //! `tracing-panic`), weft calls that hook instead, for every panic, in a
-//! coroutine or not; inside it `weft::current()` names the coroutine. A hook
-//! the program installs after weft replaces weft's, and so hears of every
-//! panic anyway. The panic is then caught at the coroutine boundary and
-//! handed to `JoinHandle::join`. Panics in coroutines being cancelled by
-//! their runtime's shutdown are not reported: they follow from the
-//! cancellation.
+//! coroutine or not (but those below); inside it `weft::current()` names
+//! the coroutine. A hook the program installs after weft replaces weft's,
+//! and so hears of every panic anyway. The panic is then caught at the
+//! coroutine boundary and handed to `JoinHandle::join`. Panics in
+//! coroutines being cancelled by their runtime's shutdown are not reported,
+//! to either hook: they follow from the cancellation.
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic;

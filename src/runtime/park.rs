@@ -2,27 +2,28 @@
 //! (join, sleep, I/O readiness, channels and locks).
 //!
 //! A *waiter* is the current coroutine or, on a plain thread, the thread.
-//! `park()` blocks it until some `Unparker::unpark()`; both follow the
-//! token semantics of `std::thread::park`: an unpark that comes first makes
-//! the next park return at once, and a park may return spuriously, so
-//! callers loop on their own condition.
+//! A park (`park_for`, `park_with` and their deadline forms) blocks it
+//! until some `Unparker::unpark()`; both follow the token semantics of
+//! `std::thread::park`: an unpark that comes first makes the next park
+//! return at once, and a park may return spuriously, so callers loop on
+//! their own condition.
 //!
 //! # Protocol for a coroutine
 //!
-//! A started coroutine only ever runs on its bound worker, and only the thread
-//! that holds that worker (`takeover.rs`) resumes it. So the park state lives
-//! in two plain flags that only that thread touches (`Task::parked`,
-//! `Task::token`), and wake-ups from other threads reach it through its
-//! worker's inbox. ("On its worker" below means "on the thread that holds its
-//! worker".) A park and unpark on one worker, the common case for channel
-//! partners and locks, take no atomic read-modify-write at all, not even on the
-//! task's reference count.
+//! A started coroutine only ever runs on its bound worker, and only the
+//! thread that holds that worker (`takeover.rs`) resumes it. So the park
+//! state lives in two plain flags that only that thread touches
+//! (`Task::parked`, `Task::token`), and wake-ups from other threads reach it
+//! through its worker's inbox. ("On its worker" below means "on the thread
+//! that holds its worker".) A park and unpark on one worker, the common
+//! case for channel partners and locks, take no atomic read-modify-write at
+//! all, not even on the task's reference count.
 //!
 //! 1. `park`: if `token` is set, clear it and return (a wake-up was
 //!    pending). Otherwise set `parked` and suspend with `Suspend::Park`. The
 //!    worker leaves the strong count of the task's run-queue entry with
 //!    `parked` (it forgets its `TaskRef`) and goes on to its next task.
-//! 2. An unpark on the task's own worker thread (a partner coroutine, the
+//! 2. An unpark on the task's own worker (a partner coroutine, the
 //!    worker's timers or poller): if `parked` is set, clear it and queue the
 //!    task in the worker's `next` slot with the count `parked` held;
 //!    otherwise (running or already queued) set `token`.
@@ -117,7 +118,7 @@ impl Unparker {
         }
     }
 
-    /// Step 4 for a coroutine; `Thread::unpark` for a thread.
+    /// Steps 2 and 3 for a coroutine; `Thread::unpark` for a thread.
     pub(crate) fn unpark(self) {
         match self {
             Unparker::Task(task) => unpark_task(task),
@@ -315,8 +316,8 @@ pub(crate) fn park_with(spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
 }
 
 /// Park-protocol steps 1 and 5. Returns at once in a cancelled task.
-/// `why` is recorded for a dump, with the time (a plain store each: no
-/// clock is read here, see `clock.rs`).
+/// `why` is recorded for a dump, with the time (one store, of a load of
+/// the coarse clock: no system clock is read here, see `clock.rs`).
 #[inline(always)]
 fn park_task(task: &Task, spin: Option<impl FnOnce() -> bool>, why: WaitFor) {
     if !task.is_cancelled() && task.prepare_park() {

@@ -11,8 +11,8 @@
 //! # Protocol
 //!
 //! 1. The requester makes a [`Probe`], adds it to `Shared::probes` (under
-//!    its lock), and then, for each worker, sets the worker's
-//!    `probe_wanted` flag and wakes the worker if it sleeps
+//!    its lock), and then, for each worker, sets the worker's probe flag
+//!    (`Remote::probe`) and wakes the worker if it sleeps
 //!    (`Shared::wake_worker`: a SeqCst fence, then the idle protocol's
 //!    wake-up).
 //! 2. A worker looks at its flag at its switch points, between two
@@ -58,23 +58,21 @@
 //!    stack segment, which it wrote before entering the call. Its thread is
 //!    in the kernel, or waiting to be given the worker back (`takeover.rs`,
 //!    step 4): it runs no coroutine code until this thread lets the worker
-//!    go, after the part is built.
-//!
+//!    go, after the part is built;
 //! 4. for a dump with backtraces (`Detail::Traced`), each suspended
-//!    coroutine, parked or queued, is *resumed* once, flagged `tracing`
-//!    (`Task::trace`):
-//!    on its own stack, on this thread, it captures its backtrace and
-//!    suspends again at once (`Task::suspend_bare`), touching nothing but
-//!    its frame's trace slot. It runs as the worker's coroutines always
-//!    do, one at a time on the thread that holds the worker, so no record
-//!    is read and written at once. Its wait word and what it points to
-//!    stay as they were (point 2): the park it is in has not returned. A
-//!    waker on another thread that claims it meanwhile only queues it, as
-//!    in point 2. A coroutine in a blocking call is not resumed: its stack
-//!    is in use on another thread. Nor is a cancelled one: it may be
-//!    suspended for good (`Suspend::Abandon`), where nothing looks for the
-//!    flag. Every other suspension looks for it where it comes back
-//!    (`yield_now`, `park.rs`'s `park_suspend`).
+//!    coroutine, parked or queued, is *resumed* once, flagged `TRACING`
+//!    (`Task::trace`): on its own stack, on this thread, it captures its
+//!    backtrace and suspends again at once (`Task::suspend_bare`), touching
+//!    nothing but its frame's trace slot. It runs as the worker's
+//!    coroutines always do, one at a time on the thread that holds the
+//!    worker, so no record is read and written at once. Its wait word and
+//!    what it points to stay as they were (point 2): the park it is in has
+//!    not returned. A waker on another thread that claims it meanwhile only
+//!    queues it, as in point 2. A coroutine in a blocking call is not
+//!    resumed: its stack is in use on another thread. Nor is a cancelled
+//!    one: it may be suspended for good (`Suspend::Abandon`), where nothing
+//!    looks for the flag. Every other suspension looks for it where it
+//!    comes back (`yield_now`, `park.rs`'s `park_suspend`).
 //!
 //! The requester only ever sees the finished parts, moved to it through a
 //! lock.

@@ -7,10 +7,10 @@
 //!   FIFO (crossbeam-deque, the Chase-Lev deque), or to the shared injector
 //!   when spawned from outside the runtime. Any worker may run them.
 //! - *Bound* coroutines (started) are only ever queued on their own worker:
-//!   in its local ready queue when woken there, or in its inbox (a lock-free
-//!   MPSC segment queue) when woken from another thread.
+//!   in its `next` slot or local ready queue when woken there, or in its
+//!   inbox (a lock-free MPSC segment queue) when woken from another thread.
 //!
-//! # Idle and wake (after Go's spinning threads and tokio's `idle.rs`)
+//! # Idle and wake (after Go's spinning threads and tokio's idle tracking)
 //!
 //! A worker with nothing local *searches*: it steals from the injector and
 //! its peers while counted in `searching`. If that fails it *sleeps* in its
@@ -18,20 +18,21 @@
 //! (woken to search, already counted in `searching` by whoever woke it).
 //!
 //! 1. A spawn pushes the task, then (after a SeqCst fence) reads
-//!    `searching`. If some worker is searching, that worker will find the task
-//!    or, if it finds other work, wake a successor; the spawner does nothing.
-//!    Otherwise it moves one sleeping worker `Sleeping -> Woken`, counting it
-//!    as searching, and writes its eventfd. Waking at most one searcher per
-//!    spawn keeps a spawn loop from waking every worker.
-//! 2. A sleeping-to-be worker stores `Sleeping`, fences, and checks its inbox,
-//!    the injector and its peers' deques once more before `epoll_wait`.
-//!    Either it sees the task, or the spawner's fence-ordered read sees
-//!    `Sleeping`: the wake-up cannot be lost.
+//!    `searching`. If some worker is searching, that worker will find the
+//!    task or, if it finds other work, wake a successor; the spawner does
+//!    nothing. Otherwise it moves one sleeping worker `Sleeping -> Woken`,
+//!    counting it as searching, and writes its eventfd. Waking at most one
+//!    searcher per spawn keeps a spawn loop from waking every worker.
+//! 2. A sleeping-to-be worker stores `Sleeping`, fences, and checks its
+//!    inbox, the injector and its peers' deques once more before
+//!    `epoll_wait`. Either it sees the task, or the spawner's fence-ordered
+//!    read sees `Sleeping`: the wake-up cannot be lost.
 //! 3. A searcher that finds work stops counting itself; if it was the last
 //!    searcher and more fresh work is visible, it wakes another (step 1).
-//! 4. A bound task woken from another thread is pushed to its worker's inbox;
-//!    after a fence, the waker moves that worker `Sleeping -> Running` and
-//!    writes its eventfd if it was asleep (the same argument as step 2).
+//! 4. A bound task woken from another thread is pushed to its worker's
+//!    inbox; after a fence, the waker moves that worker `Sleeping ->
+//!    Running` and writes its eventfd if it was asleep (the same argument as
+//!    step 2).
 
 use std::ops::Deref;
 use std::ptr::NonNull;

@@ -1,10 +1,11 @@
 //! A worker's counters, for `weft::metrics` and the watchdog.
 //!
-//! Each counter has one writer, the thread that holds the worker (or, for
-//! `takeovers`, the monitor), which adds with a relaxed load and store: no
-//! read-modify-write, so counting costs what incrementing a plain integer
-//! does. Readers on other threads load them relaxed and sum over workers;
-//! a sum is a snapshot of values read at slightly different moments.
+//! Each counter has one writer, the thread that holds the worker, which
+//! adds with a relaxed load and store: no read-modify-write, so counting
+//! costs what incrementing a plain integer does. Readers on other threads
+//! load them relaxed and sum over workers; a sum is a snapshot of values
+//! read at slightly different moments. (The take-over count, which the
+//! monitor writes, is kept the same way in `takeover.rs`.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -40,16 +41,18 @@ impl Counter {
 }
 
 /// Set in `WorkerStats::running` by the monitor once it has seen that id
-/// there (`watchdog.rs`, hog watch): the worker's next resume overwrites it.
+/// there (`watchdog.rs`, hog watch): the worker's next resume, or its
+/// sleep, overwrites it.
 pub(crate) const SEEN: u64 = 1 << 63;
 
-/// One worker's counters, in its `Worker`.
+/// One worker's counters, in its `Remote` (`shared.rs`).
 #[derive(Debug, Default)]
 pub(crate) struct WorkerStats {
-    /// The id of the coroutine the worker runs now, 0 between coroutines.
-    /// Written at each resume and suspension by the worker's holder (one
-    /// store); the monitor sets `SEEN` in it with a CAS, which fails if the
-    /// worker stored meanwhile (`watchdog.rs`).
+    /// The id of the coroutine the worker resumed last; 0 once it sleeps,
+    /// or after `Worker::set_running(None)`. Back in its loop after a
+    /// resume the id stays (one store less per switch). Written by the
+    /// worker's holder; the monitor sets `SEEN` in it with a CAS, which
+    /// fails if the worker stored meanwhile (`watchdog.rs`).
     pub(crate) running: AtomicU64,
     /// Coroutines spawned from this worker's coroutines.
     pub(crate) spawned: Counter,

@@ -148,8 +148,8 @@ use crate::task::{Call, Task, WaitFor};
 /// signal stack are two mappings each, as much as two coroutine stacks.
 const SPARE_SLOTS: usize = 2;
 
-/// Bytes of stack for a spare thread: it runs only the scheduler loop
-/// (coroutines run on their own stacks), like a worker's first thread.
+/// Bytes of stack for a spare thread: it runs only the scheduler loop, as
+/// a worker's first thread does (coroutines run on their own stacks).
 const SPARE_STACK: usize = 256 * 1024;
 
 /// A worker's `Worker`, shared by the worker's threads.
@@ -157,8 +157,8 @@ const SPARE_STACK: usize = 256 * 1024;
 /// `Worker` is full of `Cell`s and `RefCell`s: it is not `Sync`, and it is
 /// touched only by the thread that holds the worker. That thread changes
 /// only at the hand-overs of the protocol above, each a release by the
-/// former holder (or the monitor's CAS after the holder's release in step
-/// one) and an acquire by the next, so every access to `Worker`
+/// former holder (or the monitor's CAS, after the holder's release in
+/// step 1) and an acquire by the next, so every access to `Worker`
 /// happens-before the next holder's first.
 pub(crate) struct Domain(Worker);
 
@@ -692,9 +692,9 @@ impl BlockingCall {
 }
 
 /// Runs `call`, a raw system call (`sys::raw::syscall6`'s answer), as a
-/// blocking call named `name` in a dump: the worker may be taken over while it
-/// waits. Returns the libc-style result, with `errno` set only after this
-/// thread holds the worker again (soundness, point 3).
+/// blocking call named `name` in a dump: the worker may be taken over while
+/// it waits. Returns the libc-style result, with `errno` set only after
+/// this thread holds the worker again (soundness, point 3).
 #[inline]
 pub(crate) fn blocking_syscall(
     name: &'static Call,
@@ -704,10 +704,9 @@ pub(crate) fn blocking_syscall(
 }
 
 /// Runs `call` as a blocking call (named `name` in a dump) and returns its
-/// answer. `call` must not
-/// touch a thread-local while it waits (soundness, point 3): a raw system
-/// call, or one of libc's pthread waits, which report through their return
-/// value (`hook/pthread.rs`).
+/// answer. `call` must not touch a thread-local while it waits (soundness,
+/// point 3): a raw system call, or one of libc's pthread waits, which
+/// report through their return value (`hook/pthread.rs`).
 #[inline]
 pub(crate) fn blocking_call<R>(name: &'static Call, call: impl FnOnce() -> R) -> R {
     match BlockingCall::enter(name) {

@@ -1,15 +1,18 @@
 //! A worker's timers: a binary min-heap of deadlines with lazy cancellation.
 //!
-//! Only the worker thread and the coroutines bound to it touch its timers, so
-//! there is no locking. Each armed timer is a slab entry holding the
-//! `Unparker` to wake, plus a heap entry `(deadline, key, generation)`.
-//! Cancelling removes the slab entry; its heap entry stays until it reaches
-//! the top and is discarded there, recognised by a generation that no longer
+//! Only the thread that holds the worker (its loop, and the coroutines
+//! bound to it) touches its timers, so there is no locking. Each armed
+//! timer is a slab entry holding its generation and the `Unparker` to
+//! wake, plus a heap entry `(deadline, generation, key)`. Cancelling
+//! removes the slab entry; its heap entry stays until it reaches the top
+//! and is discarded there, recognised by a generation that no longer
 //! matches (slab keys are reused, generations never are). When stale heap
-//! entries outnumber live ones the heap is rebuilt, so a workload that arms
-//! and cancels long timeouts does not grow it without bound.
+//! entries outnumber live ones (past 64 entries) the heap is rebuilt, so a
+//! workload that arms and cancels long timeouts does not grow it without
+//! bound.
 //!
-//! Insert and fire are O(log n); cancel is O(1).
+//! Insert and fire are O(log n); cancel is O(1), amortised over the
+//! rebuilds.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

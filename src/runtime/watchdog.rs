@@ -1,16 +1,16 @@
 //! The watchdog: warnings on stderr about what stalls a runtime, run by the
-//! monitor thread at each of its ticks (`monitor.rs`).
+//! monitor thread every `WATCH_TICK` (`monitor.rs`).
 //!
 //! - **Hogs.** A coroutine cannot be preempted soundly (thread-locals and
 //!   allocators are not reentrant), so one that computes for long without
 //!   parking holds its worker and every coroutine queued behind it. Each
 //!   worker publishes the id of the coroutine it runs, one store per resume
 //!   (`stats.rs`). The watchdog marks the id it sees (`SEEN`, with a CAS
-//!   that fails if the worker stored meanwhile); the worker's next resume
-//!   or suspension overwrites the mark. A mark still there `WEFT_HOG_MS`
-//!   (100 ms) later means the same coroutine has run all that time. Workers
-//!   asleep, or whose holder is in a blocking call (`takeover.rs`), are not
-//!   hogged.
+//!   that fails if the worker stored meanwhile); the worker's next resume,
+//!   or its sleep, overwrites the mark. A mark still there `WEFT_HOG_MS`
+//!   (100 ms) later means the same coroutine has run all that time.
+//!   Workers asleep, or whose holder is in a blocking call
+//!   (`takeover.rs`), are not hogged.
 //! - **Lock cycles.** While some coroutine waits for a `weft::sync` lock,
 //!   the watchdog probes the workers for their lock waiters every
 //!   `LOCK_EVERY` (`probe.rs`, `Detail::Locks`) and follows each waiter to

@@ -1,4 +1,5 @@
-//! A worker thread: its local queues and its scheduling loop.
+//! A worker: its local queues and its scheduling loop, which whichever of
+//! its threads holds it runs (`takeover.rs`).
 //!
 //! # Choosing the next coroutine
 //!
@@ -26,22 +27,26 @@
 //! A started coroutine never moves (ARCHITECTURE.md, The soundness rule,
 //! step 2), so where it starts decides the balance for its whole life. A
 //! server's accept loop spawns every connection on its own worker, which
-//! would run most of them itself before an idle peer gets to steal. So a worker about to start
-//! a fresh coroutine while holding `BALANCE_SLACK` more started coroutines than
-//! the least loaded worker hands it to the injector instead (and wakes a
-//! searcher); the next worker to take it starts it, whatever its load, so a
-//! coroutine is handed on at most once. (A worker's load is the started
-//! coroutines it keeps in its table: those that have suspended at least once.
-//! One that runs to its end in one go never enters the table.)
+//! would run most of them itself before an idle peer gets to steal. So a
+//! worker about to start a fresh coroutine while holding more than
+//! `BALANCE_SLACK` started coroutines beyond the least loaded other worker
+//! hands it to the injector instead (and wakes a searcher); the next worker
+//! to take it starts it, whatever its load, so a coroutine is handed on at
+//! most once. (A worker's load is the started coroutines it keeps in its
+//! table: those that have suspended, or entered a blocking call, at least
+//! once. One that runs to its end in one go never enters the table.)
 //!
 //! # Shutdown
 //!
 //! 1. `Runtime::drop` sets `shutdown` and wakes every worker.
 //! 2. A worker notices it between two coroutines and leaves its loop.
-//! 3. It cancels every coroutine it started, on this thread (their stacks
-//!    may hold `!Send` values): it marks each cancelled and resumes it, and
-//!    the coroutine unwinds from its next weft call so its destructors run
-//!    and its joiner gets a cancellation error (`park.rs` has the protocol).
+//! 3. It cancels every coroutine it started, on the worker itself (their
+//!    stacks may hold `!Send` values): it marks each cancelled and resumes
+//!    it, and the coroutine unwinds from its next weft call so its
+//!    destructors run and its joiner gets a cancellation error (`park.rs`
+//!    has the protocol). One in a blocking call is only marked: its own
+//!    thread resumes it once it holds the worker again (`takeover.rs`,
+//!    "Shutdown").
 //! 4. It drops its queues; fresh tasks are dropped unrun, which also reports
 //!    a cancellation to their joiners.
 //! 5. `Runtime::drop` joins the threads, then drains the injector.
@@ -118,11 +123,20 @@ enum Stop {
 pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
+    /// Fresh tasks spawned here, stolen here in a batch, or retried after
+    /// starving: the owner half of the stealable FIFO (thieves use
+    /// `Remote::stealer`).
     fresh: Deque<TaskRef>,
+    /// Bound tasks ready to run, in order (`ready.rs`).
     ready: ReadyQueue,
+    /// The task woken here last, which runs next (module docs, the first
+    /// source).
     next: Cell<Option<TaskRef>>,
+    /// This worker's timers (`timers.rs`).
     timers: RefCell<Timers>,
+    /// This worker's poller and I/O state (`driver.rs`).
     driver: Driver,
+    /// Stacks for the coroutines that start here (`stack/pool.rs`).
     pool: RefCell<StackPool>,
     /// Every task started here that has suspended (yielded or parked) and
     /// not finished: keeps parked tasks alive and lets shutdown unwind them.
@@ -148,9 +162,12 @@ pub(crate) struct Worker {
     /// coroutines (see `take_slot`).
     slots: Reserve,
     /// Fresh tasks that found no stack-budget slot (`stack/budget.rs`); one
-    /// goes back to the fresh queue each time a coroutine here finishes, and
-    /// the worker retries every 10 ms while it has nothing else to do.
+    /// goes back to the fresh queue each time a coroutine here finishes and
+    /// at each fairness round, and the worker retries every
+    /// `STARVED_RETRY` while it has nothing else to do.
     starved: RefCell<VecDeque<TaskRef>>,
+    /// The waiters of the timers `fire_timers` found due, unparked once
+    /// the timers are no longer borrowed; kept to reuse the vector.
     expired: RefCell<Vec<Unparker>>,
     /// Strong counts of tasks woken through the inbox, released later, off
     /// the path that resumes them (park protocol, step 4).
@@ -551,7 +568,7 @@ impl Worker {
     /// Whether the running coroutine, about to suspend parked, may spin
     /// first (`sync/queue.rs`, step 5): it is not inside a hand-off, this
     /// worker has nothing else to run, and another worker is awake, so a
-    /// wake-up from there may come within a microsecond.
+    /// wake-up from there may come before a park would be over.
     #[inline]
     pub(crate) fn may_spin(&self) -> bool {
         !self.handing_off.get() && self.idle_beside_peers()
@@ -572,20 +589,20 @@ impl Worker {
 
     /// Step 6: the injector, then the peers, while counted as searching.
     ///
-    /// While another worker is awake (so fresh work may appear), a worker that
-    /// finds nothing keeps looking for a few microseconds (`SPIN_FOR`) before
-    /// it goes to sleep, as Go's idle Ps do: while it is counted as searching,
-    /// spawners do not pay an eventfd write to wake it, which in a spawn-heavy
-    /// loop would otherwise happen every few coroutines, and a coroutine woken
+    /// While another worker is awake (so fresh work may appear), a worker
+    /// that finds nothing keeps looking for `SPIN_FOR` before it goes to
+    /// sleep, as Go's idle Ps do: while it is counted as searching, spawners
+    /// do not pay an eventfd write to wake it, which in a spawn-heavy loop
+    /// would otherwise happen every few coroutines, and a coroutine woken
     /// from another worker (a channel partner, a lock hand-over) is picked up
-    /// from the inbox within a microsecond instead of after a sleep and a
-    /// wake-up. At most half the awake workers spin. The spin ends early when
-    /// work for this worker arrives: in its inbox, or as I/O readiness (the
-    /// poller is checked in the first round and then every `SPIN_POLL` rounds,
-    /// while coroutines here wait for I/O). With every other worker asleep
-    /// nothing can produce fresh work but I/O and timers, so the worker goes
-    /// straight to its poller instead of burning a core the rest of the machine
-    /// may need.
+    /// from the inbox at once instead of after a sleep and a wake-up. At most
+    /// half the awake workers spin. The spin ends early when work for this
+    /// worker arrives: in its inbox, or as I/O readiness (the poller is
+    /// checked in the first round and then every `SPIN_POLL` rounds, while
+    /// coroutines here wait for I/O). With every other worker asleep nothing
+    /// can produce fresh work but I/O and timers, so the worker goes straight
+    /// to its poller instead of burning a core the rest of the machine may
+    /// need.
     fn search(&self) -> Option<TaskRef> {
         if !self.searching.replace(true) {
             self.shared.searching.fetch_add(1, Ordering::SeqCst);
@@ -748,7 +765,7 @@ impl Worker {
     /// # Safety
     ///
     /// `frame` must be `task`'s live frame, `task` bound to this worker
-    /// and not running, and the caller on this worker's thread.
+    /// and not running, and the caller the thread that holds this worker.
     #[inline(always)]
     unsafe fn resume(&self, task: TaskRef, frame: NonNull<Frame>, resumer: Option<&Task>) {
         self.set_running(Some(&task));
@@ -817,7 +834,7 @@ impl Worker {
             // The task yielded to run next on this thread (`pin_yield`): its
             // entry, the one `resume` just queued last, goes to the `next`
             // slot, which `next_task` takes before any switch point while
-            // `tick` is not 0 (it is at least 1 here: see above). `me`
+            // `picks_left` is not 0 (it is at least 1 here: see above). `me`
             // suspends now, whatever woke it (its own entry stays queued).
             debug_assert!(self.picks_left.get() >= 1);
             let task = self.ready.pop_back();

@@ -12,11 +12,13 @@
 //! ```
 //!
 //! The budget counts *slots*, one per stack that exists or may exist: a
-//! coroutine takes one when it first runs (that is when it gets its stack) and
-//! gives it back when it finishes (workers take and return slots in small
-//! batches, so the shared counter is not written per coroutine); a `weft::grow`
-//! segment holds one while in use; worker stack pools reserve their capacity up
-//! front, so that pooled stacks never push the process past the limit.
+//! coroutine takes one when it first runs (that is when it gets its stack)
+//! and gives it back when it finishes (workers take and return slots in
+//! small batches, so the shared counter is not written per coroutine); a
+//! `weft::grow` segment holds one while in use; a worker's spare thread
+//! holds two for as long as it lives (its stack and its alternate signal
+//! stack: `runtime/takeover.rs`); worker stack pools reserve their capacity
+//! up front, so that pooled stacks never push the process past the limit.
 //!
 //! Near the limit, batching would strand free slots in the caches of
 //! workers that do not need them while a coroutine elsewhere cannot start
@@ -28,10 +30,13 @@
 //! 2. A worker whose coroutine finds no slot, and a refused spawn, raise
 //!    `WANTED`; the runtime wakes its workers, and each gives back its
 //!    whole cache before it next sleeps or when a coroutine finishes. The
-//!    starved coroutine's worker retries every few milliseconds, so it
-//!    starts as soon as any slot is free anywhere. A worker clears `WANTED`
-//!    once it has no starved coroutine left (another that still starves
-//!    raises it again at its next retry).
+//!    starved coroutine's worker retries when one of its coroutines
+//!    finishes, at its fairness rounds, and at least every 10 ms while it
+//!    has nothing else to do (`runtime/worker.rs`), so the coroutine starts
+//!    soon after any slot is free anywhere. A worker clears `WANTED` once a
+//!    coroutine of its own starts and none of its coroutines starves any
+//!    more (another worker's that still starves raises it again at its next
+//!    retry).
 //!
 //! A spawn is refused while every slot is taken. A coroutine that was
 //! spawned but has not run yet costs no mapping, so spawning far more
@@ -47,8 +52,9 @@ use crate::sys;
 
 /// The process-wide stack budget.
 pub(crate) struct Budget {
-    /// Slots held by live coroutines and grow segments, plus pool reserves.
-    /// Written by every spawn, finish and pool creation or drop.
+    /// Slots taken: by started coroutines (the workers' caches of slots
+    /// included), grow segments and spare threads, plus pool reserves.
+    /// Written by whoever takes or gives back slots.
     used: AtomicUsize,
     /// Slot limit and the map count it came from, computed on first use.
     limit: OnceLock<(usize, usize)>,

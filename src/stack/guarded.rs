@@ -9,9 +9,9 @@
 //!   | ...                  |    committed on first touch (MAP_NORESERVE);
 //!   | usable stack         |    handed back with madvise(MADV_DONTNEED)
 //!   | ...                  |    when the stack is pooled cold
-//!   +----------------------+ <- usable_limit()
+//!   +----------------------+ <- guard().1
 //!   | guard page PROT_NONE |    a touch here is a stack overflow (SIGSEGV)
-//!   +----------------------+ <- limit()   (the start of the mapping)
+//!   +----------------------+ <- limit(), guard().0   (the mapping's start)
 //!   low addresses
 //! ```
 //!

@@ -2,7 +2,8 @@
 //!
 //! Mapping a stack costs two system calls and the first page faults; popping
 //! one from this pool costs a few loads and stores. The pool is owned by one
-//! worker thread and needs no synchronisation.
+//! worker, and only the thread that holds the worker touches it, so it needs
+//! no synchronisation.
 //!
 //! RSS follows real use: the first `HOT` stacks keep their pages (they are
 //! reused at once in spawn-heavy loops); any stack pooled beyond them first
@@ -18,6 +19,7 @@ const HOT: usize = 16;
 
 /// A per-worker stack pool.
 pub(crate) struct StackPool {
+    /// The pooled stacks, the most recently returned last.
     stacks: Vec<GuardedStack>,
     /// Usable size of the stacks this pool keeps, rounded to pages.
     size: usize,
@@ -26,7 +28,8 @@ pub(crate) struct StackPool {
 }
 
 impl StackPool {
-    /// A pool for stacks of `size` usable bytes.
+    /// A pool for stacks of `size` usable bytes, keeping at most
+    /// `capacity` of them, reserved in the budget now.
     pub(crate) fn new(size: usize, capacity: usize) -> StackPool {
         Budget::reserve_pool(capacity);
         StackPool {

@@ -6,10 +6,8 @@
 //! allocated by the spawning worker and freed by whichever thread drops the
 //! last reference, usually the worker that ran it. With glibc that free
 //! takes the spawner's arena lock, and the spawner's next allocation misses
-//! its cache: spawning detached coroutines on two workers took several
-//! times as long with glibc as with the caches below (`benches/core.rs`,
-//! spawn). So task memory goes through caches of its own, as Go recycles
-//! its `g`s:
+//! its cache (`benches/core.rs`, `spawn_join`, measures the spawn path). So
+//! task memory goes through caches of its own, as Go recycles its `g`s:
 //!
 //! 1. Sizes are rounded up to a *class* (multiples of `GRANULE` bytes, up to
 //!    `MAX_CACHED`); larger or over-aligned tasks use the global allocator
@@ -21,8 +19,8 @@
 //! 3. An allocation pops the thread's list, which an empty list first
 //!    refills with a batch from the global stack (one lock per `BATCH`
 //!    spawns), or else with a batch of blocks from the class's chunks
-//!    (`alloc/chunk.rs`: memory mapped for task blocks, returned to the
-//!    system once all its blocks are back).
+//!    (`task/alloc/chunk.rs`: memory mapped for task blocks, returned to
+//!    the system once all its blocks are back).
 //! 4. A thread's lists go to the global stacks (or the chunks) when the
 //!    thread exits; a block freed after that, during the thread's teardown,
 //!    goes straight back to its chunk.
@@ -209,8 +207,8 @@ impl TaskRef {
     /// # Safety
     ///
     /// `ptr` must point to a live task, and the caller must own one of its
-    /// counts (left by `forget`, or added by `increment`),
-    /// which the returned `TaskRef` now owns.
+    /// counts (left by a `TaskRef` given to `mem::forget`, or added by
+    /// `increment`), which the returned `TaskRef` now owns.
     pub(crate) unsafe fn from_raw(ptr: *const Task) -> TaskRef {
         TaskRef {
             // SAFETY: a live task is not at address zero.

@@ -1,15 +1,16 @@
 //! What a started task owns, kept at the top of its own stack.
 //!
-//! A task needs its corosensei coroutine, the yielder that suspends it,
-//! the stack segment it runs on (for the overflow handler) and a pointer to
-//! its coroutine-locals (`locals.rs`) only between its first resume and its
-//! end, and together they are about as big as the rest of the task. So
-//! they live in a [`Frame`] in the topmost bytes of the coroutine's stack,
-//! which corosensei is told not to use ([`CoroStack::base`] stops below
-//! the frame), and the task holds a pointer to it. A task that waits to
-//! start, or has finished, costs no memory for them: a spawned empty
-//! coroutine takes 128 bytes instead of 184, and a million of them 64 MB
-//! less.
+//! A task needs its corosensei coroutine, the yielder that suspends it, the
+//! stack segment it runs on (for the overflow handler), a pointer to its
+//! coroutine-locals (`locals.rs`), what it waits for (`waiting.rs`) and a
+//! slot for a dump's backtrace only between its first resume and its end,
+//! and together they are about as big as the rest of the task. So they
+//! live in a [`Frame`] in the topmost bytes of the coroutine's stack, which
+//! corosensei is told not to use ([`CoroStack::base`] stops below the
+//! frame), and the task holds a pointer to it. A task that waits to start,
+//! or has finished, costs no memory for them, and the record of a spawned
+//! coroutine without captures fits a 128-byte block (`record.rs` tests
+//! both sizes).
 //!
 //! The frame owns the coroutine, which owns the stack the frame lies in. So
 //! the frame is never dropped in place: [`Frame::take`] moves it out first,
@@ -73,8 +74,8 @@ impl CoroStack {
 
 // SAFETY: the same stack as `GuardedStack` (see there), less its topmost
 // `FRAME_SPACE` bytes, a multiple of `STACK_ALIGNMENT`, so `base` stays
-// aligned; 64-odd bytes off a stack of at least 16 KiB leave corosensei
-// far more than its minimum.
+// aligned; at most 112 bytes (`record.rs` tests the frame's size) off a
+// stack of at least 16 KiB leave corosensei far more than its minimum.
 unsafe impl Stack for CoroStack {
     #[inline]
     fn base(&self) -> StackPointer {
@@ -87,7 +88,9 @@ unsafe impl Stack for CoroStack {
     }
 }
 
-/// A started task's coroutine and what suspending it needs.
+/// A started task's coroutine and what suspending it needs. "Its worker's
+/// thread" below is whichever of the worker's threads holds it
+/// (`runtime/takeover.rs`).
 pub(crate) struct Frame {
     pub(crate) coro: Coro,
     /// The corosensei yielder, on the coroutine's stack. Written by the
@@ -97,7 +100,7 @@ pub(crate) struct Frame {
     /// `weft::grow` segment. Read by the overflow handler.
     segment: Cell<Segment>,
     /// The coroutine's locals (`locals.rs`), allocated on first use. Only
-    /// the coroutine itself touches it, on its worker's thread.
+    /// the coroutine itself touches them.
     locals: LocalsBox,
     /// What the coroutine waits for while parked or blocked
     /// (`waiting.rs`), and since when (`runtime/clock.rs`): written by the
@@ -177,13 +180,14 @@ impl Frame {
     #[inline]
     pub(crate) unsafe fn resume(frame: NonNull<Frame>) -> CoroutineResult<Suspend, ()> {
         // SAFETY: the caller's promise. While the coroutine runs it touches
-        // only the `yielder` and `segment` fields, through the accessors
-        // below, never `coro`, which this borrows.
+        // only the other fields (`yielder`, `segment`, `locals`, `wait`,
+        // `trace`), through the accessors below, never `coro`, which this
+        // borrows.
         unsafe { (*ptr::addr_of_mut!((*frame.as_ptr()).coro)).resume(()) }
     }
 
     /// A backtrace of the suspended coroutine, where it is suspended: it
-    /// is resumed with its task's `tracing` flag set (`Task::trace`),
+    /// is resumed with its task's `TRACING` flag set (`Task::trace`),
     /// captures its own backtrace on its own stack, and suspends again at
     /// once with `Suspend::Traced`, changing nothing else
     /// (`Task::suspend_bare`). `None` if it did not come back so.

@@ -50,10 +50,11 @@ impl Locals {
         let value: *const dyn Any = &*slots[at].value;
         drop(slots);
         // SAFETY: the value is boxed, so it stays where it is while the
-        // slot list changes; slots are only removed by `drop_values`, at
-        // the coroutine's end, which takes the whole list out (and no
-        // `with` of the coroutine is still running then: its closure has
-        // returned). So the value outlives the borrow of `self`.
+        // slot list changes; slots are only removed by `take_values`, at
+        // the coroutine's end (`coroutine/locals.rs`, `drop_values`), which
+        // takes the whole list out (and no `with` of the coroutine is still
+        // running then: its closure has returned). So the value outlives
+        // the borrow of `self`.
         unsafe { &*value }
     }
 

@@ -45,14 +45,18 @@ pub(crate) enum Stage {
     /// its coroutine, in a frame at the top of its stack (`frame.rs`),
     /// which the task owns.
     Running(NonNull<Frame>),
-    /// Finished (or unwound at shutdown); the stack is back in a pool.
+    /// Finished, unwound at shutdown, or dropped unrun: it holds no stack
+    /// (a started one went back to its worker's pool, or was leaked with a
+    /// coroutine abandoned at shutdown).
     Done,
 }
 
-/// One coroutine: the header the scheduler uses, then its typed job.
+/// One coroutine: the header the scheduler uses, then its typed job, in
+/// one allocation (`alloc.rs`).
 ///
-/// `Task` alone means `Task<dyn Job>`; see `job.rs` for why it is one
-/// allocation.
+/// `Task` alone means `Task<dyn Job>`: the job seen through one trait
+/// (`job.rs`). "The bound worker's thread" below is whichever of that
+/// worker's threads holds it (`runtime/takeover.rs`).
 pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// Strong count of the `TaskRef`s (`alloc.rs`).
     refs: AtomicUsize,
@@ -84,18 +88,20 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// thread of the worker may resume or unwind it. Written by the task
     /// itself while its thread holds the worker.
     blocked: Cell<bool>,
-    /// Calls into weft since the task was cancelled (`park.rs`, step 5).
-    /// (16 bits, saturating, are plenty for the 10,000 it counts to, and
-    /// keep the record in its 128-byte class.)
+    /// Calls into weft since the task was cancelled (`runtime/park.rs`,
+    /// "Cancellation", step 5). (16 bits, saturating, are plenty for the
+    /// 10,000 it counts to, and keep the record in its 128-byte class.)
     cancelled_calls: Cell<u16>,
-    /// Handed on once by an overloaded worker (`worker.rs`, placement);
-    /// the next worker starts it whatever its load. Written by its holder.
+    /// Handed on once by an overloaded worker (`runtime/worker.rs`,
+    /// "Placement"); the next worker starts it whatever its load. Written
+    /// by its holder.
     offloaded: Cell<bool>,
     /// Index of the worker this task is bound to, or `UNBOUND`. Written once,
     /// by the worker that first resumes the task; read by remote unparkers.
     worker: AtomicU32,
     /// The task's key in its worker's table of suspended tasks, or
-    /// `NO_KEY` while it is not there (before its first suspension).
+    /// `NO_KEY` while it is not there (before its first suspension or
+    /// blocking call). Written by its worker.
     key: Cell<u32>,
     /// Fresh closure or running coroutine. Changed only by the worker that
     /// holds the task (a fresh task popped from a queue, or a bound task on
@@ -196,11 +202,12 @@ impl Drop for Extra {
 
 // SAFETY: the non-thread-safe parts (`stage` and the frame it points to,
 // `key`, `attention`, `blocked`, `cancelled_calls`, `offloaded`, `parked`,
-// `token`) follow the ownership rule above: one thread at a time touches them, and the hand-over
-// between threads (a fresh task moving through a queue, a bound task woken
-// through its worker's inbox) goes through the queues' release/acquire
-// edges. A started coroutine's stack, which may hold
-// `!Send` values, never leaves its worker. The job is `Send + Sync` itself.
+// `token`) follow the ownership rule above: one thread at a time touches
+// them, and the hand-over between threads (a fresh task moving through a
+// queue, a bound task woken through its worker's inbox, a worker changing
+// hands) goes through release/acquire edges. A started coroutine's stack,
+// which may hold `!Send` values, never leaves its worker. The job is
+// `Send + Sync` itself.
 unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
 // SAFETY: see above; the fields other threads may write (`refs`, `worker`)
 // are atomics, and `id`, `options`, `shared` are read-only.
@@ -476,8 +483,8 @@ impl<J: ?Sized> Task<J> {
     /// Resumed only to capture a backtrace (`trace`): captures it here, on
     /// this coroutine's stack, and suspends again as often as it is asked
     /// to, until it is resumed to run on. Called where a suspension comes
-    /// back, if `is_tracing` (`yield_now` and `park.rs`, which look at
-    /// `needs_attention` and `is_tracing` there).
+    /// back, if `is_tracing` (`yield_now` and `runtime/park.rs`, which look
+    /// at `needs_attention` and `is_tracing` there).
     #[cold]
     #[inline(never)]
     pub(crate) fn trace_and_suspend(&self) {

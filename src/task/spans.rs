@@ -24,9 +24,10 @@
 //!    worker now): `enter` the stashed spans through that dispatcher,
 //!    deepest first.
 //!
-//! With no dispatcher ever set (or the feature off), step 1 is one relaxed
-//! load, and step 2 does not run. With a subscriber, a coroutine whose
-//! spans are all exited costs one `current_span` per park.
+//! With no dispatcher ever set, step 1 is one relaxed load, and step 2
+//! does not run; with the feature off, neither step exists. With a
+//! subscriber, a coroutine whose spans are all exited costs one
+//! `current_span` per park.
 //!
 //! # Why the restored stack is the one that left
 //!

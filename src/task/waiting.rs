@@ -1,5 +1,5 @@
-//! What a parked (or blocked) coroutine waits for: one word in its task
-//! record, written where it parks and read only by a dump.
+//! What a parked (or blocked) coroutine waits for: one word in its frame
+//! (`frame.rs`), written where it parks and read only by a dump.
 //!
 //! A park records *why* in one store: a [`WaitFor`] is a kind in the low
 //! byte and a payload in the rest (an fd, a count, or the address of what
@@ -25,7 +25,8 @@ pub(crate) struct Call(pub(crate) &'static str);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Kind {
-    /// Parked with no recorded reason (`park()` from weft's own code).
+    /// No recorded reason: the word a frame starts with (every park in
+    /// weft records one).
     Unknown = 0,
     /// Readiness to read: the fd.
     Read,
@@ -33,7 +34,8 @@ pub(crate) enum Kind {
     Write,
     /// `poll(2)` or `select(2)` on several fds: how many.
     PollMany,
-    /// A sleep: the address of its deadline (`Instant`).
+    /// A sleep: the address of its deadline (`Instant`), 0 for a sleep
+    /// without one.
     Sleep,
     /// `weft::sync::Mutex`: the address of its `Owner`.
     Mutex,

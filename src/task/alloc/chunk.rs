@@ -1,12 +1,13 @@
 //! Where task blocks come from: chunks of mapped memory, one size class
 //! each, unmapped again once every block in them is back.
 //!
-//! The caches in `alloc.rs` recycle task memory; the chunks serve what the
-//! caches cannot: blocks for a growing number of live tasks, and blocks
-//! the caches have no room for. The global allocator did this before, and
-//! for a growing heap glibc extends a worker thread's arena one page at a
-//! time, one `mprotect` per page: spawning 1M coroutines that all stay
-//! alive made 54k `mprotect` calls, a third of the spawning worker's time.
+//! The caches in `task/alloc.rs` recycle task memory; the chunks serve
+//! what the caches cannot: blocks for a growing number of live tasks, and
+//! blocks the caches have no room for. Left to the global allocator, a
+//! growing heap would cost a system call per page: glibc extends a worker
+//! thread's arena one page at a time, one `mprotect` per page, a large
+//! share of a spawning worker's time when the coroutines it spawns stay
+//! alive.
 //!
 //! 1. A chunk is `CHUNK` bytes aligned to `CHUNK`, so a block's chunk is its
 //!    address rounded down. Its [`Header`] (the first `HEADER` bytes) says
