@@ -220,12 +220,12 @@
 //! ## Runtime configuration
 //!
 //! The global runtime starts lazily with `WEFT_WORKERS` workers (default:
-//! available cores), `WEFT_STACK_SIZE`-byte stacks (default 256 KiB) and
-//! at most `WEFT_MAX_THREADS` OS threads per worker (default 512; see
-//! [Limits](#limits)). [`Runtime::builder`] makes a private runtime with its own
-//! worker count, stack size, thread names and threads per worker; dropping
-//! it shuts it down and unwinds its unfinished coroutines so their
-//! destructors run.
+//! available cores), `WEFT_STACK_SIZE`-byte stacks (default 256 KiB) and at
+//! most `WEFT_MAX_THREADS` OS threads per worker (default 512; see
+//! [Limits](#limits)). [`Runtime::builder`] makes a private runtime with its
+//! own worker count, stack size, thread names and threads per worker; dropping
+//! it shuts it down and unwinds its unfinished coroutines so their destructors
+//! run.
 //!
 //! ```
 //! let rt = weft::Runtime::builder()
