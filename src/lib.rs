@@ -292,8 +292,8 @@
 //!   view), and gives such a socket its blocking mode back before another
 //!   program can see it (`posix_spawn`, which `std::process::Command`
 //!   uses, the `exec` functions that take an argument vector, and
-//!   `SCM_RIGHTS`); `execl` and its variants, `sendmmsg`, `system` and
-//!   `popen` are not covered.
+//!   `SCM_RIGHTS`); `execl` and its variants, `fexecve`, `sendmmsg`,
+//!   `system` and `popen` are not covered.
 //! - A forked child is outside weft: the interposed functions are libc's
 //!   there, and no runtime starts in it (exec, or use `posix_spawn`).
 //! - Signals: on plain threads calls fail with `EINTR` where libc's would;
