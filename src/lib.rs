@@ -75,12 +75,13 @@
 //! ```
 //!
 //! Calls that wait in the kernel where a coroutine cannot park (a futex
-//! wait in a `std::sync` lock or channel, parking_lot or crossbeam; a
-//! nested tokio runtime's `epoll_wait`; `waitpid`; files, pipes and FIFOs)
-//! block their own thread only: if one lasts, another thread of the same
-//! worker takes the worker over and runs its other coroutines, and the
-//! blocked coroutine continues on its own thread when the call returns.
-//! A long CPU loop still holds its worker.
+//! wait in a `std::sync` lock or channel, parking_lot or crossbeam; a C
+//! library's pthread mutex, condition or semaphore wait; a nested tokio
+//! runtime's `epoll_wait`; `waitpid`; files, pipes and FIFOs) block their
+//! own thread only: if one lasts, another thread of the same worker takes
+//! the worker over and runs its other coroutines, and the blocked
+//! coroutine continues on its own thread when the call returns. A long CPU
+//! loop still holds its worker.
 //!
 //! ```
 //! use std::sync::mpsc;
@@ -198,9 +199,10 @@
 //! deadlocks), as text or JSON; [`metrics`] reads its counters. With
 //! `WEFT_DUMP_SIGNAL=SIGUSR1` that signal prints a dump on stderr. A
 //! watchdog warns on stderr about a coroutine that runs over 100 ms
-//! without parking (`WEFT_HOG_MS`) and about lock cycles (`WEFT_WARN=0`
-//! turns it off). A panic hook of the program's own hears of coroutine
-//! panics, and [`current`] names the coroutine inside it.
+//! without parking (`WEFT_HOG_MS`), about lock cycles, and about a worker
+//! whose threads are all in blocking calls (`WEFT_WARN=0` turns it off). A
+//! panic hook of the program's own hears of coroutine panics, and
+//! [`current`] names the coroutine inside it.
 //!
 //! ```
 //! let rt = weft::Runtime::builder().workers(1).build().unwrap();
@@ -218,10 +220,12 @@
 //! ## Runtime configuration
 //!
 //! The global runtime starts lazily with `WEFT_WORKERS` workers (default:
-//! available cores) and `WEFT_STACK_SIZE`-byte stacks (default 256 KiB).
-//! [`Runtime::builder`] makes a private runtime with its own worker count,
-//! stack size and thread names; dropping it shuts it down and unwinds its
-//! unfinished coroutines so their destructors run.
+//! available cores), `WEFT_STACK_SIZE`-byte stacks (default 256 KiB) and at
+//! most `WEFT_MAX_THREADS` OS threads per worker (default 512; see
+//! [Limits](#limits)). [`Runtime::builder`] makes a private runtime with its
+//! own worker count, stack size, thread names and threads per worker; dropping
+//! it shuts it down and unwinds its unfinished coroutines so their destructors
+//! run.
 //!
 //! ```
 //! let rt = weft::Runtime::builder()
@@ -283,16 +287,21 @@
 //!   (`MSG_DONTWAIT`): a socket's open file description keeps the blocking
 //!   mode the program set, so clones, forked children and fds passed to
 //!   another process see it unchanged. Only a listener made in a coroutine
-//!   (and a stream socket until it connects) is non-blocking underneath;
+//!   (and a stream socket until it connects) is non-blocking underneath:
 //!   weft hides that in this process (`fcntl` reports the program's own
-//!   view), but another process that receives such a listener sees it.
+//!   view), and gives such a socket its blocking mode back before another
+//!   program can see it (`posix_spawn`, which `std::process::Command`
+//!   uses, the `exec` functions that take an argument vector, and
+//!   `SCM_RIGHTS`); `execl` and its variants, `fexecve`, `sendmmsg`,
+//!   `system` and `popen` are not covered.
 //! - A forked child is outside weft: the interposed functions are libc's
 //!   there, and no runtime starts in it (exec, or use `posix_spawn`).
 //! - Signals: on plain threads calls fail with `EINTR` where libc's would;
 //!   in a coroutine a call that parks is never interrupted.
 //! - When a runtime shuts down, I/O calls of its parked coroutines fail
-//!   with `ECANCELED` (`ErrorKind::Other`) and their sleeps with `EINTR`;
-//!   weft's own blocking calls unwind so that destructors run.
+//!   with `ECANCELED` (`raw_os_error()` is `Some(libc::ECANCELED)`) and
+//!   their sleeps with `EINTR`; weft's own blocking calls unwind so that
+//!   destructors run.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(

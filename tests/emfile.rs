@@ -1,5 +1,7 @@
 //! An accept loop that runs out of file descriptors reports `EMFILE` as
-//! libc does, without spinning. Runs in a child process with a low limit.
+//! libc does: in a coroutine without spinning (it waits for a `close`, at
+//! most 100 ms), outside coroutines at once. Each case runs in a child
+//! process with a low limit.
 
 mod common;
 

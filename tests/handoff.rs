@@ -1,5 +1,5 @@
 //! Hand-off: a coroutine that parks while its worker's `next` slot holds a
-//! woken partner resumes that partner itself (`Local::hand_off`). These
+//! woken partner resumes that partner itself (`Worker::hand_off`). These
 //! tests drive every way the partner can stop, on one worker so that every
 //! wake-up is local and every park can hand off.
 //!

@@ -1,4 +1,8 @@
-//! Dropping a `Runtime` unwinds the coroutines that are still parked.
+//! Dropping a `Runtime` ends the coroutines still on it, so that their
+//! destructors run: parked ones unwind from weft's own waits, and their
+//! libc calls fail (a socket read with `ECANCELED`, a sleep with `EINTR`
+//! and the time left); coroutines that never started are dropped unrun;
+//! and one that ignores its cancellation does not hang the drop.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

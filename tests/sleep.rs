@@ -1,4 +1,5 @@
-//! `weft::sleep` parks coroutines on timers instead of blocking workers.
+//! `weft::sleep`, `std::thread::sleep` and libc's sleep family park
+//! coroutines on their worker's timers instead of blocking workers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

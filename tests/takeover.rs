@@ -1,8 +1,9 @@
-//! Taking over a worker (`runtime/takeover.rs`): a coroutine that waits in
-//! the kernel in a call weft cannot turn into a park (a std lock or
+//! Taking over a worker (`src/runtime/takeover.rs`): a coroutine that waits
+//! in the kernel in a call weft cannot turn into a park (a std lock or
 //! channel, parking_lot, crossbeam-channel, `thread::park`, a child
-//! process, a FIFO, another poller's `epoll_wait`) does not stall or
-//! deadlock the other coroutines of its worker.
+//! process, a FIFO, another poller's `epoll_wait`, a C library's pthread
+//! mutex, condition, join or semaphore wait) does not stall or deadlock the
+//! other coroutines of its worker.
 //!
 //! Every test runs on ONE worker, where, without take-over, the coroutine
 //! that would end the wait could never run. Every wait is bounded: a

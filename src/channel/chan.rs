@@ -10,7 +10,7 @@
 //! - an operation of a select (`Select`, `select!`): its packet is null. A
 //!   partner that claims it only *chooses* it, and the select completes it
 //!   afterwards, once its caller has the message to send or takes the one
-//!   received (`select.rs` below this file: choosing, then completing).
+//!   received (`channel/chan/select.rs`: choosing, then completing).
 //!
 //! So a chosen operation leaves a promise in the channel, kept here:
 //!

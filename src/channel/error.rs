@@ -33,7 +33,8 @@ pub enum TrySendError<T> {
     Disconnected(T),
 }
 
-/// A [`send_timeout`](super::Sender::send_timeout) failed.
+/// A [`send_timeout`](super::Sender::send_timeout) or
+/// [`send_deadline`](super::Sender::send_deadline) failed.
 ///
 /// ```
 /// use std::time::Duration;

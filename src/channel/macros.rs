@@ -29,9 +29,10 @@
 /// parentheses (`recv(r,)`).
 ///
 /// The channel expressions are evaluated once, in order, before choosing,
-/// and temporaries in them live until the select is over (`recv(r.unwrap_or(&never()))`);
-/// a send arm's `value` is evaluated only if that arm is chosen, just
-/// before its message is sent. Bodies may `break`, `continue` or `return`.
+/// and temporaries in them live until the select is over
+/// (`recv(r.unwrap_or(&never()))`); a send arm's `value` is evaluated only
+/// if that arm is chosen, just before its message is sent. Bodies may
+/// `break`, `continue` or `return`.
 ///
 /// [`select_biased!`]: crate::select_biased
 ///

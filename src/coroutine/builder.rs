@@ -109,7 +109,7 @@ impl Builder {
             shared.wake_all();
             return Err(e);
         }
-        // A coroutine spawned inside a span starts inside it (`spans.rs`).
+        // A coroutine spawned inside a span starts inside it (`task/spans.rs`).
         #[cfg(feature = "tracing")]
         if let Some(span) = crate::task::spans::inherit() {
             return Ok(self.spawn_job(shared, move || span.run(f)));

@@ -4,8 +4,8 @@
 //! is, `Task<dyn Job>`) for the scheduler and for its `JoinHandle`, which
 //! finds its typed `Packet<T>` by downcasting `Job::packet`. Spawning
 //! therefore costs a single allocation (usually a recycled block:
-//! `alloc.rs`), and the closure, the task header and the result share their
-//! cache lines.
+//! `task/alloc.rs`), and the closure, the task header and the result share
+//! their cache lines.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -17,7 +17,7 @@ use crate::task::Job;
 
 /// The closure and its result slot.
 pub(crate) struct JobCell<F, T> {
-    /// Taken by `run` or `discard`, by the task's holder (see `Task::body`).
+    /// Taken by `run` or `discard`, by the task's holder (see `Task::stage`).
     f: UnsafeCell<Option<F>>,
     packet: Packet<T>,
 }

@@ -1,6 +1,9 @@
-//! The coroutine API: `Builder` and `go`'s spawn path, the `Coroutine`
-//! handle, `JoinHandle`, coroutine-locals and `weft::grow`. The task record
-//! these stand on is `crate::task`.
+//! The coroutine API: `Builder` and `go`'s spawn path (`builder.rs`), the
+//! `Coroutine` handle (`handle.rs`), `JoinHandle` and its result packet
+//! (`join.rs`), the typed closure of a task (`job.rs`), coroutine-locals
+//! (`locals.rs`), `weft::grow` (`grow.rs`), and spawning onto a given
+//! runtime: `Runtime::spawn`, `Runtime::run` and `spawn_blocking`
+//! (`spawn.rs`). The task record these stand on is `crate::task`.
 
 mod builder;
 mod grow;

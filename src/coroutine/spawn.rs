@@ -64,11 +64,16 @@ impl Runtime {
 
 /// Runs `f` on the blocking pool and returns a handle to join it.
 ///
-/// Use it for work that blocks in a way weft does not intercept (file I/O, a
-/// `std::sync::Mutex` held for long, CPU-heavy work, a C library call). Joining
-/// the handle from a coroutine parks the coroutine; from a plain thread it
-/// blocks the thread. The handle's [`coroutine`](JoinHandle::coroutine) names
-/// the blocking task.
+/// Use it for work that would hold a worker: CPU-heavy work (a coroutine is
+/// never preempted, so it holds its worker until it parks), and long calls
+/// that cannot park (file I/O, a `std::sync::Mutex` held for long, a C
+/// library call). A coroutine that makes such a call itself holds one of
+/// its worker's threads while the call lasts (at most
+/// [`RuntimeBuilder::max_threads`](crate::RuntimeBuilder::max_threads) per
+/// worker); on the pool it holds a pool thread instead. Joining the handle
+/// from a coroutine parks the coroutine; from a plain thread it blocks the
+/// thread. The handle's [`coroutine`](JoinHandle::coroutine) names the
+/// blocking task.
 ///
 /// # Panics
 ///

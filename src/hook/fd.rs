@@ -121,7 +121,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 /// knows is the kernel's call, and records the user's choice: with
 /// `O_NONBLOCK` calls fail with `EAGAIN`, without it they block (the
 /// description then blocks too, and coroutines ask per call: `PER_CALL`).
-/// The variadic argument arrives as a `usize` (see `sys.rs`).
+/// The variadic argument arrives as a `usize` (see `crate::sys`).
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
     match (cmd, known_socket(fd)) {

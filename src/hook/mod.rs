@@ -15,17 +15,16 @@
 //! - **Inside a coroutine**, a call that would block on a socket parks the
 //!   coroutine on its worker's poller (see `io/mod.rs`); timeouts
 //!   (`SO_RCVTIMEO`, `SO_SNDTIMEO`, the `poll` timeout) and the user's own
-//!   `O_NONBLOCK` behave as the kernel's. Other fds (files, pipes, ttys)
-//!   pass straight through.
-//! - weft's own I/O (the poller's eventfd, the runtime's threads) reaches
-//!   the kernel through `sys::raw`, never through a hook.
-//!
+//!   `O_NONBLOCK` behave as the kernel's. `read` and `write` on other fds
+//!   (files, pipes, ttys, fds 0 to 2) are blocking calls (next point).
 //! - **Calls that wait in the kernel and cannot park** (futex waits under
 //!   std's and parking_lot's locks, another poller's `epoll_wait`, the
 //!   `wait` family, file I/O, `open`, `fsync`, `flock`, `fcntl(F_SETLKW)`,
-//!   and libc's pthread mutex, condition, join and semaphore waits)
-//!   run, in a coroutine, as blocking calls: the worker may be taken over
-//!   by another of its threads while they wait (`runtime/takeover.rs`).
+//!   and libc's pthread mutex, condition, join and semaphore waits) run, in
+//!   a coroutine, as blocking calls: the worker may be taken over by
+//!   another of its threads while they wait (`runtime/takeover.rs`).
+//! - weft's own I/O (the poller's eventfd, the runtime's threads) reaches
+//!   the kernel through `sys::raw`, never through a hook.
 //! - **Signals and `EINTR`.** On a plain thread a call is interrupted as
 //!   libc's is: the kernel's own call blocks, or, on a socket weft made
 //!   non-blocking (`WEFT_NB`), the wait in `poll(2)` ends with `EINTR`
@@ -34,22 +33,27 @@
 //!   had `SA_RESTART` (Go's rule); a blocking call there (a file, a pipe, a
 //!   futex) gives the kernel's answer.
 //! - **Bad arguments** get libc's answer: a hook reads a caller's struct
-//!   (a `pollfd` list, an `FIONBIO` int, a `timeval`, `socketpair`'s
-//!   fds) only after the kernel accepted it; the sleep hooks, which read a
+//!   (a `pollfd` list, an `FIONBIO` int, a `timeval`, `socketpair`'s fds)
+//!   only after the kernel accepted it; the sleep hooks, which read a
 //!   `timespec` themselves in a coroutine, have the kernel copy it
-//!   (`sys::read_user`), so they report `EFAULT` for null and wild
-//!   pointers and for ones into unmapped or inaccessible pages (where the
-//!   kernel refuses that copy, as qemu-user and some seccomp filters do,
-//!   only for null and wild ones), and `EINVAL` for bad values, as the
-//!   kernel does. `tests/bad_input.rs` compares every hook
-//!   with a plain thread's answer.
+//!   (`sys::read_user`), so they report `EFAULT` for null and wild pointers
+//!   and for ones into unmapped or inaccessible pages (where the kernel
+//!   refuses that copy, as qemu-user and some seccomp filters do, only for
+//!   null and wild ones), and `EINVAL` for bad values, as the kernel does.
+//!   `tests/bad_input.rs` compares every hook with a plain thread's answer.
 //! - **Async-signal-safe**: `read`, `write`, `recv`, `send`, their `from`,
 //!   `to`, `msg` and vectored forms, and `close`, on a plain thread and, in
 //!   a coroutine, on any fd no coroutine parks on (pipes, files, ttys, the
 //!   user's non-blocking sockets): they take no lock and allocate nothing
 //!   (the fd table grows with `mmap`; `close` locks only for an fd some
-//!   poller registered). A call that would park, or a `close` that must
-//!   wake parked coroutines, is not: it touches the worker's poller.
+//!   poller registered). In a coroutine, a `read` or `write` of a pipe,
+//!   file or tty is a blocking call, which keeps to that only while its
+//!   worker is not taken over (getting the worker back takes the worker's
+//!   seats lock) and while recording the coroutine in its worker's table
+//!   of suspended coroutines allocates nothing (it is there already, or
+//!   the table has room). A call that would park, or a `close` that must
+//!   wake parked coroutines, is not async-signal-safe: it touches the
+//!   worker's poller.
 //! - **In a forked child** (`runtime/fork.rs`) every hook is libc's
 //!   function: `outside_weft()` is true there, the coroutine and worker
 //!   of the thread that forked are gone (`current_task()` is `None`), and

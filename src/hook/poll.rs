@@ -8,7 +8,7 @@ use crate::io::{wait_any, Direction, Wait};
 use crate::runtime::current_task;
 use crate::sys::raw;
 
-/// A `poll`, `ppoll` or `select` the poller cannot take, for a dump.
+/// A `ppoll`, `select` or `pselect` the poller cannot take, for a dump.
 static POLL: crate::task::Call = crate::task::Call("poll");
 
 /// `poll(2)`. In a coroutine with a non-zero timeout, the coroutine parks on

@@ -14,18 +14,19 @@
 //!
 //! # Why interposing them is sound
 //!
-//! - The coroutine that waits continues on the thread it waited on (take-
-//!   over, step 4), so a mutex it locks is owned by the thread it then runs
-//!   on, and `pthread_cond_wait` gives its mutex back to that same thread.
-//! - libc's waits report through their return value. While they wait they
-//!   touch only the waiting thread's own `struct pthread` (its thread id
-//!   and cancellation state), which no coroutine reaches through an address
-//!   kept across a park (soundness, point 3). The semaphore waits are the
-//!   one exception: a failed one (`EINTR`, `ETIMEDOUT`) writes its thread's
-//!   `errno` as it returns, before it holds the worker again. Rust code
-//!   reads `errno` through a fresh `__errno_location()` call each time, so
-//!   only C code that kept the address of another thread's `errno` across a
-//!   park could see that write.
+//! - The coroutine that waits continues on the thread it waited on
+//!   (`runtime/takeover.rs`, steps 2 and 5), so a mutex it locks is owned
+//!   by the thread it then runs on, and `pthread_cond_wait` gives its mutex
+//!   back to that same thread.
+//! - libc's waits report through their return value. While they wait they touch
+//!   only the waiting thread's own `struct pthread` (its thread id and
+//!   cancellation state), which no coroutine reaches through an address kept
+//!   across a park (`runtime/takeover.rs`, "Why it is sound", point 3). The
+//!   semaphore waits are the one exception: a failed one (`EINTR`, `ETIMEDOUT`)
+//!   writes its thread's `errno` as it returns, before it holds the worker
+//!   again. Rust code reads `errno` through a fresh `__errno_location()` call
+//!   each time, so only C code that kept the address of another thread's
+//!   `errno` across a park could see that write.
 //! - A mutex kind that checks its owner (error-checking, recursive,
 //!   priority-inheriting) cannot be unlocked from another thread. A
 //!   coroutine that locks one and then parks may resume on another thread
@@ -33,9 +34,10 @@
 //!   its unlock then fails with `EPERM`. That follows from take-over itself,
 //!   not from these hooks; the README's limits say so.
 //!
-//! Uncontended locks and posts stay on libc's fast path: a coroutine first
-//! tries the lock (`pthread_mutex_trylock`, `sem_trywait`) and marks a
-//! blocking call only if that fails.
+//! An uncontended mutex lock or semaphore wait stays on libc's fast path: a
+//! coroutine first tries it (`pthread_mutex_trylock`, `sem_trywait`) and
+//! marks a blocking call only if that fails. The condition and join waits
+//! are blocking calls at once.
 
 use libc::{c_int, c_void, pthread_cond_t, pthread_mutex_t, pthread_t, sem_t, timespec};
 

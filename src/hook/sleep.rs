@@ -6,7 +6,7 @@
 //! that code after it does not run early as if the time had passed: a
 //! caller that retries (`std::thread::sleep` does) fails again at once,
 //! and the runtime abandons a coroutine that keeps retrying (README,
-//! "Shutdown").
+//! "Limits", "Shutdown"; `runtime/park.rs`, "Cancellation", step 5).
 
 use std::time::{Duration, Instant};
 

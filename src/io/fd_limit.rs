@@ -1,8 +1,9 @@
 //! Waiting for a file descriptor to be freed.
 //!
 //! An accept loop that hits `EMFILE` retries at once, and would spin at
-//! 100% CPU until some connection closes. `accept4` therefore waits here, up
-//! to a bound, for the next `close` before it reports the error.
+//! 100% CPU until some connection closes. A coroutine's `accept4` on a
+//! listener that blocks (`hook/socket.rs`) therefore waits here, up to a
+//! bound, for the next `close` before it reports `EMFILE` or `ENFILE`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

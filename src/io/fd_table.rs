@@ -36,8 +36,11 @@
 //! call, for `accept` and `connect`). Sockets weft did not create itself,
 //! accepted sockets and connected sockets are `PER_CALL`.
 //!
-//! Written by the hooks (`socket`, `accept4`, `fcntl`, `ioctl`, `close`,
-//! `dup*`, first use in a coroutine); read by every hook.
+//! Written by the hooks (`socket`, `socketpair`, `accept4`, `connect`,
+//! `setsockopt`, `fcntl`, `ioctl`, `close`, `dup*`, and those that hand a
+//! socket to another program, `hook/spawn.rs`), by a coroutine's first use
+//! of the fd, and by its first wait on the fd on a worker (`POLLED`); read
+//! by every hook.
 
 use std::ops::{BitAnd, BitOr, Not};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};

@@ -8,12 +8,14 @@
 //!    touches a socket, weft records whether the user made it non-blocking;
 //!    if not, the coroutine's calls on it ask not to block (`MSG_DONTWAIT`,
 //!    `PER_CALL` in `fd_table.rs`), and its open file description, which
-//!    other fds and processes may share, is left alone. Only sockets weft
-//!    creates in a coroutine start non-blocking (`WEFT_NB`), until they
-//!    connect.
+//!    other fds and processes may share, is left alone. Only the stream
+//!    and seqpacket sockets weft creates in a coroutine start non-blocking
+//!    (`WEFT_NB`): a listener until another program may see it, a socket
+//!    that connects until it has connected (`hook/socket.rs`,
+//!    `hook/spawn.rs`).
 //! 2. It tries the call, unless this worker's poller knows the socket is
-//!    still empty (`runtime/readiness.rs`). Data there: done, at the cost of the
-//!    system call.
+//!    still empty (`runtime/readiness.rs`). Data there: done, at the cost
+//!    of the system call.
 //! 3. `EAGAIN` on a socket the user expects to block: the coroutine
 //!    registers fd with W's poller (once per fd and worker), adds itself to
 //!    the fd's readers and parks, with a deadline if the socket has

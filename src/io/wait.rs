@@ -463,8 +463,8 @@ pub(crate) fn wait_any(fds: &[(RawFd, Direction)], deadline: Option<Instant>) ->
     outcome
 }
 
-/// `wait_any` for one fd, the common case: no allocation, no lock but the
-/// poller's.
+/// `wait_any` for one fd, the common case: no allocation and, once this
+/// worker has registered the fd, no lock but the poller's.
 fn wait_one(fd: RawFd, dir: Direction, deadline: Option<Instant>) -> Wait {
     let (worker, task) = match waiting_coroutine() {
         Ok(waiting) => waiting,

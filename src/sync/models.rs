@@ -1,6 +1,10 @@
 //! loom models of the wait queue, the channel core and the locks built on
-//! them. Run with
-//! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --lib models`.
+//! them. Run with (as `.ci/run` does):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 \
+//!     cargo test --release --lib --target-dir target/loom models
+//! ```
 
 use std::ptr;
 use std::sync::Arc;

@@ -55,7 +55,7 @@ const QUEUED: usize = 2;
 pub struct Mutex<T: ?Sized> {
     /// `LOCKED | QUEUED` bits. `QUEUED` is changed only under `waiters`.
     state: AtomicUsize,
-    /// The holder, for dumps (`owner.rs`).
+    /// The holder, for dumps (`task/owner.rs`).
     owner: Owner,
     waiters: Lock<WaitList>,
     data: UnsafeCell<T>,

@@ -87,13 +87,13 @@ const SPINNING: usize = 3;
 /// `SELECTED + 2 * op + disconnected`.
 const SELECTED: usize = 4;
 /// How long a waiter spins before it parks. A time, not a count of pauses:
-/// a pause takes anywhere from a few cycles to 30 ns (on the EPYC machines
-/// weft is measured on), so a count would mean a microsecond on one CPU and
+/// a pause takes anywhere from a few cycles to tens of nanoseconds,
+/// depending on the CPU, so a count would mean a microsecond on one CPU and
 /// ten on another.
 #[cfg(not(weft_loom))]
 const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(8);
-/// Pauses between two looks at the clock while spinning (a look costs
-/// about as much as one pause here).
+/// Pauses between two looks at the clock while spinning, so that reading
+/// the clock stays a small part of the spin.
 #[cfg(not(weft_loom))]
 const SPIN_CHECK: u32 = 16;
 /// Under loom a spin is one look at the state: enough to explore both
@@ -168,10 +168,10 @@ impl Context {
     /// it parked. A consumer spinning on an empty buffered channel would
     /// take each message the moment it is sent, one cache-line trip per
     /// message, where a parked one lets the producer fill the buffer and
-    /// then drains it in a batch (`bounded(1024)` between two workers ran
-    /// at 58% of its speed with the spin). The same holds for a producer
-    /// waiting on a full one, and for a `select!`, whose arms may be
-    /// either.
+    /// then drains it in a batch (a large buffered channel between two
+    /// workers runs markedly slower with the spin). The same holds for a
+    /// producer waiting on a full one, and for a `select!`, whose arms may
+    /// be either.
     pub(crate) fn parking(why: WaitFor) -> Context {
         Context {
             spins: false,
@@ -348,7 +348,7 @@ impl Claim {
     }
 
     /// An address on the claimed waiter's stack (its context's): who it is,
-    /// for a lock's `Owner` (`owner.rs`).
+    /// for a lock's `Owner` (`task/owner.rs`).
     pub(crate) fn waiter_addr(&self) -> usize {
         self.cx.as_ptr() as usize
     }

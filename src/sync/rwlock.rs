@@ -35,8 +35,8 @@ const WRITE: usize = 1;
 /// ```
 pub struct RwLock<T: ?Sized> {
     state: Lock<State>,
-    /// The writer holding it, for dumps (`owner.rs`); 0 while readers or
-    /// nobody hold it. Written under `state`'s lock.
+    /// The writer holding it, for dumps (`task/owner.rs`); 0 while readers
+    /// or nobody hold it. Written under `state`'s lock.
     owner: Owner,
     data: UnsafeCell<T>,
 }
@@ -72,9 +72,8 @@ impl State {
     }
 
     /// Grants the lock to the waiters at the front of the queue that can
-    /// have it now: one writer, or every reader up to the next writer.
-    /// Hands the lock to the waiters it fits, oldest first; a writer among
-    /// them is recorded in `owner`.
+    /// have it now, oldest first: one writer, or every reader up to the
+    /// next writer. A writer granted it is recorded in `owner`.
     fn grant(&mut self, owner: &Owner) {
         loop {
             let (readers, writer) = (self.readers, self.writer);

@@ -9,7 +9,9 @@ use crate::task::{Kind, WaitFor};
 ///
 /// Inside a coroutine this parks it on its worker's timer heap and the worker
 /// runs other coroutines meanwhile; on a plain thread it is
-/// `std::thread::sleep`. A zero duration returns at once.
+/// `std::thread::sleep`. A zero duration returns at once. A coroutine that
+/// sleeps while its runtime is dropped unwinds from here, so that its
+/// destructors run.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
