@@ -13,9 +13,8 @@
 //! - `futex_wait`, `futex_wake` and `precise_timers()` (threads taking
 //!   turns at a worker, and the monitor: `runtime/takeover.rs`,
 //!   `runtime/monitor.rs`);
-//! - `raw::*`, the real functions behind the hooks (system calls through
-//!   `raw::syscall6`, which leaves `errno` alone, and libc's
-//!   `getaddrinfo` through `dlsym(RTLD_NEXT)`), `fd_kind`,
+//! - `raw::*`, the system calls behind the hooks (through
+//!   `raw::syscall6`, which leaves `errno` alone), `fd_kind`,
 //!   `handlers_restart()` (a plain thread's interrupted wait),
 //!   `plausible_user_ptr()`, `read_user` and `write_user` (the hooks'
 //!   `EFAULT` checks), `errno` and `set_errno` (the I/O hooks).

@@ -92,3 +92,32 @@ fn child_segfaults_elsewhere() {
     });
     let _ = h.join();
 }
+
+#[test]
+fn overflow_in_a_grow_segment_of_a_plain_thread_is_reported_without_a_runtime() {
+    let out = common::run_child("child_overflows_grow_on_a_plain_thread", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "the child must abort; status {:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("a weft::grow segment has overflowed its stack (64 KiB)"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+#[ignore = "child process of overflow_in_a_grow_segment_of_a_plain_thread_is_reported_without_a_runtime"]
+fn child_overflows_grow_on_a_plain_thread() {
+    if !common::is_child() {
+        return;
+    }
+    // No runtime is ever built in this process: `grow` itself must see to
+    // the handler. A red zone larger than any stack forces a segment.
+    let t = std::thread::spawn(|| weft::grow(usize::MAX, 64 * 1024, || recurse(1_000_000)));
+    let _ = t.join();
+    unreachable!("the overflow must abort the process");
+}

@@ -637,3 +637,52 @@ fn c_pthread_joins_overlap_and_the_worker_keeps_ticking() {
         "worst gap between ticks: {worst:?}"
     );
 }
+
+#[test]
+fn a_blocking_socket_weft_does_not_track_is_a_blocking_call() {
+    let out = common::run_child("child_recv_on_inherited_stdio", &[]);
+    assert!(
+        out.status.success(),
+        "status {:?}, stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "child process of a_blocking_socket_weft_does_not_track_is_a_blocking_call"]
+fn child_recv_on_inherited_stdio() {
+    use std::os::fd::AsRawFd;
+
+    if !common::is_child() {
+        return;
+    }
+    let _guard = common::deadline(
+        Duration::from_secs(20),
+        "recv on fd 0 deadlocked its worker",
+    );
+    // A blocking socket on fd 0, as an inetd-style server inherits it:
+    // weft leaves inherited stdio alone, so calls on it cannot park.
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    // SAFETY: both fds are open; fd 0 is replaced by a copy of `a`.
+    assert_eq!(unsafe { libc::dup2(a.as_raw_fd(), 0) }, 0);
+    drop(a);
+    let rt = one_worker();
+    let got = rt.run(move || {
+        let reader = weft::go(|| {
+            let mut buf = [0u8; 8];
+            // SAFETY: a valid buffer of 8 bytes.
+            let n = unsafe { libc::recv(0, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            buf[..n.max(0) as usize].to_vec()
+        });
+        // Runs only if the reader's recv handed the worker on.
+        weft::go(move || {
+            weft::sleep(Duration::from_millis(20));
+            // SAFETY: a valid buffer of 2 bytes.
+            unsafe { libc::send(b.as_raw_fd(), b"hi".as_ptr().cast(), 2, 0) };
+            b
+        });
+        reader.join().unwrap()
+    });
+    assert_eq!(got, b"hi");
+}

@@ -4,10 +4,10 @@
 //! libc's names, and the executable's definitions win over libc's. So inside
 //! weft, calling `libc::recv` (or `libc::syscall`) would call weft's hook
 //! again. Every function here enters the kernel itself, with the CPU's
-//! system-call instruction (`syscall6`), instead (or, for the one that is not
-//! a system call, `getaddrinfo`, looks up libc's own definition with
-//! `dlsym(RTLD_NEXT)`). They return what the libc function would: the result,
-//! or -1 with `errno` set.
+//! system-call instruction (`syscall6`), instead. (libc functions that are
+//! not system calls, such as `getaddrinfo`, are reached through the table in
+//! `src/hook/real.rs`.) They return what the libc function would: the
+//! result, or -1 with `errno` set.
 //!
 //! `syscall6` itself returns the kernel's answer unchanged (`-errno` on
 //! failure) and touches no memory of the thread: the hooks that may hand
@@ -157,34 +157,4 @@ pub(crate) unsafe fn dup2(old: c_int, new: c_int) -> c_int {
     }
     // SAFETY: the caller's contract.
     unsafe { dup3(old, new, 0) }
-}
-
-type GetAddrInfo = unsafe extern "C" fn(
-    *const libc::c_char,
-    *const libc::c_char,
-    *const libc::addrinfo,
-    *mut *mut libc::addrinfo,
-) -> c_int;
-
-/// libc's own `getaddrinfo` (not a system call: looked up once).
-pub(crate) unsafe fn getaddrinfo(
-    node: *const libc::c_char,
-    service: *const libc::c_char,
-    hints: *const libc::addrinfo,
-    res: *mut *mut libc::addrinfo,
-) -> c_int {
-    use std::sync::OnceLock;
-    static REAL: OnceLock<usize> = OnceLock::new();
-    let f = *REAL.get_or_init(|| {
-        // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT finds the next
-        // definition after the executable's, which is libc's.
-        unsafe { libc::dlsym(libc::RTLD_NEXT, c"getaddrinfo".as_ptr()) as usize }
-    });
-    if f == 0 {
-        return libc::EAI_SYSTEM;
-    }
-    // SAFETY: `f` is libc's getaddrinfo, which has this signature.
-    let f: GetAddrInfo = unsafe { std::mem::transmute::<usize, GetAddrInfo>(f) };
-    // SAFETY: the caller's contract.
-    unsafe { f(node, service, hints, res) }
 }

@@ -539,7 +539,9 @@ fn random_below(n: usize) -> usize {
         let mut x = s.get();
         if x == 0 {
             // Seed from the address of this thread's state and the clock.
-            let nanos = Instant::now().elapsed().as_nanos() as u64;
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
             x = (s as *const Cell<u64> as u64) ^ nanos ^ 0x9e37_79b9_7f4a_7c15;
             x |= 1;
         }

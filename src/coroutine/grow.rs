@@ -20,7 +20,7 @@
 
 use std::cell::Cell;
 
-use crate::runtime::{current_segment, current_task};
+use crate::runtime::{current_segment, current_task, install_overflow_handler};
 use crate::stack::{Budget, GuardedStack, Segment};
 use crate::sys;
 
@@ -62,6 +62,12 @@ fn grow_slow<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
         panic!("weft::grow: cannot map a {stack_size}-byte stack segment: {e}")
     });
     let task = current_task();
+    if task.is_none() {
+        // A plain thread: the handler that reports an overflow of the
+        // segment by name, and the alternate stack it runs on, may not be
+        // there yet (workers install them as they start).
+        install_overflow_handler();
+    }
     let segment = Segment::of(&stack);
     let restore = match task {
         Some(t) => Restore::Task(t.replace_segment(segment)),

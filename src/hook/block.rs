@@ -31,8 +31,18 @@ static OTHER: Call = Call("system call");
 /// The name of system call `nr` among those `blocking_rw` makes.
 fn rw_call(nr: c_long) -> &'static Call {
     match nr {
-        libc::SYS_read | libc::SYS_readv | libc::SYS_pread64 | libc::SYS_preadv => &READ,
-        libc::SYS_write | libc::SYS_writev | libc::SYS_pwrite64 | libc::SYS_pwritev => &WRITE,
+        libc::SYS_read
+        | libc::SYS_readv
+        | libc::SYS_pread64
+        | libc::SYS_preadv
+        | libc::SYS_recvfrom
+        | libc::SYS_recvmsg => &READ,
+        libc::SYS_write
+        | libc::SYS_writev
+        | libc::SYS_pwrite64
+        | libc::SYS_pwritev
+        | libc::SYS_sendto
+        | libc::SYS_sendmsg => &WRITE,
         _ => &OTHER,
     }
 }

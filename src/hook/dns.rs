@@ -4,8 +4,8 @@
 
 use libc::{addrinfo, c_char, c_int};
 
+use super::real;
 use crate::runtime::current_task;
-use crate::sys::raw;
 
 /// The caller's pointers, carried to a pool thread.
 struct Args {
@@ -30,7 +30,7 @@ pub unsafe extern "C" fn getaddrinfo(
 ) -> c_int {
     if current_task().is_none() {
         // SAFETY: the caller's contract for getaddrinfo(3).
-        return unsafe { raw::getaddrinfo(node, service, hints, res) };
+        return unsafe { real::getaddrinfo(node, service, hints, res) };
     }
     let args = Args {
         node,
@@ -41,7 +41,7 @@ pub unsafe extern "C" fn getaddrinfo(
     let lookup = crate::coroutine::spawn_blocking(move || {
         let a = args;
         // SAFETY: see `Args`; the caller's contract for getaddrinfo(3).
-        unsafe { raw::getaddrinfo(a.node, a.service, a.hints, a.res) }
+        unsafe { real::getaddrinfo(a.node, a.service, a.hints, a.res) }
     });
     match lookup.join_quietly() {
         Ok(rc) => rc,

@@ -31,7 +31,7 @@ use std::ffi::{c_void, CStr};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use libc::{
-    c_char, c_int, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, pthread_cond_t,
+    addrinfo, c_char, c_int, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, pthread_cond_t,
     pthread_mutex_t, pthread_t, sem_t, timespec,
 };
 
@@ -213,6 +213,14 @@ libc_table! {
         file: *const c_char,
         argv: *const *const c_char,
         envp: *const *const c_char,
+    ) -> c_int;
+
+    // libc's resolver, which weft runs on its blocking pool (`dns.rs`).
+    fn getaddrinfo(
+        node: *const c_char,
+        service: *const c_char,
+        hints: *const addrinfo,
+        res: *mut *mut addrinfo,
     ) -> c_int;
 }
 

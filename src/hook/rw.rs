@@ -171,8 +171,11 @@ pub unsafe extern "C" fn recvfrom(
         return unsafe { raw::recvfrom(fd, buf, len, flags, addr, addrlen) };
     }
     let Some(slot) = managed(fd) else {
+        // An fd weft does not manage (`io::managed`), which may block: in a
+        // coroutine, a blocking call.
+        let args = syscall_args!(fd, buf, len, flags, addr, addrlen);
         // SAFETY: as above.
-        return unsafe { raw::recvfrom(fd, buf, len, flags, addr, addrlen) };
+        return unsafe { blocking_rw(libc::SYS_recvfrom, args) };
     };
     let real = flags | slot.state().per_call_flags();
     if flags & libc::MSG_WAITALL != 0 && slot.state().has(STREAM) {
@@ -204,7 +207,9 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         .flatten();
     let Some(slot) = slot else {
         // SAFETY: the caller's contract for recvmsg(2).
-        return unsafe { raw::recvmsg(fd, msg, flags) };
+        return unsafe {
+            unmanaged_or_dontwait(libc::SYS_recvmsg, flags, syscall_args!(fd, msg, flags))
+        };
     };
     let real = flags | slot.state().per_call_flags();
     // SAFETY: as above.
@@ -287,8 +292,9 @@ pub unsafe extern "C" fn sendto(
         .then(|| managed(fd))
         .flatten();
     let Some(slot) = slot else {
+        let args = syscall_args!(fd, buf, len, flags, addr, addrlen);
         // SAFETY: the caller's contract for sendto(2).
-        return unsafe { raw::sendto(fd, buf, len, flags, addr, addrlen) };
+        return unsafe { unmanaged_or_dontwait(libc::SYS_sendto, flags, args) };
     };
     let real = flags | slot.state().per_call_flags();
     // SAFETY: as above; `done <= len`.
@@ -314,7 +320,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
         .flatten();
     let sent = match slot {
         // SAFETY: the caller's contract for sendmsg(2).
-        None => unsafe { raw::sendmsg(fd, msg, flags) },
+        None => unsafe {
+            unmanaged_or_dontwait(libc::SYS_sendmsg, flags, syscall_args!(fd, msg, flags))
+        },
         Some(slot) => {
             let real = flags | slot.state().per_call_flags();
             // SAFETY: as above.
@@ -358,5 +366,27 @@ unsafe fn share_passed(msg: *const msghdr) {
             }
             cmsg = libc::CMSG_NXTHDR(m, cmsg);
         }
+    }
+}
+
+/// A socket call (`nr` with `args`) on an fd that `managed` leaves alone,
+/// or with `MSG_DONTWAIT` in `flags`: the latter never waits, so it runs
+/// plainly; the former may (a blocking socket weft does not track, such as
+/// an inherited fd 0-2), so in a coroutine it is a blocking call.
+///
+/// # Safety
+///
+/// The caller's contract for that system call.
+unsafe fn unmanaged_or_dontwait(
+    nr: libc::c_long,
+    flags: c_int,
+    args: [libc::c_long; 6],
+) -> ssize_t {
+    if flags & libc::MSG_DONTWAIT != 0 {
+        // SAFETY: the caller's contract.
+        raw::cvt_raw(unsafe { raw::syscall6(nr, args) }) as ssize_t
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { blocking_rw(nr, args) }
     }
 }

@@ -112,6 +112,9 @@ pub unsafe extern "C" fn accept4(
             unsafe { accept4_blocking_call(fd, addr, len, flags) }
         }),
         Some(slot) => retry(slot, fd, Direction::Read, 0, call),
+        // An fd weft does not manage, which may block: as a blocking call.
+        // SAFETY: the caller's contract for accept4(2).
+        None if in_coroutine => unsafe { accept4_blocking_call(fd, addr, len, flags) },
         None => call(),
     };
     let mut new = accept();
@@ -202,9 +205,14 @@ unsafe fn accept4_blocking_call(
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     let in_coroutine = current_task().is_some();
     let slot = managed(fd);
-    if slot.is_some_and(|s| in_coroutine && s.state().has(PER_CALL)) {
-        // The description blocks (the user's own socket): a blocking call,
-        // the worker taken over while it waits.
+    let may_block = match slot {
+        Some(s) => s.state().has(PER_CALL),
+        None => true,
+    };
+    if in_coroutine && may_block {
+        // The description blocks (the user's own socket), or may (an fd weft
+        // does not manage): a blocking call, the worker taken over while it
+        // waits.
         let args = syscall_args!(fd, addr, len);
         // SAFETY: the caller's contract for connect(2).
         return crate::runtime::blocking_syscall(&CONNECT, || unsafe {

@@ -19,6 +19,11 @@ static WAITERS: Mutex<Vec<Unparker>> = Mutex::new(Vec::new());
 static ANY: AtomicBool = AtomicBool::new(false);
 
 /// Parks the caller until some fd is closed, or `max` passes.
+///
+/// A `close` between the caller's failed `accept` and its entry here (or
+/// its `ANY` store) wakes nobody: the caller then waits out `max` before
+/// it tries again. Closing that window would cost every `close` an atomic
+/// read-modify-write; the bound `max` keeps it a delay, never a hang.
 pub(crate) fn wait_for_free_fd(max: Duration) {
     let deadline = Instant::now() + max;
     WAITERS.lock().unwrap().push(park::current());

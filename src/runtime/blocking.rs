@@ -44,14 +44,14 @@ static POOL: Pool = Pool {
 
 /// The pool's threads, and the calls queued for a thread.
 pub(crate) fn load() -> (usize, usize) {
-    let state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
+    let state = lock();
     (state.threads, state.queue.len())
 }
 
 /// Queues `task` (a blocking job, never a coroutine) for a pool thread,
 /// starting one if none is idle.
 pub(crate) fn submit(task: TaskRef) {
-    let mut state = POOL.state.lock().unwrap();
+    let mut state = lock();
     state.queue.push_back(task);
     if state.idle > 0 {
         POOL.work.notify_one();
@@ -66,24 +66,38 @@ pub(crate) fn submit(task: TaskRef) {
     match started {
         Ok(_) => state.threads += 1,
         Err(e) if state.threads == 0 => {
+            // No thread would ever run it: take it back, and panic with the
+            // lock released, so that the pool stays usable.
+            let task = state.queue.pop_back();
+            drop(state);
+            drop(task);
             panic!("weft: cannot start a blocking-pool thread: {e}")
         }
         Err(_) => {} // the running threads will get to it
     }
 }
 
+/// The pool's state. Nothing panics while holding it, so a poisoned lock
+/// (a panic elsewhere on a thread that held it) still guards a sound state.
+fn lock() -> std::sync::MutexGuard<'static, State> {
+    POOL.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn pool_thread() {
-    let mut state = POOL.state.lock().unwrap();
+    let mut state = lock();
     loop {
         if let Some(task) = state.queue.pop_front() {
             drop(state);
             task.job.run();
             drop(task);
-            state = POOL.state.lock().unwrap();
+            state = lock();
             continue;
         }
         state.idle += 1;
-        let (next, timeout) = POOL.work.wait_timeout(state, IDLE_TIMEOUT).unwrap();
+        let (next, timeout) = POOL
+            .work
+            .wait_timeout(state, IDLE_TIMEOUT)
+            .unwrap_or_else(|e| e.into_inner());
         state = next;
         state.idle -= 1;
         if timeout.timed_out() && state.queue.is_empty() {

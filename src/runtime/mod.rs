@@ -51,7 +51,7 @@ mod worker;
 pub use builder::RuntimeBuilder;
 pub(crate) use context::{current_task, current_worker};
 pub(crate) use driver::{Driver, Poller};
-pub(crate) use overflow::current_segment;
+pub(crate) use overflow::{current_segment, install_handler as install_overflow_handler};
 pub(crate) use readiness::Direction;
 
 /// Counts a coroutine of the calling worker as finished (`stats.rs`); a
