@@ -547,15 +547,26 @@ impl Takeover {
         let (seat, domain) = {
             let mut seats = self.seats.lock();
             let domain = seats.domain.clone()?;
-            if seats.all.len() >= max || Budget::try_reserve_many(SPARE_SLOTS) < SPARE_SLOTS {
-                if !std::mem::replace(&mut seats.warned, true) {
+            let full = seats.all.len() >= max || {
+                let got = Budget::try_reserve_many(SPARE_SLOTS);
+                if got < SPARE_SLOTS {
+                    Budget::release(got); // all or nothing
+                }
+                got < SPARE_SLOTS
+            };
+            if full {
+                let threads = seats.all.len();
+                let first = !std::mem::replace(&mut seats.warned, true);
+                // The warning (a lock and a write to stderr) waits until the
+                // seats lock, which other threads spin on, is released.
+                drop(seats);
+                if first {
                     super::watchdog::warn(&format!(
-                        "worker {index} has {} threads, all busy in calls that block \
+                        "worker {index} has {threads} threads, all busy in calls that block \
                          (a std lock or channel, a file, a child process...); its other \
                          coroutines wait until one returns. Raise the limit with \
                          WEFT_MAX_THREADS or RuntimeBuilder::max_threads (now {max}), or \
-                         use weft::sync and weft::channel, which park instead",
-                        seats.all.len()
+                         use weft::sync and weft::channel, which park instead"
                     ));
                 }
                 return None;
@@ -581,7 +592,9 @@ impl Takeover {
             }
             Err(e) => {
                 // The seat stays, unused: its number is taken.
-                if !std::mem::replace(&mut seats.warned, true) {
+                let first = !std::mem::replace(&mut seats.warned, true);
+                drop(seats);
+                if first {
                     super::watchdog::say(&format!(
                         "weft: cannot start a thread for worker {index}: {e}\n"
                     ));
