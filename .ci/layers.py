@@ -34,9 +34,6 @@ LAYERS = [
 
 # Upward edges still to remove: (from, to): reason.
 KNOWN = {
-    ("task", "runtime"): "a task record holds a counted reference to its "
-    "runtime (RuntimeRef, runtime/shared.rs), which its last reference "
-    "releases",
     ("runtime", "hook"): "building a runtime keeps the hooks linked "
     "(hook::link): a linker reference, not a use of their code",
 }

@@ -179,6 +179,7 @@ impl RuntimeBuilder {
             locals.push((deque, driver));
         }
         let shared = Arc::new(Shared {
+            home: super::shared::home(),
             config,
             workers: remotes.into_boxed_slice(),
             injector: Injector::new(),

@@ -199,7 +199,7 @@ impl Wake {
 /// The task's bound worker, if the caller runs on it.
 #[inline]
 fn own_worker(task: &Task) -> Option<&'static Worker> {
-    task.shared
+    Shared::of(task)
         .local_worker()
         .filter(|w| w.index == task.worker())
 }

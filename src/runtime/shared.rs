@@ -33,8 +33,19 @@
 //!    inbox; after a fence, the waker moves that worker `Sleeping ->
 //!    Running` and writes its eventfd if it was asleep (the same argument as
 //!    step 2).
+//!
+//! # Task references
+//!
+//! Every task keeps its runtime alive (`task/home.rs`). An `Arc` clone per
+//! spawn and a release per finished task would have the spawning worker
+//! and the worker that frees tasks write the `Arc`'s count for every task.
+//! So tasks count in `Shared::task_refs` instead, which holds one `Arc`
+//! count for all of them while it is above zero, and a worker of the
+//! runtime reserves and releases those references in batches
+//! (`Worker::take_task_ref`, `Worker::give_task_ref`): a spawn or free on a
+//! worker is a plain decrement or increment of its own reserve. Elsewhere
+//! each one is counted in `task_refs` directly (`share`, `release_one`).
 
-use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,7 +62,7 @@ use super::probe::{Detail, Probe};
 use super::stats::WorkerStats;
 use super::takeover::Takeover;
 use super::worker::Worker;
-use crate::task::TaskRef;
+use crate::task::{Home, HomeRef, Task, TaskRef};
 
 /// Runtime settings fixed at build time.
 #[derive(Clone, Debug)]
@@ -176,6 +187,9 @@ impl Remote {
 
 /// Everything a runtime's threads share.
 pub(crate) struct Shared {
+    /// What the runtime's tasks point to (`task/home.rs`), which leads back
+    /// here (`from_home`).
+    pub(crate) home: Home,
     pub(crate) config: Config,
     pub(crate) workers: Box<[Remote]>,
     /// Fresh tasks spawned from outside the runtime.
@@ -186,7 +200,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// Takes over workers blocked in the kernel (`monitor.rs`).
     pub(crate) monitor: Monitor,
-    /// References held by tasks ([`RuntimeRef`]) and reserved by workers.
+    /// References held by tasks and reserved by workers (see "Task
+    /// references").
     /// While it is above zero, one strong count of the runtime's `Arc` is
     /// held for all of them together.
     pub(crate) task_refs: AtomicUsize,
@@ -202,35 +217,18 @@ pub(crate) struct Shared {
     pub(crate) spawned_outside: AtomicU64,
 }
 
-/// A task's reference to its runtime.
-///
-/// Every task holds its runtime alive. An `Arc` clone per spawn and a
-/// release per finished task would have the spawning worker and the worker
-/// that frees tasks write the `Arc`'s count for every task. So tasks count
-/// in `Shared::task_refs` instead, which holds one `Arc` count for all of
-/// them, and a worker of the runtime reserves and releases those
-/// references in batches (`Worker::take_task_ref`, `Worker::give_task_ref`):
-/// a spawn or free on a worker is a plain decrement or increment of its
-/// own reserve. Elsewhere each one is counted in `task_refs` directly.
-pub(crate) struct RuntimeRef(NonNull<Shared>);
-
-// SAFETY: a counted reference to a `Shared`, which is `Send + Sync`; the
-// count is atomic.
-unsafe impl Send for RuntimeRef {}
-// SAFETY: as above.
-unsafe impl Sync for RuntimeRef {}
-
-/// A reference to `shared` for a new task.
-pub(crate) fn share(shared: &Arc<Shared>) -> RuntimeRef {
+/// Counts a reference to `shared` for a new task (see "Task references").
+pub(crate) fn share(shared: &Arc<Shared>) -> HomeRef {
     match shared.local_worker() {
         Some(w) => w.take_task_ref(),
         None => shared.add_task_refs(1),
     }
-    RuntimeRef(NonNull::from(&**shared))
+    // SAFETY: counted just above.
+    unsafe { counted(shared) }
 }
 
 /// `share` for a new coroutine, which it counts as spawned (`stats.rs`).
-pub(crate) fn share_spawned(shared: &Arc<Shared>) -> RuntimeRef {
+pub(crate) fn share_spawned(shared: &Arc<Shared>) -> HomeRef {
     match shared.local_worker() {
         Some(w) => {
             w.take_task_ref();
@@ -241,43 +239,82 @@ pub(crate) fn share_spawned(shared: &Arc<Shared>) -> RuntimeRef {
             shared.spawned_outside.fetch_add(1, Ordering::Relaxed);
         }
     }
-    RuntimeRef(NonNull::from(&**shared))
+    // SAFETY: counted just above.
+    unsafe { counted(shared) }
 }
 
-impl RuntimeRef {
-    /// An `Arc` of the runtime, for work that may outlive this reference.
-    pub(crate) fn to_arc(&self) -> Arc<Shared> {
-        // SAFETY: while a task reference exists, `task_refs` is above zero,
-        // so the tasks' strong count keeps the `Arc` alive; the pointer
-        // came from that `Arc`.
-        unsafe {
-            Arc::increment_strong_count(self.0.as_ptr());
-            Arc::from_raw(self.0.as_ptr())
-        }
-    }
+/// A task's reference to `shared`.
+///
+/// # Safety
+///
+/// The caller counted it, on a worker's reserve or in `task_refs`; the
+/// count keeps the runtime, and so its header, alive until `release_one`
+/// gives it back.
+unsafe fn counted(shared: &Arc<Shared>) -> HomeRef {
+    // SAFETY: the caller's promise.
+    unsafe { HomeRef::from_counted(NonNull::from(&shared.home)) }
 }
 
-impl Deref for RuntimeRef {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        // SAFETY: our reference keeps the runtime alive (see `to_arc`).
-        unsafe { self.0.as_ref() }
-    }
+/// The header of a new runtime's state (`Shared::home`).
+pub(crate) fn home() -> Home {
+    // SAFETY: `release_one` gives back one reference counted by `share`,
+    // on any thread; the count keeps the runtime alive until then.
+    unsafe { Home::new(release_one) }
 }
 
-impl Drop for RuntimeRef {
-    fn drop(&mut self) {
-        match self.local_worker() {
-            Some(w) => w.give_task_ref(),
-            // SAFETY: we own this reference, and give it up; the runtime is
-            // not touched after the call.
-            None => unsafe { Shared::release_task_refs(self.0, 1) },
-        }
+/// The runtime whose header is at `home`.
+///
+/// # Safety
+///
+/// `home` points at the `home` field of a `Shared`.
+#[inline(always)]
+unsafe fn from_home(home: NonNull<Home>) -> NonNull<Shared> {
+    // SAFETY: the field lies `offset_of!` bytes into the `Shared` (the
+    // caller's promise), so stepping back stays inside it.
+    unsafe { home.byte_sub(std::mem::offset_of!(Shared, home)).cast() }
+}
+
+/// Gives back a task's reference to its runtime (`HomeRef::drop`).
+///
+/// # Safety
+///
+/// `home` is the header of a live runtime, and the caller owns one
+/// reference to it counted by `share`, which it gives up.
+unsafe fn release_one(home: NonNull<Home>) {
+    // SAFETY: every counted reference points at a `Shared`'s header
+    // (`share`), which the reference keeps alive (the caller's promise).
+    let this: &Shared = unsafe { from_home(home).as_ref() };
+    match this.local_worker() {
+        Some(w) => w.give_task_ref(),
+        // SAFETY: we own this reference, and give it up; the runtime is
+        // not touched after the call.
+        None => unsafe { Shared::release_task_refs(NonNull::from(this), 1) },
     }
 }
 
 impl Shared {
+    /// The runtime `task` belongs to.
+    #[inline]
+    pub(crate) fn of(task: &Task) -> &Shared {
+        // SAFETY: a task's reference points at its runtime's header
+        // (`share`), and keeps the runtime alive while the task is
+        // borrowed.
+        unsafe { from_home(task.home.as_ptr()).as_ref() }
+    }
+
+    /// An `Arc` of the runtime `task` belongs to, for work that may outlive
+    /// the task.
+    pub(crate) fn arc_of(task: &Task) -> Arc<Shared> {
+        let this = Shared::of(task);
+        // SAFETY: while a task reference exists, `task_refs` is above zero,
+        // so the tasks' strong count keeps the `Arc` alive; `this` came from
+        // that `Arc`.
+        unsafe {
+            Arc::increment_strong_count(this);
+            Arc::from_raw(this)
+        }
+    }
+
     /// The calling thread's worker, if it is one of this runtime's.
     #[inline]
     pub(crate) fn local_worker(&self) -> Option<&'static Worker> {
@@ -290,7 +327,7 @@ impl Shared {
     }
 
     /// Adds `n` task references; the first of all holds an `Arc` count for
-    /// them (see [`RuntimeRef`]).
+    /// them (see "Task references").
     pub(crate) fn add_task_refs(self: &Arc<Shared>, n: usize) {
         if self.task_refs.fetch_add(n, Ordering::Relaxed) == 0 {
             // The caller's `Arc` keeps the runtime alive meanwhile, so a
@@ -345,10 +382,10 @@ impl Shared {
         // to the runtime. A worker of the same runtime keeps the runtime
         // alive itself; any other thread takes a reference first.
         let kept;
-        let this: &Shared = match task.shared.local_worker() {
+        let this: &Shared = match Shared::of(&task).local_worker() {
             Some(w) => &w.shared,
             None => {
-                kept = task.shared.to_arc();
+                kept = Shared::arc_of(&task);
                 &kept
             }
         };

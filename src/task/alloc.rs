@@ -249,20 +249,21 @@ impl TaskRef {
 
     /// Drops the task and frees its block: the count reached zero.
     #[cold]
+    #[inline(never)]
     fn drop_slow(&mut self) {
         // SAFETY: no other reference is left; the value is a task written
-        // by `new` into a block allocated for its layout. `shared` is taken
+        // by `new` into a block allocated for its layout. `home` is taken
         // out once, before the rest is dropped (it is a `ManuallyDrop`).
-        let shared = unsafe {
+        let home = unsafe {
             let task = self.ptr.as_ptr();
             let layout = Layout::for_value(&*task);
-            let shared = ManuallyDrop::take(&mut (*task).shared);
+            let home = ManuallyDrop::take(&mut (*task).home);
             ptr::drop_in_place(task);
             free(self.ptr.cast(), layout);
-            shared
+            home
         };
         // The task may have held the last reference to its runtime.
-        drop(shared);
+        drop(home);
     }
 }
 

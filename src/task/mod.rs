@@ -6,6 +6,7 @@
 //! - `frame.rs`: the coroutine's frame on top of its own stack, and what it
 //!   yields to its worker (`Suspend`);
 //! - `job.rs`: the closure seen through one trait (`Task<dyn Job>`);
+//! - `home.rs`: the task's reference to its runtime;
 //! - `waiting.rs`: what a parked coroutine waits for, in one word, and
 //!   `owner.rs`: who holds a lock it waits for;
 //! - `locals.rs`: the coroutine-local values beside its stack;
@@ -16,6 +17,7 @@
 
 mod alloc;
 mod frame;
+mod home;
 mod id;
 mod job;
 mod locals;
@@ -28,6 +30,7 @@ mod waiting;
 
 pub(crate) use alloc::TaskRef;
 pub(crate) use frame::{Frame, Suspend};
+pub(crate) use home::{Home, HomeRef};
 pub use id::CoroutineId;
 pub(crate) use job::Job;
 pub(crate) use owner::Owner;

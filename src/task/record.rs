@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use corosensei::Yielder;
 
 use super::frame::{Frame, Suspend};
+use super::home::HomeRef;
 use super::job::Job;
 use super::locals::Locals;
 use super::waiting::WaitFor;
 use super::CoroutineId;
-use crate::runtime::RuntimeRef;
 use crate::stack::Segment;
 
 /// `Task::attention`: cancelled by its runtime's shutdown.
@@ -65,9 +65,9 @@ pub(crate) struct Task<J: ?Sized = dyn Job> {
     /// spawned; for a plain `go`, only the latter, in the same word
     /// (`Extra`), which keeps the task small.
     options: Extra,
-    /// The runtime this task belongs to. Dropped after the task's memory is
-    /// freed, by its last `TaskRef`.
-    pub(crate) shared: ManuallyDrop<RuntimeRef>,
+    /// The runtime this task belongs to (`home.rs`). Dropped after the
+    /// task's memory is freed, by its last `TaskRef`.
+    pub(crate) home: ManuallyDrop<HomeRef>,
     /// Suspended in park and queued nowhere: whoever wakes it on its worker
     /// clears this and queues it (`runtime/park.rs` has the protocol). While
     /// set, it owns the strong count the task's run-queue entry had, which
@@ -210,7 +210,7 @@ impl Drop for Extra {
 // `Send + Sync` itself.
 unsafe impl<J: ?Sized + Send + Sync> Send for Task<J> {}
 // SAFETY: see above; the fields other threads may write (`refs`, `worker`)
-// are atomics, and `id`, `options`, `shared` are read-only.
+// are atomics, and `id`, `options`, `home` are read-only.
 unsafe impl<J: ?Sized + Send + Sync> Sync for Task<J> {}
 
 impl<J: ?Sized> Drop for Task<J> {
@@ -227,7 +227,7 @@ impl<J: ?Sized> Drop for Task<J> {
 
 impl<J> Task<J> {
     pub(crate) fn new(
-        shared: RuntimeRef,
+        home: HomeRef,
         options: Option<Box<Options>>,
         spawned_at: &'static Location<'static>,
         job: J,
@@ -237,7 +237,7 @@ impl<J> Task<J> {
             refs: AtomicUsize::new(1),
             id,
             options: Extra::new(id, options, spawned_at),
-            shared: ManuallyDrop::new(shared),
+            home: ManuallyDrop::new(home),
             parked: Cell::new(false),
             token: Cell::new(false),
             attention: Cell::new(0),
@@ -293,12 +293,10 @@ impl<J: ?Sized> Task<J> {
         }
     }
 
-    /// Requested usable stack size in bytes.
-    pub(crate) fn stack_size(&self) -> usize {
-        match self.options.options().and_then(|o| o.stack_size) {
-            Some(size) => size,
-            None => self.shared.config.stack_size,
-        }
+    /// Usable stack size in bytes, if the task asked for one (else its
+    /// runtime's default).
+    pub(crate) fn stack_size(&self) -> Option<usize> {
+        self.options.options().and_then(|o| o.stack_size)
     }
 
     /// The worker this task is bound to, or `UNBOUND`.
