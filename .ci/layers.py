@@ -33,10 +33,7 @@ LAYERS = [
 ]
 
 # Upward edges still to remove: (from, to): reason.
-KNOWN = {
-    ("runtime", "hook"): "building a runtime keeps the hooks linked "
-    "(hook::link): a linker reference, not a use of their code",
-}
+KNOWN = {}
 
 # Folders whose files still import each other in a circle: folder: reason.
 KNOWN_CIRCLES = {

@@ -7,6 +7,12 @@
 //! library in the link (libc) also defines, C libraries, including ones
 //! loaded later with `dlopen`, bind to them at run time too.
 //!
+//! Nothing in weft calls them, and nothing needs to for them to be linked:
+//! rustc hands the linker, with each Rust library, an object that refers
+//! to every symbol the library exports (`#[no_mangle]` items) or marks
+//! `#[used]`, so every program that links weft has every hook, and the
+//! look-up before `main` in `real.rs`.
+//!
 //! The rules every hook follows:
 //!
 //! - **Outside a coroutine** it behaves exactly as libc, byte for byte and
@@ -73,9 +79,8 @@
 //! (never in a forked child), and the function the hook calls, as in
 //! `real::pthread_mutex_lock(mutex)`.
 //!
-//! A new hook is its function in its family's file and its line in
-//! `HOOKS` below, which keeps every hook linked; and, if it calls libc's
-//! own function, that function's line in `real.rs`'s table.
+//! A new hook is its function in its family's file and, if it calls
+//! libc's own function, that function's line in `real.rs`'s table.
 
 #![allow(unreachable_pub, clippy::missing_safety_doc)]
 
@@ -132,88 +137,3 @@ mod rw;
 mod sleep;
 mod socket;
 mod spawn;
-
-/// Every hook, referenced from the runtime so the linker keeps them in any
-/// program that uses weft.
-#[used]
-static HOOKS: Hooks = Hooks(&[
-    socket::socket as *const (),
-    socket::socketpair as *const (),
-    socket::accept as *const (),
-    socket::accept4 as *const (),
-    socket::connect as *const (),
-    socket::shutdown as *const (),
-    socket::setsockopt as *const (),
-    rw::read as *const (),
-    rw::readv as *const (),
-    rw::pread64 as *const (),
-    rw::pread as *const (),
-    rw::pwrite64 as *const (),
-    rw::pwrite as *const (),
-    rw::recv as *const (),
-    rw::recvfrom as *const (),
-    rw::recvmsg as *const (),
-    rw::write as *const (),
-    rw::writev as *const (),
-    rw::send as *const (),
-    rw::sendto as *const (),
-    rw::sendmsg as *const (),
-    poll::poll as *const (),
-    poll::ppoll as *const (),
-    poll::select as *const (),
-    poll::pselect as *const (),
-    fd::close as *const (),
-    fd::dup as *const (),
-    fd::dup2 as *const (),
-    fd::dup3 as *const (),
-    fd::fcntl as *const (),
-    fd::ioctl as *const (),
-    sleep::nanosleep as *const (),
-    sleep::clock_nanosleep as *const (),
-    sleep::usleep as *const (),
-    sleep::sleep as *const (),
-    dns::getaddrinfo as *const (),
-    block::syscall as *const (),
-    block::epoll_wait as *const (),
-    block::epoll_pwait as *const (),
-    block::epoll_pwait2 as *const (),
-    block::wait4 as *const (),
-    block::waitpid as *const (),
-    block::wait as *const (),
-    block::waitid as *const (),
-    block::openat as *const (),
-    block::openat64 as *const (),
-    block::open as *const (),
-    block::open64 as *const (),
-    block::fsync as *const (),
-    block::fdatasync as *const (),
-    block::flock as *const (),
-    pthread::pthread_mutex_lock as *const (),
-    pthread::pthread_mutex_timedlock as *const (),
-    pthread::pthread_cond_wait as *const (),
-    pthread::pthread_cond_timedwait as *const (),
-    pthread::pthread_join as *const (),
-    pthread::pthread_timedjoin_np as *const (),
-    pthread::sem_wait as *const (),
-    pthread::sem_timedwait as *const (),
-    spawn::posix_spawn as *const (),
-    spawn::posix_spawnp as *const (),
-    spawn::posix_spawn_file_actions_adddup2 as *const (),
-    spawn::execve as *const (),
-    spawn::execv as *const (),
-    spawn::execvp as *const (),
-    spawn::execvpe as *const (),
-]);
-
-/// The hooks' addresses.
-struct Hooks(#[allow(dead_code)] &'static [*const ()]);
-
-// SAFETY: function addresses, never written or dereferenced.
-unsafe impl Sync for Hooks {}
-
-/// Keeps the hooks linked, and looks up libc's own functions if the
-/// program's start has not (`real.rs`); called when a runtime is built.
-pub(crate) fn link() {
-    std::hint::black_box(&HOOKS);
-    real::resolve();
-}

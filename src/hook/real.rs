@@ -20,9 +20,8 @@
 //! it: another thread of the parent may have held that lock at the fork,
 //! and the child would wait for it for good (a child's `execvp` goes
 //! through `spawn.rs`). So `resolve` runs before `main`, while the process
-//! has one thread, from the executable's constructor list (`.init_array`),
-//! and again, a no-op by then, when a runtime is built (`hook::link`). A
-//! call that comes earlier (from a shared library's constructor, which
+//! has one thread, from the executable's constructor list (`.init_array`).
+//! A call that comes earlier (from a shared library's constructor, which
 //! runs before the executable's) fills its own slot then. A libc without
 //! one of the functions ends the process with a message, rather than
 //! jumping to address zero.

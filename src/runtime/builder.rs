@@ -121,7 +121,6 @@ impl RuntimeBuilder {
     /// assert!(weft::Runtime::builder().workers(0).build().is_err());
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
-        crate::hook::link();
         if super::fork::outside_weft() {
             return Err(super::fork::forked_error());
         }
