@@ -262,7 +262,7 @@ fn forget_slot(slot: &Slot, fd: RawFd) {
     }
     let registrations = std::mem::take(&mut *slot.registrations.lock().unwrap());
     for (poller, key) in registrations {
-        poller.forget(fd, key);
+        poller.forget(fd, key, Unparker::unpark);
     }
 }
 

@@ -46,6 +46,18 @@ pub struct RuntimeBuilder {
     max_threads: Option<usize>,
 }
 
+impl Runtime {
+    /// Configures a new runtime.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    /// rt.run(|| ());
+    /// ```
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::new()
+    }
+}
+
 impl RuntimeBuilder {
     pub(crate) fn new() -> RuntimeBuilder {
         RuntimeBuilder::default()
@@ -124,7 +136,7 @@ impl RuntimeBuilder {
         if super::fork::outside_weft() {
             return Err(super::fork::forked_error());
         }
-        super::fork::install();
+        super::worker::install_fork_handler();
         let workers = match self.workers {
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, |n| n.get()),
@@ -204,6 +216,11 @@ impl RuntimeBuilder {
                     domain.local().remote().takeover.note_thread();
                     // For the spare threads to come (`takeover.rs`).
                     domain.local().remote().takeover.set_domain(domain.clone());
+                    // This thread's overflow handler, and the process's
+                    // panic hook, before any coroutine runs (the spare
+                    // threads rely on it: `takeover.rs`).
+                    super::overflow::install_handler();
+                    super::panic::install_hook();
                     domain.local().run();
                 })?;
             runtime.add_thread(thread);

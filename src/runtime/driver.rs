@@ -32,8 +32,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
-use super::park::Unparker;
 use super::readiness::{Direction, Event, Readiness};
+use super::unparker::Unparker;
 use crate::sys::raw;
 use crate::task::Task;
 
@@ -101,9 +101,9 @@ impl FdWaiters {
         }
     }
 
-    fn wake_all(self) {
+    fn wake_all(self, mut wake: impl FnMut(Unparker)) {
         for w in self.readers.into_iter().chain(self.writers) {
-            w.unpark();
+            wake(w);
         }
     }
 }
@@ -225,13 +225,13 @@ impl Poller {
         }
     }
 
-    /// Drops the registration of a closed fd and wakes its waiters (they
-    /// find the generation changed and fail with `EBADF`).
-    pub(crate) fn forget(&self, fd: RawFd, key: usize) {
+    /// Drops the registration of a closed fd and hands its waiters to
+    /// `wake` (they find the generation changed and fail with `EBADF`).
+    pub(crate) fn forget(&self, fd: RawFd, key: usize, wake: impl FnMut(Unparker)) {
         let _ = self.registry.deregister(&mut SourceFd(&fd));
         let entry = self.waiters.lock().unwrap().try_remove(key);
         if let Some(entry) = entry {
-            entry.wake_all();
+            entry.wake_all(wake);
         }
     }
 
@@ -317,9 +317,9 @@ impl Driver {
     }
 
     /// Waits for readiness or a wake-up, at most `timeout` (`None`: no
-    /// limit; zero: just look), and unparks the coroutines that were
-    /// waiting for what became ready. Returns how many it unparked.
-    pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
+    /// limit; zero: just look), and hands `wake` the waiters of what became
+    /// ready. Returns how many it handed over.
+    pub(crate) fn poll(&self, timeout: Option<Duration>, mut wake: impl FnMut(Unparker)) -> usize {
         let polling = &mut *self.polling.borrow_mut();
         match polling.poll.poll(&mut polling.events, timeout) {
             Ok(()) => {}
@@ -339,7 +339,7 @@ impl Driver {
             w.prefetch();
         }
         for w in polling.woken.drain(..) {
-            w.unpark();
+            wake(w);
         }
         n
     }

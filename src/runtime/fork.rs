@@ -9,13 +9,13 @@
 //! no worker loop, monitor or timer runs.
 //!
 //! So the child must never enter the runtime. A `pthread_atfork` child
-//! handler, installed when the first runtime is built, sets `FORKED` in the
-//! child (and only there: the parent's memory is not touched). From then
-//! on, in the child:
+//! handler (`worker.rs`, `install_fork_handler`), installed when the first
+//! runtime is built, sets `FORKED` in the child (and only there: the
+//! parent's memory is not touched). From then on, in the child:
 //!
 //! 1. `current_task` and `current_worker` answer "none" (the handler
 //!    clears the thread's worker and its worker's running coroutine:
-//!    `context::forget_worker_in_child`): every hook takes its plain-thread
+//!    `worker.rs`, `forget_worker_in_child`): every hook takes its plain-thread
 //!    path, which never parks and never reaches a worker.
 //! 2. `close`, `dup2`, `dup3` and the like reset the child's own copy of
 //!    an fd's record and leave the poller registrations alone: the epoll
@@ -36,35 +36,15 @@
 //! the parent's memory and may only call `execve` or `_exit`, as POSIX says.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
 
 /// Set in a forked child of a process that used weft, by the fork handler;
 /// never cleared. Never set in a process that did not fork.
 static FORKED: AtomicBool = AtomicBool::new(false);
 
-/// The `pthread_atfork` child handler: runs in the child, on its only
-/// thread, before `fork` returns there. Only stores (to an atomic, and
-/// `context::forget_worker_in_child`'s), which are async-signal-safe as a
-/// fork handler must be.
-extern "C" fn in_child() {
+/// The fork handler's first store (`worker.rs`, `install_fork_handler`):
+/// this process is a forked child. A plain atomic store, async-signal-safe.
+pub(super) fn mark_forked() {
     FORKED.store(true, Ordering::Relaxed);
-    super::context::forget_worker_in_child();
-}
-
-/// Installs the fork handler, once per process (called when a runtime is
-/// built: before that, no coroutine, poller or fd record exists).
-pub(crate) fn install() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        // SAFETY: a valid `extern "C" fn()` for the child; none for the
-        // parent's two hooks. The handler lives for the whole program.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-        if rc != 0 {
-            // Only ENOMEM is possible: a forked child would then not know
-            // it is outside weft. Say so once rather than fail the build.
-            eprintln!("weft: pthread_atfork failed ({rc}); a forked child must exec at once");
-        }
-    });
 }
 
 /// Whether this process is a forked child, outside weft: every hook must

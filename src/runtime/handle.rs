@@ -1,13 +1,14 @@
 //! `Runtime`: a set of workers, spawned onto, run on, and shut down on drop.
 //! Its spawning methods (`spawn`, `run`) hand out the coroutine API's
-//! `JoinHandle`, so they live with that API, in `coroutine/spawn.rs`.
+//! `JoinHandle`, so they live with that API, in `coroutine/spawn.rs`;
+//! `Runtime::builder` lives with the builder, in `builder.rs`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{Dump, Metrics, RuntimeBuilder, Shared};
+use super::{Dump, Metrics, Shared};
 
 /// How long `Runtime::drop` waits for coroutines blocked in calls that
 /// never return.
@@ -43,16 +44,6 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Configures a new runtime.
-    ///
-    /// ```
-    /// let rt = weft::Runtime::builder().workers(1).build().unwrap();
-    /// rt.run(|| ());
-    /// ```
-    pub fn builder() -> RuntimeBuilder {
-        RuntimeBuilder::new()
-    }
-
     pub(crate) fn new(shared: Arc<Shared>) -> Runtime {
         Runtime {
             shared,

@@ -4,8 +4,8 @@
 //!   the global runtime started on first use;
 //! - `worker.rs`: a worker's queues and scheduling loop, with its ready
 //!   queue (`ready.rs`), its timers (`timers.rs`) and its poller
-//!   (`driver.rs`, `readiness.rs`); `context.rs`: which worker and
-//!   coroutine the current thread runs;
+//!   (`driver.rs`, `readiness.rs`), and which worker and coroutine the
+//!   current thread runs;
 //! - `shared.rs`: what a runtime's threads share, and the idle/wake
 //!   protocol; `park.rs`: park and unpark;
 //! - `takeover.rs`, `monitor.rs`: a worker's threads taking turns while a
@@ -23,7 +23,6 @@
 pub(crate) mod blocking;
 mod builder;
 mod clock;
-mod context;
 mod describe;
 mod driver;
 mod dump;
@@ -45,14 +44,15 @@ pub(crate) mod signal;
 pub(crate) mod stats;
 mod takeover;
 mod timers;
+mod unparker;
 pub(crate) mod watchdog;
 mod worker;
 
 pub use builder::RuntimeBuilder;
-pub(crate) use context::{current_task, current_worker};
 pub(crate) use driver::{Driver, Poller};
 pub(crate) use overflow::{current_segment, install_handler as install_overflow_handler};
 pub(crate) use readiness::Direction;
+pub(crate) use worker::{current_task, current_worker};
 
 /// Counts a coroutine of the calling worker as finished (`stats.rs`); a
 /// no-op elsewhere (a blocking-pool job).

@@ -15,14 +15,13 @@
 //!    (std's own overflow check for thread stacks, a debugger, or the
 //!    default action: a core dump).
 
-use std::cell::Cell;
 use std::fmt::Write as _;
 use std::mem;
 use std::ptr;
 use std::sync::{Once, OnceLock};
 
 use super::current_task;
-use crate::stack::{GuardedStack, Segment};
+use crate::stack::Segment;
 use crate::sys;
 use crate::task::Task;
 
@@ -41,8 +40,9 @@ pub(crate) fn current_segment() -> Segment {
 static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
 
 /// Installs the process-wide handler (once) and makes sure the calling
-/// thread has an alternate signal stack. Called by each of a worker's
-/// threads as it starts its loop (`Worker::run`).
+/// thread has an alternate signal stack. Called by each worker's first
+/// thread as it starts (`builder.rs`); the worker's spare threads, started
+/// later, need only their own alternate stack (`takeover.rs`).
 pub(crate) fn install_handler() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
@@ -69,50 +69,7 @@ pub(crate) fn install_handler() {
             }
         }
     });
-    ensure_altstack();
-}
-
-/// Gives the calling thread an alternate signal stack if it has none (std
-/// gives its threads one when it owns the SIGSEGV handler). The stack lives as
-/// long as the thread.
-fn ensure_altstack() {
-    /// Our alternate stack; disabled before it is unmapped at thread exit.
-    struct AltStack(#[allow(dead_code)] GuardedStack);
-    impl Drop for AltStack {
-        fn drop(&mut self) {
-            let off = libc::stack_t {
-                ss_sp: ptr::null_mut(),
-                ss_flags: libc::SS_DISABLE,
-                ss_size: 0,
-            };
-            // SAFETY: disabling the alternate stack touches no memory of ours.
-            unsafe { libc::sigaltstack(&off, ptr::null_mut()) };
-        }
-    }
-    thread_local! {
-        static ALT: Cell<Option<AltStack>> = const { Cell::new(None) };
-    }
-    // SAFETY: a zeroed stack_t is valid to pass as the output of sigaltstack.
-    let mut old: libc::stack_t = unsafe { mem::zeroed() };
-    // SAFETY: querying the current alternate stack only writes `old`.
-    unsafe { libc::sigaltstack(ptr::null(), &mut old) };
-    if old.ss_flags & libc::SS_DISABLE == 0 {
-        return;
-    }
-    let Ok(stack) = GuardedStack::new(64 * 1024) else {
-        return;
-    };
-    let (_, lo) = stack.guard();
-    let new = libc::stack_t {
-        ss_sp: lo as *mut libc::c_void,
-        ss_flags: 0,
-        ss_size: stack.size(),
-    };
-    // SAFETY: `new` describes memory that the thread-local below keeps mapped
-    // for the rest of the thread's life.
-    if unsafe { libc::sigaltstack(&new, ptr::null_mut()) } == 0 {
-        ALT.with(|a| a.set(Some(AltStack(stack))));
-    }
+    crate::stack::ensure_altstack();
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {

@@ -93,31 +93,12 @@ use std::thread::{self, Thread};
 use std::time::Instant;
 
 use super::shared::Shared;
+pub(crate) use super::unparker::Unparker;
 use super::worker::Worker;
 use super::{current_task, current_worker};
 use crate::task::{Suspend, Task, TaskRef, WaitFor};
 
-/// Wakes one parked waiter.
-pub(crate) enum Unparker {
-    /// A coroutine.
-    Task(TaskRef),
-    /// A plain thread.
-    Thread(Thread),
-}
-
 impl Unparker {
-    /// Whether this wakes `task`.
-    pub(crate) fn is_task(&self, task: &Task) -> bool {
-        matches!(self, Unparker::Task(t) if std::ptr::addr_eq(TaskRef::as_ptr(t), task))
-    }
-
-    /// Starts loading what `unpark` will read first (a cache hint).
-    pub(crate) fn prefetch(&self) {
-        if let Unparker::Task(t) = self {
-            crate::sys::prefetch(TaskRef::as_ptr(t).cast());
-        }
-    }
-
     /// Steps 2 and 3 for a coroutine; `Thread::unpark` for a thread.
     pub(crate) fn unpark(self) {
         match self {

@@ -581,6 +581,11 @@ impl Takeover {
                 domain.0.remote().takeover.note_thread();
                 let seat_turn = domain.0.remote().takeover.seat_turn(seat);
                 if seat_turn.wait() == Turn::Hold {
+                    // The overflow handler and the panic hook are the
+                    // process's, installed by the worker's first thread
+                    // (`builder.rs`) before any coroutine of it could block:
+                    // this thread needs only its own alternate stack.
+                    crate::stack::ensure_altstack();
                     domain.0.run();
                 }
             });
@@ -672,7 +677,8 @@ impl BlockingCall {
             .is_err()
         {
             self.come_back(takeover);
-            // The holders meanwhile ran other coroutines (`context.rs`).
+            // The holders meanwhile ran other coroutines (`worker.rs`,
+            // "Which worker a thread runs").
             self.local.set_running(Some(self.task));
         }
         self.task.set_blocked(false);

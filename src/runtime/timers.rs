@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use slab::Slab;
 
-use super::park::Unparker;
+use super::unparker::Unparker;
 
 /// Identifies an armed timer for `Timers::cancel`.
 #[derive(Clone, Copy, Debug)]

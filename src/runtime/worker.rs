@@ -50,26 +50,46 @@
 //! 4. It drops its queues; fresh tasks are dropped unrun, which also reports
 //!    a cancellation to their joiners.
 //! 5. `Runtime::drop` joins the threads, then drains the injector.
+//!
+//! # Which worker a thread runs
+//!
+//! Each of a worker's threads sets the thread-local `WORKER` for its whole
+//! life; a plain thread has it null. The running coroutine is not a
+//! thread-local but the worker's own (`Worker::running`), written by the
+//! worker around each resume.
+//!
+//! Why not a thread-local: a coroutine may resume on another thread of its
+//! worker (`takeover.rs`), and the compiler may keep a thread-local's
+//! address in a register across a suspension point, as if the thread could
+//! not change within a function. A coroutine that parks in a loop (the
+//! hand-off in `park.rs` writes the running coroutine there) could then
+//! read and write the *first* thread's slot after it moved, and leave that
+//! thread believing a coroutine runs on it while its scheduler loop runs,
+//! so that its own poller wait would count as a coroutine's blocking call.
+//! `WORKER` is safe from this: all threads of a worker hold the same value
+//! in it, for life, so an old thread's slot gives the right answer.
+//! `Worker::running` is one slot per worker, whichever thread reads it, and
+//! only the thread that holds the worker touches it (`takeover.rs`,
+//! soundness, point 2).
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
 use crossbeam_deque::{Steal, Worker as Deque};
 use slab::Slab;
 
-use super::context::{self, enter_worker};
 use super::driver::{Driver, Poller};
-use super::park::Unparker;
 use super::ready::ReadyQueue;
 use super::shared::Shared;
 use super::stats::WorkerStats;
 use super::takeover::Turn;
 use super::timers::Timers;
+use super::unparker::Unparker;
 use crate::batches::Reserve;
 use crate::stack::{Budget, StackPool};
 use crate::sys;
@@ -119,7 +139,7 @@ enum Stop {
 
 /// The worker's own half: what its holder uses. Shared by the worker's
 /// threads inside a `Domain`, one of which holds it at a time
-/// (`takeover.rs`); reached through `context::current_worker()`.
+/// (`takeover.rs`); reached through `current_worker()`.
 pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
@@ -151,8 +171,8 @@ pub(crate) struct Worker {
     /// A coroutine is resuming another (`hand_off`).
     handing_off: Cell<bool>,
     /// The coroutine running on this worker right now (`None` between
-    /// coroutines); `context::current_task` reads it. It is the worker's,
-    /// not a thread-local: see `context.rs`.
+    /// coroutines); `current_task` reads it. It is the worker's,
+    /// not a thread-local: see the module docs, "Which worker a thread runs".
     running: Cell<Option<NonNull<Task>>>,
     /// The running coroutine, a hand-off's, yields to be resumed at once by
     /// this same thread (`pin_yield`); set just before that yield, read by
@@ -223,11 +243,9 @@ impl Worker {
         unsafe { self.stats.as_ref() }
     }
 
-    /// The main function of each of the worker's threads, from the moment
-    /// it first holds the worker.
+    /// The scheduling loop of each of the worker's threads, from the
+    /// moment it first holds the worker (`Domain::run`).
     pub(crate) fn run(&self) {
-        super::overflow::install_handler();
-        super::panic::install_hook();
         let _guard = enter_worker(self);
         // A spare thread starts holding the worker where a blocked one left
         // it, inside a coroutine: here, none runs.
@@ -255,7 +273,8 @@ impl Worker {
         self.handing_off.get()
     }
 
-    /// The coroutine running on this worker, if any (`context.rs`).
+    /// The coroutine running on this worker, if any (module docs, "Which
+    /// worker a thread runs").
     #[inline]
     pub(crate) fn running(&self) -> Option<NonNull<Task>> {
         self.running.get()
@@ -424,7 +443,7 @@ impl Worker {
         if now.duration_since(self.last_busy_poll.get()) >= BUSY_POLL_INTERVAL {
             self.last_busy_poll.set(now);
             self.stats().polls.bump();
-            self.driver.poll(Some(Duration::ZERO));
+            self.driver.poll(Some(Duration::ZERO), Unparker::unpark);
         }
         if let Some(t) = self.fresh.pop() {
             self.ready.push_back(t);
@@ -647,7 +666,7 @@ impl Worker {
             // not only after a few rounds of spinning.
             if (round == 1 || round % SPIN_POLL == 0) && self.driver.has_io_waiters() && {
                 self.stats().polls.bump();
-                self.driver.poll(Some(Duration::ZERO)) > 0
+                self.driver.poll(Some(Duration::ZERO), Unparker::unpark) > 0
             } {
                 break;
             }
@@ -725,7 +744,7 @@ impl Worker {
             self.stats().polls.bump();
             // No coroutine runs while the worker sleeps (`set_running`).
             self.stats().running.store(0, Ordering::Relaxed);
-            self.driver.poll(timeout);
+            self.driver.poll(timeout, Unparker::unpark);
         }
         self.retry_starved();
         if remote.idle.end_sleep() {
@@ -891,7 +910,7 @@ impl Worker {
             }
         };
         let frame = Frame::create(stack, |yielder, ()| {
-            let task = context::current_task().expect("coroutine started off its worker");
+            let task = current_task().expect("coroutine started off its worker");
             task.set_yielder(yielder);
             task.job.run();
         });
@@ -1097,5 +1116,110 @@ fn prefetch_ahead((next, after): (*const Task, *const Task)) {
     if let Stage::Running(frame) = unsafe { *(*next).stage() } {
         sys::prefetch(frame.as_ptr().cast());
         sys::prefetch(frame.as_ptr().cast::<u8>().wrapping_add(64));
+    }
+}
+
+thread_local! {
+    /// The worker this thread runs, for the thread's life. Written by the
+    /// worker's main function (`Worker::run`, through `enter_worker` and
+    /// its guard) and, in a forked child, by the fork handler
+    /// (`forget_worker_in_child`).
+    static WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
+}
+
+/// The worker state of this thread, if it is a worker.
+///
+/// The reference is valid for as long as the calling code runs on this
+/// thread: `Worker` lives in the worker's `Domain`, which each of its
+/// threads keeps alive until it ends.
+///
+/// In a forked child it answers none: the fork handler cleared `WORKER`
+/// (`forget_worker_in_child`).
+#[inline]
+pub(crate) fn current_worker() -> Option<&'static Worker> {
+    let p = WORKER.with(Cell::get);
+    // SAFETY: see above; the pointer is cleared before `Worker` is dropped.
+    unsafe { p.as_ref() }
+}
+
+/// The `pthread_atfork` child handler: runs in the child, on its only
+/// thread, before `fork` returns there. Only stores (`fork::mark_forked`'s
+/// and `forget_worker_in_child`'s), which are async-signal-safe as a fork
+/// handler must be.
+extern "C" fn in_forked_child() {
+    super::fork::mark_forked();
+    forget_worker_in_child();
+}
+
+/// Installs the fork handler, once per process (called when a runtime is
+/// built: before that, no coroutine, poller or fd record exists).
+pub(super) fn install_fork_handler() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: a valid `extern "C" fn()` for the child; none for the
+        // parent's two hooks. The handler lives for the whole program.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
+        if rc != 0 {
+            // Only ENOMEM is possible: a forked child would then not know
+            // it is outside weft. Say so once rather than fail the build.
+            eprintln!("weft: pthread_atfork failed ({rc}); a forked child must exec at once");
+        }
+    });
+}
+
+/// The fork handler's part (`fork.rs`, step 1), in a forked child, on its
+/// only thread: this thread is no worker's any more, and its worker runs no
+/// coroutine. Both writes matter:
+///
+/// 1. Clearing `WORKER` makes `current_worker` and `current_task` answer
+///    none for every fresh look at the thread-local, which is every look a
+///    hook makes (each call computes the thread-local's address anew).
+/// 2. Clearing the worker's running slot covers a stale look: code inlined
+///    into a coroutine that moved threads may read an earlier thread's
+///    `WORKER` through an address it kept (module docs). That slot, in the
+///    child's copy of memory, still names the worker, always this one (a
+///    coroutine never leaves its worker), whose running slot is now empty:
+///    `current_task` answers none there too, so the child's coroutine can
+///    neither park nor yield into the parent's scheduler.
+///
+/// Async-signal-safe, as a fork handler must be: two plain stores, to a
+/// `const` thread-local (no lazy set-up) and to the worker's memory, which
+/// no other thread can touch: the child has no other thread.
+fn forget_worker_in_child() {
+    let p = WORKER.with(Cell::get);
+    // SAFETY: in the child, `Worker` is the copy of a live worker's state and
+    // this is the only thread; see above.
+    if let Some(local) = unsafe { p.as_ref() } {
+        local.set_running(None);
+    }
+    WORKER.with(|c| c.set(ptr::null()));
+}
+
+/// The coroutine running on this thread, if any.
+///
+/// The reference stays valid while that coroutine runs or is suspended: its
+/// worker holds the task while it runs, and keeps every task that has
+/// suspended in its task table until it finishes.
+#[inline]
+pub(crate) fn current_task() -> Option<&'static Task> {
+    // In a forked child this answers none (`forget_worker_in_child`).
+    let p = current_worker()?.running()?;
+    // SAFETY: see above; callers are the coroutine itself, which cannot
+    // outlive its own task.
+    Some(unsafe { p.as_ref() })
+}
+
+/// Sets this thread's worker for the scope of the returned guard.
+pub(super) fn enter_worker(local: &Worker) -> WorkerGuard {
+    WORKER.with(|c| c.set(local));
+    WorkerGuard(())
+}
+
+/// Clears `WORKER` when the worker's main function returns.
+pub(super) struct WorkerGuard(());
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|c| c.set(ptr::null()));
     }
 }

@@ -1,11 +1,14 @@
 //! Coroutine stacks: guarded mappings, per-worker pools, the map-count budget
-//! and the segments the overflow handler (`runtime/overflow.rs`) checks.
+//! and the segments the overflow handler (`runtime/overflow.rs`) checks, and
+//! the alternate signal stack that handler runs on.
 
+mod altstack;
 mod budget;
 mod guarded;
 mod pool;
 mod segment;
 
+pub(crate) use altstack::ensure_altstack;
 pub(crate) use budget::Budget;
 pub(crate) use guarded::GuardedStack;
 pub(crate) use pool::StackPool;
