@@ -40,11 +40,11 @@ KNOWN = {}
 # listed, and on a listed file that is no longer on one.
 KNOWN_CIRCLES = {
     "runtime": (
-        {"monitor", "park", "probe", "shared", "takeover", "watchdog", "worker"},
-        "the scheduler's core: a worker holds its runtime's shared state, "
-        "which reaches the calling thread's worker; park, take-over and the "
-        "probe act on both; the monitor and its watchdog read every "
-        "worker's take-over and probe state, which the shared state holds",
+        {"park", "probe", "shared", "takeover", "watchdog", "worker"},
+        "the scheduler's core: the shared state holds each worker's "
+        "take-over and probe state, whose protocols act on the worker "
+        "(take-over starts threads that run it, a probe is answered by "
+        "it); the worker parks and yields, and hands its worker over",
     ),
 }
 

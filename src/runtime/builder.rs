@@ -9,8 +9,8 @@ use crossbeam_deque::{Injector, Worker as Deque};
 use crossbeam_queue::SegQueue;
 
 use super::clock::Clock;
-use super::monitor::{self, Monitor};
-use super::shared::{Config, Idle, Remote, Shared};
+use super::monitor;
+use super::shared::{Config, Idle, Monitor, Remote, Shared};
 use super::takeover::{Domain, Takeover};
 use super::worker::Worker;
 use super::Driver;
@@ -190,7 +190,7 @@ impl RuntimeBuilder {
             locals.push((deque, driver));
         }
         let shared = Arc::new(Shared {
-            home: super::shared::home(),
+            home: super::worker::home(),
             config,
             workers: remotes.into_boxed_slice(),
             injector: Injector::new(),

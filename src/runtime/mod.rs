@@ -68,8 +68,9 @@ pub(crate) use fork::outside_weft;
 pub(crate) use global::current_or_global;
 pub use handle::Runtime;
 pub use metrics::{Metrics, WorkerMetrics};
-pub(crate) use shared::{share, share_spawned, Shared};
+pub(crate) use shared::Shared;
 pub(crate) use takeover::{blocking_call, blocking_syscall};
 #[cfg(not(weft_loom))]
 pub(crate) use watchdog::LockWait;
 pub(crate) use worker::Worker;
+pub(crate) use worker::{share, share_spawned};

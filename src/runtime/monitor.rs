@@ -33,35 +33,14 @@
 //! short call now and then outlasts a tick because its thread lost its
 //! core: resetting for each such take-over would keep the tick near `TICK`.
 //!
-//! # Sleep and wake (no lost wake-up)
-//!
-//! `state` is `Awake`, `Napping` or `Sleeping` (`Rest`).
-//!
-//! 1. The monitor reads `wakes`, stores `state = Sleeping` (SeqCst), and
-//!    looks at every hold word once more (SeqCst): if one is blocking, it
-//!    goes round again. Otherwise it looks (SeqCst) at every worker's idle
-//!    state, at the count of lock waiters and at the watchdog: if a worker
-//!    is awake, a coroutine waits for a lock or a lock probe is in flight,
-//!    it stores `Napping` and waits on `wakes` until its next watch (every
-//!    `WATCH_TICK`); else it waits on `wakes` for good.
-//! 2. A thread entering a blocking call swaps its hold word (SeqCst), then
-//!    reads `state` (SeqCst): unless `Awake`, it stores `Awake`, bumps
-//!    `wakes` and wakes the futex. A worker leaving its sleep (its idle
-//!    swap, SeqCst) and a coroutine starting to wait for a lock (its count,
-//!    SeqCst) read `state` the same way, but wake the monitor only from
-//!    `Sleeping`: a nap ends by itself within a `WATCH_TICK`.
-//!
-//! The SeqCst accesses make one of each pair see the other: either the
-//! monitor's re-check sees the blocking word (the awake worker, the lock
-//! waiter), or that thread sees `Sleeping` and its bump makes the futex wait
-//! return.
+//! How the monitor sleeps and who wakes it, without losing a wake-up, is
+//! `Monitor`'s protocol, in `shared.rs` ("The monitor's sleep").
 
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::clock::Clock;
 use super::shared::Shared;
 use super::takeover;
 use super::watchdog::Watchdog;
@@ -84,61 +63,6 @@ const LINGER: Duration = Duration::from_millis(2);
 /// How often the monitor refreshes the clock and runs the watchdog while a
 /// worker is awake.
 pub(crate) const WATCH_TICK: Duration = Duration::from_millis(10);
-
-/// The values of `Monitor::state` (module docs, step 1).
-#[derive(Clone, Copy)]
-#[repr(u8)]
-enum Rest {
-    /// Ticking.
-    Awake,
-    /// Waiting on `wakes` until the next watch at the latest (a worker is
-    /// awake, a coroutine waits for a lock, or a lock probe is in flight).
-    Napping,
-    /// Waiting on `wakes` until woken.
-    Sleeping,
-}
-
-/// The monitor's shared state, in `Shared`.
-#[derive(Debug, Default)]
-pub(crate) struct Monitor {
-    /// `Awake`, `Napping` or `Sleeping` (step 1). Set by the monitor before
-    /// it waits; set back to `Awake` by whoever wakes it.
-    state: AtomicU8,
-    /// The futex word the monitor sleeps on; bumped to wake it.
-    wakes: AtomicU32,
-}
-
-impl Monitor {
-    /// Step 2: wakes the monitor if it sleeps or naps. Called after a hold
-    /// word became blocking.
-    #[inline]
-    pub(crate) fn watch(&self) {
-        if self.state.load(Ordering::SeqCst) != Rest::Awake as u8 {
-            self.wake();
-        }
-    }
-
-    /// Step 2 for a worker that left its sleep (after its idle swap) or a
-    /// coroutine that started to wait for a lock (after counting itself):
-    /// wakes the monitor if it sleeps for good, refreshing the clock first
-    /// so that parks from now on stamp the right time (`clock.rs`).
-    #[inline]
-    pub(crate) fn worker_awake(&self, clock: &Clock) {
-        if self.state.load(Ordering::SeqCst) == Rest::Sleeping as u8 {
-            clock.refresh();
-            self.wake();
-        }
-    }
-
-    /// Wakes the monitor (also at shutdown).
-    #[cold]
-    pub(crate) fn wake(&self) {
-        if self.state.swap(Rest::Awake as u8, Ordering::SeqCst) != Rest::Awake as u8 {
-            self.wakes.fetch_add(1, Ordering::SeqCst);
-            sys::futex_wake(&self.wakes, 1);
-        }
-    }
-}
 
 /// Starts the monitor thread of a runtime.
 pub(crate) fn start(shared: Arc<Shared>) -> std::io::Result<thread::JoinHandle<()>> {
@@ -186,25 +110,18 @@ fn run(shared: &Shared) {
             thread::sleep(tick);
             continue;
         }
-        // Step 1.
-        let wakes = monitor.wakes.load(Ordering::SeqCst);
-        monitor.state.store(Rest::Sleeping as u8, Ordering::SeqCst);
+        // `Monitor`'s step 1 (`shared.rs`).
+        let wakes = monitor.begin_rest();
         if takeover::any_blocking(shared) || shared.is_shut_down() {
-            monitor.state.store(Rest::Awake as u8, Ordering::Relaxed);
+            monitor.stay_awake();
             quiet = Duration::ZERO;
             continue;
         }
         let awake = shared.workers.iter().any(|w| !w.idle.is_asleep_now())
             || shared.lock_waiters.load(Ordering::SeqCst) > 0
             || watchdog.is_busy();
-        let timeout = if awake {
-            monitor.state.store(Rest::Napping as u8, Ordering::SeqCst);
-            Some(next_watch.saturating_duration_since(Instant::now()))
-        } else {
-            None
-        };
-        sys::futex_wait(&monitor.wakes, wakes, timeout);
-        monitor.state.store(Rest::Awake as u8, Ordering::Relaxed);
+        let timeout = awake.then(|| next_watch.saturating_duration_since(Instant::now()));
+        monitor.rest(wakes, timeout);
         // No blocking call was seen for `LINGER`: whatever comes next
         // starts at the shortest tick. After a nap the monitor naps again
         // at once unless it now sees one; after a sleep it lingers first.

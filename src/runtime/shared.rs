@@ -44,25 +44,48 @@
 //! runtime reserves and releases those references in batches
 //! (`Worker::take_task_ref`, `Worker::give_task_ref`): a spawn or free on a
 //! worker is a plain decrement or increment of its own reserve. Elsewhere
-//! each one is counted in `task_refs` directly (`share`, `release_one`).
+//! each one is counted in `task_refs` directly (`share` and `release_one`,
+//! in `worker.rs`, which knows the calling thread's worker).
+//!
+//! # The monitor's sleep (no lost wake-up)
+//!
+//! `state` is `Awake`, `Napping` or `Sleeping` (`Rest`).
+//!
+//! 1. The monitor reads `wakes`, stores `state = Sleeping` (SeqCst), and
+//!    looks at every hold word once more (SeqCst): if one is blocking, it
+//!    goes round again. Otherwise it looks (SeqCst) at every worker's idle
+//!    state, at the count of lock waiters and at the watchdog: if a worker
+//!    is awake, a coroutine waits for a lock or a lock probe is in flight,
+//!    it stores `Napping` and waits on `wakes` until its next watch (every
+//!    `WATCH_TICK`); else it waits on `wakes` for good.
+//! 2. A thread entering a blocking call swaps its hold word (SeqCst), then
+//!    reads `state` (SeqCst): unless `Awake`, it stores `Awake`, bumps
+//!    `wakes` and wakes the futex. A worker leaving its sleep (its idle
+//!    swap, SeqCst) and a coroutine starting to wait for a lock (its count,
+//!    SeqCst) read `state` the same way, but wake the monitor only from
+//!    `Sleeping`: a nap ends by itself within a `WATCH_TICK`.
+//!
+//! The SeqCst accesses make one of each pair see the other: either the
+//! monitor's re-check sees the blocking word (the awake worker, the lock
+//! waiter), or that thread sees `Sleeping` and its bump makes the futex wait
+//! return.
 
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use super::clock::Clock;
-use super::current_worker;
 use super::driver::{Poller, Waker};
-use super::monitor::Monitor;
 use super::probe::{Detail, Probe};
 use super::stats::WorkerStats;
 use super::takeover::Takeover;
-use super::worker::Worker;
-use crate::task::{Home, HomeRef, Task, TaskRef};
+use crate::sys;
+use crate::task::{Home, Task, TaskRef};
 
 /// Runtime settings fixed at build time.
 #[derive(Clone, Debug)]
@@ -104,7 +127,7 @@ impl Idle {
     }
 
     /// Whether the worker sleeps, for the monitor's sleep re-check
-    /// (`monitor.rs`, step 1: SeqCst).
+    /// ("The monitor's sleep", step 1: SeqCst).
     pub(crate) fn is_asleep_now(&self) -> bool {
         self.0.load(Ordering::SeqCst) == IdleState::Sleeping as u8
     }
@@ -119,7 +142,7 @@ impl Idle {
     /// For the worker after its sleep: true if a waker counted it as
     /// searching (step 1). SeqCst: the monitor's sleep re-check must see
     /// the worker awake, or the worker see the monitor asleep
-    /// (`monitor.rs`, step 2).
+    /// ("The monitor's sleep", step 2).
     pub(crate) fn end_sleep(&self) -> bool {
         self.0.swap(IdleState::Running as u8, Ordering::SeqCst) == IdleState::Woken as u8
     }
@@ -144,6 +167,84 @@ impl Idle {
                     Ordering::Relaxed,
                 )
                 .is_ok()
+    }
+}
+
+/// The values of `Monitor::state` ("The monitor's sleep", step 1).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Rest {
+    /// Ticking.
+    Awake,
+    /// Waiting on `wakes` until the next watch at the latest (a worker is
+    /// awake, a coroutine waits for a lock, or a lock probe is in flight).
+    Napping,
+    /// Waiting on `wakes` until woken.
+    Sleeping,
+}
+
+/// The monitor's shared state, in `Shared`.
+#[derive(Debug, Default)]
+pub(crate) struct Monitor {
+    /// `Awake`, `Napping` or `Sleeping` (step 1). Set by the monitor before
+    /// it waits; set back to `Awake` by whoever wakes it.
+    state: AtomicU8,
+    /// The futex word the monitor sleeps on; bumped to wake it.
+    wakes: AtomicU32,
+}
+
+impl Monitor {
+    /// Step 2: wakes the monitor if it sleeps or naps. Called after a hold
+    /// word became blocking.
+    #[inline]
+    pub(crate) fn watch(&self) {
+        if self.state.load(Ordering::SeqCst) != Rest::Awake as u8 {
+            self.wake();
+        }
+    }
+
+    /// Step 2 for a worker that left its sleep (after its idle swap) or a
+    /// coroutine that started to wait for a lock (after counting itself):
+    /// wakes the monitor if it sleeps for good, refreshing the clock first
+    /// so that parks from now on stamp the right time (`clock.rs`).
+    #[inline]
+    pub(crate) fn worker_awake(&self, clock: &Clock) {
+        if self.state.load(Ordering::SeqCst) == Rest::Sleeping as u8 {
+            clock.refresh();
+            self.wake();
+        }
+    }
+
+    /// Wakes the monitor (also at shutdown).
+    #[cold]
+    pub(crate) fn wake(&self) {
+        if self.state.swap(Rest::Awake as u8, Ordering::SeqCst) != Rest::Awake as u8 {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+            sys::futex_wake(&self.wakes, 1);
+        }
+    }
+
+    /// Step 1, the monitor's side: announces that it is about to wait.
+    /// Returns the futex word's value to wait on, for `rest`.
+    pub(crate) fn begin_rest(&self) -> u32 {
+        let wakes = self.wakes.load(Ordering::SeqCst);
+        self.state.store(Rest::Sleeping as u8, Ordering::SeqCst);
+        wakes
+    }
+
+    /// Step 1: the re-check found a reason to go on; the monitor is awake.
+    pub(crate) fn stay_awake(&self) {
+        self.state.store(Rest::Awake as u8, Ordering::Relaxed);
+    }
+
+    /// Step 1: waits on the futex until woken (`nap: None`) or, napping,
+    /// at most `nap`.
+    pub(crate) fn rest(&self, wakes: u32, nap: Option<Duration>) {
+        if nap.is_some() {
+            self.state.store(Rest::Napping as u8, Ordering::SeqCst);
+        }
+        sys::futex_wait(&self.wakes, wakes, nap);
+        self.state.store(Rest::Awake as u8, Ordering::Relaxed);
     }
 }
 
@@ -217,79 +318,16 @@ pub(crate) struct Shared {
     pub(crate) spawned_outside: AtomicU64,
 }
 
-/// Counts a reference to `shared` for a new task (see "Task references").
-pub(crate) fn share(shared: &Arc<Shared>) -> HomeRef {
-    match shared.local_worker() {
-        Some(w) => w.take_task_ref(),
-        None => shared.add_task_refs(1),
-    }
-    // SAFETY: counted just above.
-    unsafe { counted(shared) }
-}
-
-/// `share` for a new coroutine, which it counts as spawned (`stats.rs`).
-pub(crate) fn share_spawned(shared: &Arc<Shared>) -> HomeRef {
-    match shared.local_worker() {
-        Some(w) => {
-            w.take_task_ref();
-            w.stats().spawned.bump();
-        }
-        None => {
-            shared.add_task_refs(1);
-            shared.spawned_outside.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    // SAFETY: counted just above.
-    unsafe { counted(shared) }
-}
-
-/// A task's reference to `shared`.
-///
-/// # Safety
-///
-/// The caller counted it, on a worker's reserve or in `task_refs`; the
-/// count keeps the runtime, and so its header, alive until `release_one`
-/// gives it back.
-unsafe fn counted(shared: &Arc<Shared>) -> HomeRef {
-    // SAFETY: the caller's promise.
-    unsafe { HomeRef::from_counted(NonNull::from(&shared.home)) }
-}
-
-/// The header of a new runtime's state (`Shared::home`).
-pub(crate) fn home() -> Home {
-    // SAFETY: `release_one` gives back one reference counted by `share`,
-    // on any thread; the count keeps the runtime alive until then.
-    unsafe { Home::new(release_one) }
-}
-
 /// The runtime whose header is at `home`.
 ///
 /// # Safety
 ///
 /// `home` points at the `home` field of a `Shared`.
 #[inline(always)]
-unsafe fn from_home(home: NonNull<Home>) -> NonNull<Shared> {
+pub(super) unsafe fn from_home(home: NonNull<Home>) -> NonNull<Shared> {
     // SAFETY: the field lies `offset_of!` bytes into the `Shared` (the
     // caller's promise), so stepping back stays inside it.
     unsafe { home.byte_sub(std::mem::offset_of!(Shared, home)).cast() }
-}
-
-/// Gives back a task's reference to its runtime (`HomeRef::drop`).
-///
-/// # Safety
-///
-/// `home` is the header of a live runtime, and the caller owns one
-/// reference to it counted by `share`, which it gives up.
-unsafe fn release_one(home: NonNull<Home>) {
-    // SAFETY: every counted reference points at a `Shared`'s header
-    // (`share`), which the reference keeps alive (the caller's promise).
-    let this: &Shared = unsafe { from_home(home).as_ref() };
-    match this.local_worker() {
-        Some(w) => w.give_task_ref(),
-        // SAFETY: we own this reference, and give it up; the runtime is
-        // not touched after the call.
-        None => unsafe { Shared::release_task_refs(NonNull::from(this), 1) },
-    }
 }
 
 impl Shared {
@@ -313,17 +351,6 @@ impl Shared {
             Arc::increment_strong_count(this);
             Arc::from_raw(this)
         }
-    }
-
-    /// The calling thread's worker, if it is one of this runtime's.
-    #[inline]
-    pub(crate) fn local_worker(&self) -> Option<&'static Worker> {
-        current_worker().filter(|w| std::ptr::eq(&*w.shared, self))
-    }
-
-    /// Whether the calling thread is one of this runtime's workers.
-    pub(crate) fn is_current(&self) -> bool {
-        self.local_worker().is_some()
     }
 
     /// Adds `n` task references; the first of all holds an `Arc` count for
@@ -353,45 +380,6 @@ impl Shared {
             // from an `Arc` of this runtime.
             unsafe { Arc::decrement_strong_count(this.as_ptr()) };
         }
-    }
-
-    /// Queues a fresh task: on the caller's worker if it belongs to this
-    /// runtime, else on the injector; then wakes a searcher if needed.
-    pub(crate) fn schedule_fresh(&self, task: TaskRef) {
-        match self.local_worker() {
-            Some(w) => {
-                // Step 1 is owed only when the queue goes from empty to not
-                // empty: tasks already waiting were announced when the first
-                // of them was pushed, and whoever takes them announces the
-                // rest (step 3).
-                if w.push_fresh(task) {
-                    self.notify_searcher();
-                }
-            }
-            None => {
-                self.injector.push(task);
-                self.notify_searcher();
-            }
-        }
-    }
-
-    /// Pushes a bound task, woken on another thread, to its worker's inbox
-    /// and wakes that worker if it sleeps (step 4; `park.rs`, step 3).
-    pub(crate) fn push_remote(task: TaskRef) {
-        // The push hands `task` over, and with it perhaps the last reference
-        // to the runtime. A worker of the same runtime keeps the runtime
-        // alive itself; any other thread takes a reference first.
-        let kept;
-        let this: &Shared = match Shared::of(&task).local_worker() {
-            Some(w) => &w.shared,
-            None => {
-                kept = Shared::arc_of(&task);
-                &kept
-            }
-        };
-        let remote = &this.workers[task.worker()];
-        remote.inbox.push(task);
-        Self::wake_worker(remote);
     }
 
     /// Wakes a worker that sleeps in its poller, after something was queued

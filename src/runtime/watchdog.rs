@@ -137,7 +137,8 @@ impl std::fmt::Debug for LockWait {
 #[cfg_attr(weft_loom, allow(dead_code))]
 impl LockWait {
     /// Counts the calling coroutine; `None` on a plain thread. Wakes the
-    /// monitor if it sleeps for good (`monitor.rs`, step 2).
+    /// monitor if it sleeps for good (`shared.rs`, "The monitor's
+    /// sleep", step 2).
     pub(crate) fn begin() -> Option<LockWait> {
         let w = current_worker()?;
         w.shared.lock_waiters.fetch_add(1, Ordering::SeqCst);

@@ -85,7 +85,7 @@ use slab::Slab;
 
 use super::driver::{Driver, Poller};
 use super::ready::ReadyQueue;
-use super::shared::Shared;
+use super::shared::{from_home, Shared};
 use super::stats::WorkerStats;
 use super::takeover::Turn;
 use super::timers::Timers;
@@ -93,7 +93,7 @@ use super::unparker::Unparker;
 use crate::batches::Reserve;
 use crate::stack::{Budget, StackPool};
 use crate::sys;
-use crate::task::{Frame, Stage, Suspend, Task, TaskRef};
+use crate::task::{Frame, Home, HomeRef, Stage, Suspend, Task, TaskRef};
 
 /// Picks between fairness checks.
 const FAIRNESS_INTERVAL: u32 = 61;
@@ -752,7 +752,7 @@ impl Worker {
             self.searching.set(true);
         }
         // The monitor sleeps for good only while every worker sleeps
-        // (`monitor.rs`, step 2).
+        // (`shared.rs`, "The monitor's sleep", step 2).
         self.shared.monitor.worker_awake(&self.shared.clock);
     }
 
@@ -1140,6 +1140,126 @@ pub(crate) fn current_worker() -> Option<&'static Worker> {
     let p = WORKER.with(Cell::get);
     // SAFETY: see above; the pointer is cleared before `Worker` is dropped.
     unsafe { p.as_ref() }
+}
+
+// What the shared state does through the calling thread's worker: the
+// task references a worker reserves (`shared.rs`, "Task references") and
+// the queues a spawn or a remote wake-up reaches (`shared.rs`, steps 1 and
+// 4).
+
+/// Counts a reference to `shared` for a new task (see "Task references").
+pub(crate) fn share(shared: &Arc<Shared>) -> HomeRef {
+    match shared.local_worker() {
+        Some(w) => w.take_task_ref(),
+        None => shared.add_task_refs(1),
+    }
+    // SAFETY: counted just above.
+    unsafe { counted(shared) }
+}
+
+/// `share` for a new coroutine, which it counts as spawned (`stats.rs`).
+pub(crate) fn share_spawned(shared: &Arc<Shared>) -> HomeRef {
+    match shared.local_worker() {
+        Some(w) => {
+            w.take_task_ref();
+            w.stats().spawned.bump();
+        }
+        None => {
+            shared.add_task_refs(1);
+            shared.spawned_outside.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    // SAFETY: counted just above.
+    unsafe { counted(shared) }
+}
+
+/// A task's reference to `shared`.
+///
+/// # Safety
+///
+/// The caller counted it, on a worker's reserve or in `task_refs`; the
+/// count keeps the runtime, and so its header, alive until `release_one`
+/// gives it back.
+unsafe fn counted(shared: &Arc<Shared>) -> HomeRef {
+    // SAFETY: the caller's promise.
+    unsafe { HomeRef::from_counted(NonNull::from(&shared.home)) }
+}
+
+/// The header of a new runtime's state (`Shared::home`).
+pub(crate) fn home() -> Home {
+    // SAFETY: `release_one` gives back one reference counted by `share`,
+    // on any thread; the count keeps the runtime alive until then.
+    unsafe { Home::new(release_one) }
+}
+
+/// Gives back a task's reference to its runtime (`HomeRef::drop`).
+///
+/// # Safety
+///
+/// `home` is the header of a live runtime, and the caller owns one
+/// reference to it counted by `share`, which it gives up.
+unsafe fn release_one(home: NonNull<Home>) {
+    // SAFETY: every counted reference points at a `Shared`'s header
+    // (`share`), which the reference keeps alive (the caller's promise).
+    let this: &Shared = unsafe { from_home(home).as_ref() };
+    match this.local_worker() {
+        Some(w) => w.give_task_ref(),
+        // SAFETY: we own this reference, and give it up; the runtime is
+        // not touched after the call.
+        None => unsafe { Shared::release_task_refs(NonNull::from(this), 1) },
+    }
+}
+
+impl Shared {
+    /// The calling thread's worker, if it is one of this runtime's.
+    #[inline]
+    pub(crate) fn local_worker(&self) -> Option<&'static Worker> {
+        current_worker().filter(|w| std::ptr::eq(&*w.shared, self))
+    }
+
+    /// Whether the calling thread is one of this runtime's workers.
+    pub(crate) fn is_current(&self) -> bool {
+        self.local_worker().is_some()
+    }
+
+    /// Queues a fresh task: on the caller's worker if it belongs to this
+    /// runtime, else on the injector; then wakes a searcher if needed.
+    pub(crate) fn schedule_fresh(&self, task: TaskRef) {
+        match self.local_worker() {
+            Some(w) => {
+                // Step 1 is owed only when the queue goes from empty to not
+                // empty: tasks already waiting were announced when the first
+                // of them was pushed, and whoever takes them announces the
+                // rest (step 3).
+                if w.push_fresh(task) {
+                    self.notify_searcher();
+                }
+            }
+            None => {
+                self.injector.push(task);
+                self.notify_searcher();
+            }
+        }
+    }
+
+    /// Pushes a bound task, woken on another thread, to its worker's inbox
+    /// and wakes that worker if it sleeps (step 4; `park.rs`, step 3).
+    pub(crate) fn push_remote(task: TaskRef) {
+        // The push hands `task` over, and with it perhaps the last reference
+        // to the runtime. A worker of the same runtime keeps the runtime
+        // alive itself; any other thread takes a reference first.
+        let kept;
+        let this: &Shared = match Shared::of(&task).local_worker() {
+            Some(w) => &w.shared,
+            None => {
+                kept = Shared::arc_of(&task);
+                &kept
+            }
+        };
+        let remote = &this.workers[task.worker()];
+        remote.inbox.push(task);
+        Self::wake_worker(remote);
+    }
 }
 
 /// The `pthread_atfork` child handler: runs in the child, on its only
