@@ -40,11 +40,12 @@ KNOWN = {}
 # listed, and on a listed file that is no longer on one.
 KNOWN_CIRCLES = {
     "runtime": (
-        {"park", "probe", "shared", "takeover", "watchdog", "worker"},
-        "the scheduler's core: the shared state holds each worker's "
-        "take-over and probe state, whose protocols act on the worker "
-        "(take-over starts threads that run it, a probe is answered by "
-        "it); the worker parks and yields, and hands its worker over",
+        {"park", "shared", "takeover", "worker"},
+        "the scheduler's core, four protocols that act on each other: the "
+        "worker's loop resumes coroutines that park (park.rs) and wakes "
+        "them; the shared state holds each worker's take-over state and "
+        "queues a spawn or a remote wake-up on the calling thread's worker; "
+        "take-over hands the worker between its threads, which run its loop",
     ),
 }
 

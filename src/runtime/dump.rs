@@ -4,8 +4,10 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::inspect;
 use super::json;
-use super::probe::{self, Detail, State, TaskInfo, WaitInfo, NO_WORKER};
+use super::park;
+use super::probe::{Detail, State, TaskInfo, WaitInfo, NO_WORKER};
 use super::stats::SEEN;
 use super::watchdog::{lock_cycles, name_of};
 use super::Shared;
@@ -77,14 +79,14 @@ impl Dump {
         // The injector first: a coroutine a worker takes from it after this
         // is in that worker's answer, which comes at a switch point after
         // the take (it is listed twice then, and the worker's entry kept).
-        let injected = probe::injected(shared);
+        let injected = inspect::injected(shared);
         let detail = if backtraces {
             Detail::Traced
         } else {
             Detail::Full
         };
-        let probe = shared.request_probe(detail);
-        probe.wait(Instant::now() + PATIENCE);
+        let probe = shared.request_probe(detail, park::current());
+        inspect::wait(&probe, Instant::now() + PATIENCE);
         shared.end_probe(&probe);
         let parts = probe.take_parts();
         let mut entries = Vec::new();

@@ -87,7 +87,7 @@ impl Runtime {
     /// coroutine (parked or queued), as Go's goroutine dump shows stacks:
     /// each worker resumes each of its suspended coroutines once, on its
     /// own stack, to capture where it stands, and suspends it again at
-    /// once (`src/runtime/probe.rs`, point 4). A coroutine in a blocking
+    /// once (`src/runtime/inspect.rs`, point 4). A coroutine in a blocking
     /// call has none. Costs a resume and a capture per coroutine: for
     /// inspection, not for a hot path.
     ///

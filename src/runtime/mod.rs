@@ -14,11 +14,13 @@
 //! - `blocking.rs`: the blocking pool; `fork.rs`: a forked child is
 //!   outside weft; `overflow.rs`: the stack overflow handler; `panic.rs`:
 //!   panic messages that name the coroutine;
-//! - seeing inside: dumps (`dump.rs`, from the workers' answers to a probe,
-//!   `probe.rs`, with `describe.rs` and `json.rs`), metrics (`metrics.rs`,
+//! - seeing inside: dumps (`dump.rs`, from the workers' answers to a probe:
+//!   `probe.rs` for the request, `inspect.rs` for the answers, with
+//!   `describe.rs` and `json.rs`), metrics (`metrics.rs`,
 //!   from counters the workers keep, `stats.rs`), the coarse clock parks
 //!   stamp (`clock.rs`), the dump on a signal (`signal.rs`, over the list of
-//!   runtimes in `registry.rs`) and the watchdog (`watchdog.rs`).
+//!   runtimes in `registry.rs`), the watchdog (`watchdog.rs`) and the
+//!   warnings on stderr (`warn.rs`).
 
 pub(crate) mod blocking;
 mod builder;
@@ -29,6 +31,7 @@ mod dump;
 pub(crate) mod fork;
 pub(crate) mod global;
 mod handle;
+mod inspect;
 mod json;
 mod metrics;
 mod monitor;
@@ -45,6 +48,7 @@ pub(crate) mod stats;
 mod takeover;
 mod timers;
 mod unparker;
+mod warn;
 pub(crate) mod watchdog;
 mod worker;
 

@@ -335,7 +335,7 @@ fn park_suspend(task: &Task, w: &Worker, spin: Option<impl FnOnce() -> bool>) {
     }
     task.suspend_bare(Suspend::Park);
     if task.is_tracing() {
-        task.trace_and_suspend(); // a dump's backtrace (`probe.rs`, point 4)
+        task.trace_and_suspend(); // a dump's backtrace (`inspect.rs`, point 4)
     }
 }
 

@@ -84,6 +84,7 @@ use super::driver::{Poller, Waker};
 use super::probe::{Detail, Probe};
 use super::stats::WorkerStats;
 use super::takeover::Takeover;
+use super::unparker::Unparker;
 use crate::sys;
 use crate::task::{Home, Task, TaskRef};
 
@@ -415,9 +416,10 @@ impl Shared {
         self.searching.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// `probe.rs`, step 1: asks every worker for its part.
-    pub(crate) fn request_probe(&self, detail: Detail) -> Arc<Probe> {
-        let probe = Arc::new(Probe::new(detail, self.workers.len()));
+    /// `probe.rs`, step 1: asks every worker for its part; the last answer
+    /// wakes `requester`.
+    pub(crate) fn request_probe(&self, detail: Detail, requester: Unparker) -> Arc<Probe> {
+        let probe = Arc::new(Probe::new(detail, self.workers.len(), requester));
         self.probes
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -561,7 +561,7 @@ impl Takeover {
                 // seats lock, which other threads spin on, is released.
                 drop(seats);
                 if first {
-                    super::watchdog::warn(&format!(
+                    super::warn::warn(&format!(
                         "worker {index} has {threads} threads, all busy in calls that block \
                          (a std lock or channel, a file, a child process...); its other \
                          coroutines wait until one returns. Raise the limit with \
@@ -600,7 +600,7 @@ impl Takeover {
                 let first = !std::mem::replace(&mut seats.warned, true);
                 drop(seats);
                 if first {
-                    super::watchdog::say(&format!(
+                    super::warn::say(&format!(
                         "weft: cannot start a thread for worker {index}: {e}\n"
                     ));
                 }

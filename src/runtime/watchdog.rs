@@ -19,19 +19,21 @@
 //! - **No more threads.** A worker whose threads are all in blocking calls
 //!   (`takeover.rs`) says so once, until it gets one back.
 //!
-//! Each incident is reported once, and at most `BURST` warnings go out per
-//! `WINDOW`; `WEFT_WARN=0` turns all of them off.
+//! Each incident is reported once, through `warn.rs` (rate-limited, and
+//! off with `WEFT_WARN=0`).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::current_worker;
+use super::park;
 use super::probe::{Detail, Probe, State, TaskInfo, WaitInfo};
 use super::shared::Shared;
 use super::stats::SEEN;
+use super::warn::{self, warn};
 
 /// How long a coroutine may run without parking before it is reported,
 /// unless `WEFT_HOG_MS` says otherwise.
@@ -43,83 +45,16 @@ const LOCK_EVERY: Duration = Duration::from_millis(500);
 /// How long a lock probe waits for a busy worker.
 const PROBE_PATIENCE: Duration = Duration::from_millis(200);
 
-/// At most `BURST` warnings per `WINDOW`.
-const BURST: u32 = 10;
-const WINDOW: Duration = Duration::from_secs(10);
-
-/// The watchdog's settings, from the environment once per process.
-struct Settings {
-    enabled: bool,
-    hog_after: Duration,
-}
-
-fn settings() -> &'static Settings {
-    static SETTINGS: OnceLock<Settings> = OnceLock::new();
-    SETTINGS.get_or_init(|| Settings {
-        enabled: std::env::var("WEFT_WARN").map_or(true, |v| v.trim() != "0"),
-        hog_after: std::env::var("WEFT_HOG_MS")
+/// How long a coroutine may run without parking (`WEFT_HOG_MS`), from
+/// the environment once per process.
+fn hog_after() -> Duration {
+    static HOG: OnceLock<Duration> = OnceLock::new();
+    *HOG.get_or_init(|| {
+        std::env::var("WEFT_HOG_MS")
             .ok()
             .and_then(|v| v.trim().parse().ok())
-            .map_or(HOG_AFTER, Duration::from_millis),
+            .map_or(HOG_AFTER, Duration::from_millis)
     })
-}
-
-/// Whether warnings are on (`WEFT_WARN`).
-pub(crate) fn enabled() -> bool {
-    settings().enabled
-}
-
-/// Prints a warning on stderr, unless warnings are off or too many went
-/// out lately (then it is counted, and the count printed with the next one
-/// that goes out).
-pub(crate) fn warn(message: &str) {
-    if !enabled() {
-        return;
-    }
-    static LIMIT: Mutex<Option<(Instant, u32, u32)>> = Mutex::new(None);
-    let mut limit = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
-    let now = Instant::now();
-    let (start, sent, dropped) = limit.get_or_insert((now, 0, 0));
-    if now.duration_since(*start) >= WINDOW {
-        *start = now;
-        *sent = 0;
-    }
-    if *sent >= BURST {
-        *dropped += 1;
-        return;
-    }
-    *sent += 1;
-    let dropped = std::mem::take(dropped);
-    drop(limit);
-    if dropped > 0 {
-        say(&format!(
-            "weft: {dropped} warning(s) were not printed (too many at once)\n"
-        ));
-    }
-    say(&format!("weft: {message}\n"));
-}
-
-/// Writes `text` to stderr with raw `write` calls, not through std's
-/// `stderr`, whose lock a coroutine may hold: a coroutine that panics
-/// prints its message and backtrace under that lock, and its file
-/// reads (the backtrace's symbols) and its write to a pipe are blocking
-/// calls, during which its worker is taken over. Were the monitor, which
-/// prints these warnings and takes workers over, to wait for that lock, a
-/// worker whose holder waits for the same lock would never be taken over
-/// again, and the coroutine that holds it would never get its worker back.
-pub(crate) fn say(text: &str) {
-    let mut rest = text.as_bytes();
-    while !rest.is_empty() {
-        // SAFETY: a valid buffer of its length, to fd 2.
-        let n = unsafe { crate::sys::raw::write(2, rest.as_ptr().cast(), rest.len()) };
-        if n <= 0 {
-            if n < 0 && crate::sys::errno() == libc::EINTR {
-                continue;
-            }
-            return;
-        }
-        rest = &rest[n as usize..];
-    }
 }
 
 /// A coroutine counted among its runtime's lock waiters while this lives
@@ -194,7 +129,7 @@ impl Watchdog {
 
     /// One look (module docs).
     pub(crate) fn tick(&mut self, shared: &Shared, now: Instant) {
-        if !enabled() {
+        if !warn::enabled() {
             return;
         }
         for i in 0..shared.workers.len() {
@@ -236,7 +171,7 @@ impl Watchdog {
             return;
         };
         let ran = now.duration_since(since);
-        if hog.id != running & !SEEN || ran < settings().hog_after {
+        if hog.id != running & !SEEN || ran < hog_after() {
             return;
         }
         hog.warned = true;
@@ -277,7 +212,10 @@ impl Watchdog {
         }
         if now >= self.next_probe {
             self.next_probe = now + LOCK_EVERY;
-            self.probe = Some((shared.request_probe(Detail::Locks), now + PROBE_PATIENCE));
+            self.probe = Some((
+                shared.request_probe(Detail::Locks, park::current()),
+                now + PROBE_PATIENCE,
+            ));
         }
     }
 

@@ -105,7 +105,7 @@ pub(crate) struct Frame {
     /// What the coroutine waits for while parked or blocked
     /// (`waiting.rs`), and since when (`runtime/clock.rs`): written by the
     /// coroutine as it parks, read by its worker for a dump
-    /// (`runtime/probe.rs`).
+    /// (`runtime/inspect.rs`).
     wait: Cell<(WaitFor, u32)>,
     /// The backtrace the coroutine captured of itself when resumed only
     /// for that, until `Frame::trace` takes it.

@@ -464,7 +464,7 @@ impl<J: ?Sized> Task<J> {
 
     /// Resumes this suspended coroutine only to capture its backtrace,
     /// where it is suspended (the caller is its worker's loop, between
-    /// coroutines: `runtime/probe.rs`, point 4).
+    /// coroutines: `runtime/inspect.rs`, point 4).
     ///
     /// # Safety
     ///

@@ -8,7 +8,7 @@
 //! wait does: on the waiter's own stack, or kept alive by it). Nothing is
 //! formatted, counted or timed on the way to the park; a dump reads the
 //! word later, on the coroutine's own worker, while the coroutine is
-//! parked (`runtime/probe.rs` says why those reads are sound), and only
+//! parked (`runtime/inspect.rs` says why those reads are sound), and only
 //! then follows the payload.
 //!
 //! User-space addresses on the supported targets are below 2^56, so an
