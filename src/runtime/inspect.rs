@@ -52,11 +52,11 @@ use super::worker::Worker;
 use crate::task::Owner;
 use crate::task::{Call, Kind, Stage, Task, TaskRef, WaitFor};
 
-/// `probe.rs`, step 3, for the requester (the caller of `Probe::new`):
-/// waits until every
-/// worker answered or `deadline` passed; true if all answered. The
-/// requester's unparker is taken before any worker sees the probe, and
-/// a wake-up before the park leaves its token: none is lost.
+/// `probe.rs`, step 3, for the requester (whose unparker `Probe::new`
+/// took): waits until every worker answered or `deadline` passed; true if
+/// all answered. The requester's unparker is taken before any worker sees
+/// the probe, and a wake-up before the park leaves its token: none is
+/// lost.
 pub(crate) fn wait(probe: &Probe, deadline: Instant) -> bool {
     while !probe.is_done() {
         if Instant::now() >= deadline {

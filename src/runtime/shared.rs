@@ -184,7 +184,8 @@ enum Rest {
     Sleeping,
 }
 
-/// The monitor's shared state, in `Shared`.
+/// The monitor's shared state, in `Shared`: the steps below are those of
+/// "The monitor's sleep" (module docs).
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
     /// `Awake`, `Napping` or `Sleeping` (step 1). Set by the monitor before

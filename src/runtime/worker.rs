@@ -171,8 +171,8 @@ pub(crate) struct Worker {
     /// A coroutine is resuming another (`hand_off`).
     handing_off: Cell<bool>,
     /// The coroutine running on this worker right now (`None` between
-    /// coroutines); `current_task` reads it. It is the worker's,
-    /// not a thread-local: see the module docs, "Which worker a thread runs".
+    /// coroutines); `current_task` reads it. It is the worker's, not a
+    /// thread-local: see the module docs, "Which worker a thread runs".
     running: Cell<Option<NonNull<Task>>>,
     /// The running coroutine, a hand-off's, yields to be resumed at once by
     /// this same thread (`pin_yield`); set just before that yield, read by
@@ -244,7 +244,8 @@ impl Worker {
     }
 
     /// The scheduling loop of each of the worker's threads, from the
-    /// moment it first holds the worker (`Domain::run`).
+    /// moment it first holds the worker (the first thread is started in
+    /// `builder.rs`, the spare ones in `takeover.rs`).
     pub(crate) fn run(&self) {
         let _guard = enter_worker(self);
         // A spare thread starts holding the worker where a blocked one left
@@ -883,8 +884,7 @@ impl Worker {
     /// it, and the binding to this worker. False if it cannot start now.
     ///
     /// Kept out of the scheduling loop: inlined there, it crowds the loop's
-    /// registers, and the yield path pays in spills (callgrind, one worker:
-    /// 283 instructions per yield round trip inlined, 273 not).
+    /// registers, and the yield path pays for it in spills.
     #[inline(never)]
     fn start(&self, task: &TaskRef, stage: &mut Stage) -> bool {
         if self.overloaded() && !task.offload() {
