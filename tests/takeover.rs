@@ -408,6 +408,39 @@ fn dropping_a_runtime_unwinds_a_coroutine_whose_call_returns_during_the_drop() {
     sender.join().unwrap();
 }
 
+/// A blocking call about as long as a monitor tick or two, then the
+/// runtime's drop at once: the monitor's take-over races with the call's
+/// return and the worker's finish (`takeover.rs`, "Shutdown"). Each drop
+/// must return, with no seat left waiting for a turn that never comes.
+#[test]
+fn runtimes_dropped_as_their_blocking_calls_end_all_return() {
+    let _deadline = common::deadline(Duration::from_secs(120), "runtime drops racing take-overs");
+    let word = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    for i in 0..2000u32 {
+        let rt = one_worker();
+        let w = word.clone();
+        let wait = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000 + i64::from(i % 8) * 10_000,
+        };
+        rt.run(move || {
+            // A futex wait that times out: a blocking call (`hook/block.rs`).
+            // SAFETY: a valid futex word and timeout for the call's duration.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    w.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    0u32,
+                    &wait as *const libc::timespec,
+                )
+            };
+            assert_eq!(rc, -1, "the futex wait should time out");
+        });
+        drop(rt);
+    }
+}
+
 /// A coroutine woken by a rendezvous partner blocks its thread right away,
 /// while a third coroutine wakes that partner: on one worker, all three
 /// finish with the right values. (The guard for a coroutine that blocks

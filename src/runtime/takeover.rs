@@ -129,6 +129,16 @@
 //! that returns, and waits as an idle seat. A call that never returns keeps
 //! its worker's threads alive for good: `Runtime::drop` gives up on them
 //! after a few seconds and says so.
+//!
+//! A take-over can race with the finish: the monitor takes a seat from the
+//! idle ones, or adds one, and only then finds that its CAS fails because
+//! the blocked call returned and the worker shut down. The worker marks
+//! itself finished under the seats lock, after telling its idle seats to
+//! exit; the monitor, under the same lock, tells its seat to exit if the
+//! worker has finished, and otherwise returns it to the idle ones, where
+//! the finish will find it. Either way every seat's thread ends, and
+//! `Runtime::drop`, which joins the monitor before the seats, can join
+//! them all.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -464,11 +474,13 @@ impl Takeover {
             }
             seats.idle.clear();
             let domain = seats.domain.take();
+            // Under the lock, so that a seat the monitor adds meanwhile is
+            // told to exit rather than left idle (`take_over`).
+            self.finished.store(true, Ordering::Release);
             drop(seats);
             // The caller's own `Arc` keeps the domain alive until its thread
             // ends.
             drop(domain);
-            self.finished.store(true, Ordering::Release);
             return Turn::Exit;
         }
         let to = match seats.returning.pop_front() {
@@ -524,7 +536,14 @@ impl Takeover {
                 )
                 .is_ok();
         if !taken {
-            seats.idle.push(spare);
+            if self.finished.load(Ordering::Relaxed) {
+                // The worker finished (`leave`, shutdown) after this seat
+                // was taken from the idle ones or added: nobody will give it
+                // a turn any more, and `Runtime::drop` joins its thread.
+                seats.all[spare].give(Turn::Exit);
+            } else {
+                seats.idle.push(spare);
+            }
             return false;
         }
         seats.away += 1;
