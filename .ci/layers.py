@@ -38,16 +38,7 @@ KNOWN = {}
 # Files of a folder that still import each other in a circle:
 # folder: (files, reason). The check fails on a circle with a file not
 # listed, and on a listed file that is no longer on one.
-KNOWN_CIRCLES = {
-    "runtime": (
-        {"park", "shared", "takeover", "worker"},
-        "the scheduler's core, four protocols that act on each other: the "
-        "worker's loop resumes coroutines that park (park.rs) and wakes "
-        "them; the shared state holds each worker's take-over state and "
-        "queues a spawn or a remote wake-up on the calling thread's worker; "
-        "take-over hands the worker between its threads, which run its loop",
-    ),
-}
+KNOWN_CIRCLES = {}
 
 ROOT = "src"
 

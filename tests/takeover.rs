@@ -66,6 +66,54 @@ fn std_mpsc_pairs_on_one_worker_overlap_instead_of_deadlocking() {
     );
 }
 
+/// The calling thread's CPU time.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a timespec to write, on the stack.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[test]
+fn a_spare_threads_cpu_time_counts_in_its_workers_busy_time() {
+    let rt = one_worker();
+    let (tx, rx) = mpsc::channel::<()>();
+    let (spinner_thread, spare_cpu) = rt.run(move || {
+        // Blocks the worker's first thread in a futex wait...
+        let waiter = weft::go(move || rx.recv_timeout(Duration::from_secs(20)).unwrap());
+        // ...so a spare thread runs this one, which spins for 60 ms of CPU
+        // (under the watchdog's 100 ms) before it ends the wait.
+        let spinner = weft::go(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while thread_cpu_time() < Duration::from_millis(60) && Instant::now() < deadline {}
+            let seen = (
+                std::thread::current().name().map(String::from),
+                thread_cpu_time(),
+            );
+            tx.send(()).unwrap();
+            seen
+        });
+        let seen = spinner.join().unwrap();
+        waiter.join().unwrap();
+        seen
+    });
+    assert_eq!(
+        spinner_thread.as_deref(),
+        Some("weft-worker-0.1"),
+        "the spinner ran on the worker's first spare"
+    );
+    // The spare still runs (idle, until the drop), so its clock still counts.
+    let busy = rt.metrics().per_worker[0].busy;
+    assert!(
+        busy >= spare_cpu,
+        "worker busy {busy:?}, less than its spare thread's CPU time {spare_cpu:?}"
+    );
+}
+
 #[test]
 fn a_std_mutex_held_across_a_socket_read_does_not_deadlock_its_worker() {
     use std::io::{Read, Write};

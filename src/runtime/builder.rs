@@ -9,9 +9,10 @@ use crossbeam_deque::{Injector, Worker as Deque};
 use crossbeam_queue::SegQueue;
 
 use super::clock::Clock;
+use super::domain::Domain;
 use super::monitor;
 use super::shared::{Config, Idle, Monitor, Remote, Shared};
-use super::takeover::{Domain, Takeover};
+use super::takeover::Takeover;
 use super::worker::Worker;
 use super::Driver;
 use super::Runtime;
@@ -173,7 +174,7 @@ impl RuntimeBuilder {
 
         let mut locals = Vec::with_capacity(workers);
         let mut remotes = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        for index in 0..workers {
             let deque = Deque::new_fifo();
             let (driver, poller, waker) = Driver::new()?;
             remotes.push(Remote {
@@ -183,7 +184,11 @@ impl RuntimeBuilder {
                 poller,
                 idle: Idle::new(),
                 bound: AtomicUsize::new(0),
-                takeover: Takeover::new(),
+                takeover: Takeover::new(
+                    index,
+                    format!("{}-{index}", config.thread_name),
+                    config.max_threads,
+                ),
                 stats: Default::default(),
                 probe: AtomicBool::new(false),
             });
@@ -212,13 +217,10 @@ impl RuntimeBuilder {
             let thread = thread::Builder::new()
                 .name(format!("{}-{index}", shared.config.thread_name))
                 .spawn(move || {
-                    let domain = Domain::new(Worker::new(index, shared, deque, driver));
-                    domain.local().remote().takeover.note_thread();
-                    // For the spare threads to come (`takeover.rs`).
-                    domain.local().remote().takeover.set_domain(domain.clone());
+                    let domain = Domain::start(Worker::new(index, shared, deque, driver));
                     // This thread's overflow handler, and the process's
                     // panic hook, before any coroutine runs (the spare
-                    // threads rely on it: `takeover.rs`).
+                    // threads rely on it: `domain.rs`).
                     super::overflow::install_handler();
                     super::panic::install_hook();
                     domain.local().run();

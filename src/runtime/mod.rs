@@ -8,9 +8,10 @@
 //!   current thread runs;
 //! - `shared.rs`: what a runtime's threads share, and the idle/wake
 //!   protocol; `park.rs`: park and unpark;
-//! - `takeover.rs`, `monitor.rs`: a worker's threads taking turns while a
-//!   coroutine blocks in the kernel, and the thread that takes workers
-//!   over;
+//! - `takeover.rs`, `domain.rs`, `monitor.rs`: a worker's threads taking
+//!   turns while a coroutine blocks in the kernel (the protocol; the worker
+//!   as the domain they hold, and the blocking calls), and the thread that
+//!   takes workers over;
 //! - `blocking.rs`: the blocking pool; `fork.rs`: a forked child is
 //!   outside weft; `overflow.rs`: the stack overflow handler; `panic.rs`:
 //!   panic messages that name the coroutine;
@@ -26,6 +27,7 @@ pub(crate) mod blocking;
 mod builder;
 mod clock;
 mod describe;
+mod domain;
 mod driver;
 mod dump;
 pub(crate) mod fork;
@@ -66,6 +68,7 @@ pub(crate) fn count_finished() {
         w.stats().finished.bump();
     }
 }
+pub(crate) use domain::{blocking_call, blocking_syscall};
 pub(crate) use dump::backtraces_from_env;
 pub use dump::Dump;
 pub(crate) use fork::outside_weft;
@@ -73,7 +76,6 @@ pub(crate) use global::current_or_global;
 pub use handle::Runtime;
 pub use metrics::{Metrics, WorkerMetrics};
 pub(crate) use shared::Shared;
-pub(crate) use takeover::{blocking_call, blocking_syscall};
 #[cfg(not(weft_loom))]
 pub(crate) use watchdog::LockWait;
 pub(crate) use worker::Worker;

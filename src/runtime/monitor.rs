@@ -42,7 +42,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::shared::Shared;
-use super::takeover;
+use super::takeover::Seen;
 use super::watchdog::Watchdog;
 use crate::sys;
 
@@ -83,9 +83,9 @@ fn run(shared: &Shared) {
     let (mut idle_busy, mut quiet) = (Duration::ZERO, Duration::ZERO);
     let mut next_watch = Instant::now();
     while !shared.is_shut_down() {
-        let mut look = takeover::Look::default();
-        for (i, last) in last.iter_mut().enumerate() {
-            look.add(takeover::check(shared, i, last));
+        let mut look = Look::default();
+        for (remote, last) in shared.workers.iter().zip(&mut last) {
+            look.add(remote.takeover.check(last, || shared.is_shut_down()));
         }
         if look.took_over {
             tick = (tick / 2).max(TICK);
@@ -112,7 +112,9 @@ fn run(shared: &Shared) {
         }
         // `Monitor`'s step 1 (`shared.rs`).
         let wakes = monitor.begin_rest();
-        if takeover::any_blocking(shared) || shared.is_shut_down() {
+        // SeqCst loads of the hold words (`Takeover::is_blocking`).
+        let blocking = shared.workers.iter().any(|w| w.takeover.is_blocking());
+        if blocking || shared.is_shut_down() {
             monitor.stay_awake();
             quiet = Duration::ZERO;
             continue;
@@ -129,5 +131,21 @@ fn run(shared: &Shared) {
         if timeout.is_none() {
             quiet = Duration::ZERO;
         }
+    }
+}
+
+/// What the monitor saw of every worker at one look.
+#[derive(Debug, Default)]
+struct Look {
+    /// Some worker's holder was in a blocking call.
+    blocking: bool,
+    /// Some worker was taken over.
+    took_over: bool,
+}
+
+impl Look {
+    fn add(&mut self, seen: Seen) {
+        self.blocking |= seen != Seen::Running;
+        self.took_over |= seen == Seen::TakenOver;
     }
 }

@@ -42,7 +42,7 @@ static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
 /// Installs the process-wide handler (once) and makes sure the calling
 /// thread has an alternate signal stack. Called by each worker's first
 /// thread as it starts (`builder.rs`); the worker's spare threads, started
-/// later, need only their own alternate stack (`takeover.rs`).
+/// later, need only their own alternate stack (`domain.rs`).
 pub(crate) fn install_handler() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {

@@ -14,13 +14,26 @@
 //! # A worker is a domain, not a thread
 //!
 //! A worker's state (`Worker`: its queues, poller, timers, fd cache, park
-//! state and the coroutines bound to it) is one value, [`Domain`], that the
-//! worker's own threads take turns *holding*. The thread that holds it runs
-//! the scheduler loop; the others wait, each on a *seat* of the worker, or
-//! are inside a blocking call. A worker starts with one thread (seat 0);
-//! the monitor (`monitor.rs`) starts more when it takes the worker over, up
-//! to `RuntimeBuilder::max_threads`, and they stay, idle, for later
-//! take-overs.
+//! state and the coroutines bound to it) is one value, a `Domain`
+//! (`domain.rs`), that the worker's own threads take turns *holding*. The
+//! thread that holds it runs the scheduler loop; the others wait, each on
+//! a *seat* of the worker, or are inside a blocking call. A worker starts
+//! with one thread (seat 0); the monitor (`monitor.rs`) starts more when it
+//! takes the worker over, up to `RuntimeBuilder::max_threads`, and they
+//! stay, idle, for later take-overs.
+//!
+//! # Where the code lives
+//!
+//! This file holds the protocol's state, [`Takeover`] (the hold word and
+//! the seats), and every step taken on it. It names neither the worker nor
+//! the runtime's shared state, so that both can hold a `Takeover` and call
+//! it: the worker's loop gives the worker back at its switch points
+//! (step 5) and leaves it at shutdown; the monitor looks at each worker
+//! ([`Takeover::check`], step 3). A spare thread runs the worker's loop
+//! through the [`SpareMain`] the worker's first thread left here.
+//! `domain.rs` ties the protocol to the worker: the `Domain` value, what a
+//! spare thread runs, and a coroutine's blocking call (steps 1, 2 and 4,
+//! from the caller's side: `BlockingCall`).
 //!
 //! # The hold word
 //!
@@ -114,10 +127,10 @@
 //! already hold per-thread state for the wait it is entering (parking_lot's
 //! `ThreadData` of this thread, std's `Thread` handle), and a wait entered
 //! on another thread with it would share that state with whatever runs
-//! here next. So it is a *pinned* yield (`Worker::pin_yield`): the partner
-//! suspends at once (`Worker::hand_off`), and the same thread resumes the
-//! coroutine before anything else, before any switch point where the worker
-//! could change hands.
+//! here next. So it is a *pinned* yield (`pin_yield`, in `domain.rs`): the
+//! partner suspends at once (`Worker::hand_off`), and the same thread
+//! resumes the coroutine before anything else, before any switch point
+//! where the worker could change hands.
 //!
 //! # Shutdown
 //!
@@ -142,17 +155,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use super::shared::Shared;
-use super::worker::Worker;
-use super::{current_task, current_worker};
 use crate::loom::Lock;
 use crate::stack::Budget;
 use crate::sys;
-use crate::task::{Call, Task, WaitFor};
 
 /// Stack-budget slots a spare thread takes: its stack and its alternate
 /// signal stack are two mappings each, as much as two coroutine stacks.
@@ -162,37 +172,16 @@ const SPARE_SLOTS: usize = 2;
 /// a worker's first thread does (coroutines run on their own stacks).
 const SPARE_STACK: usize = 256 * 1024;
 
-/// A worker's `Worker`, shared by the worker's threads.
-///
-/// `Worker` is full of `Cell`s and `RefCell`s: it is not `Sync`, and it is
-/// touched only by the thread that holds the worker. That thread changes
-/// only at the hand-overs of the protocol above, each a release by the
-/// former holder (or the monitor's CAS, after the holder's release in
-/// step 1) and an acquire by the next, so every access to `Worker`
-/// happens-before the next holder's first.
-pub(crate) struct Domain(Worker);
+/// What a spare thread runs once it is first given the worker: the
+/// worker's loop, from where its last holder stopped (`domain.rs`). It
+/// keeps the worker's state alive; `Takeover::leave` drops it when the
+/// worker finishes.
+pub(crate) type SpareMain = Arc<dyn Fn() + Send + Sync>;
 
-// SAFETY: see above: one thread at a time uses the `Worker`, and the
-// hand-overs order their accesses. Its `!Send` parts (the `TaskRef`s of
-// bound tasks, the deque's owner half) never leave the worker's threads.
-unsafe impl Send for Domain {}
-// SAFETY: as above.
-unsafe impl Sync for Domain {}
-
-impl Domain {
-    pub(crate) fn new(local: Worker) -> Arc<Domain> {
-        Arc::new(Domain(local))
-    }
-
-    /// The worker state, for the thread that holds it.
-    pub(crate) fn local(&self) -> &Worker {
-        &self.0
-    }
-}
-
-/// The hold word's value (module docs).
+/// The hold word's value (module docs). `BlockingCall` (`domain.rs`) keeps
+/// the word it stored in step 1 for its CAS in step 2.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Hold(u64);
+pub(crate) struct Hold(u64);
 
 impl Hold {
     const BLOCKING: u64 = 1;
@@ -293,15 +282,14 @@ struct Seats {
     /// Nobody holds the worker: it shut down while a seat was away, and the
     /// first to return takes it.
     free: bool,
-    /// The worker's state, for spare threads to start on; dropped when the
-    /// worker finishes.
-    domain: Option<Arc<Domain>>,
+    /// What a spare thread runs; dropped when the worker finishes.
+    spare_main: Option<SpareMain>,
     /// The spare threads started so far.
     spares: Vec<thread::JoinHandle<()>>,
     /// The "no more threads" warning was printed.
     warned: bool,
     /// The CPU-time clock of each of the worker's threads, for
-    /// `weft::metrics` (`note_thread`).
+    /// `weft::metrics` (`note_first_thread`, `add_seat`).
     cpu_clocks: Vec<libc::clockid_t>,
 }
 
@@ -318,6 +306,12 @@ pub(crate) struct Takeover {
     /// Take-overs so far (for `weft::metrics`). Written by the monitor.
     takeovers: AtomicU64,
     seats: Lock<Seats>,
+    /// The worker's number, for warnings.
+    index: usize,
+    /// The worker's first thread's name; a spare's adds `.seat`.
+    name: String,
+    /// Most threads the worker may have (`RuntimeBuilder::max_threads`).
+    max_threads: usize,
 }
 
 impl fmt::Debug for Takeover {
@@ -327,8 +321,9 @@ impl fmt::Debug for Takeover {
 }
 
 impl Takeover {
-    /// A worker held by its first thread, seat 0.
-    pub(crate) fn new() -> Takeover {
+    /// Worker `index`, held by its first thread (seat 0, named `name`),
+    /// which may have up to `max_threads` threads.
+    pub(crate) fn new(index: usize, name: String, max_threads: usize) -> Takeover {
         Takeover {
             hold: AtomicU64::new(Hold::held(0, 0).0),
             returning: AtomicBool::new(false),
@@ -340,17 +335,20 @@ impl Takeover {
                 returning: VecDeque::new(),
                 away: 0,
                 free: false,
-                domain: None,
+                spare_main: None,
                 spares: Vec::new(),
                 warned: false,
                 cpu_clocks: Vec::new(),
             }),
+            index,
+            name,
+            max_threads,
         }
     }
 
-    /// Keeps the worker's state for the spare threads to come.
-    pub(crate) fn set_domain(&self, domain: Arc<Domain>) {
-        self.seats.lock().domain = Some(domain);
+    /// Keeps what the spare threads to come will run.
+    pub(crate) fn set_spare_main(&self, main: SpareMain) {
+        self.seats.lock().spare_main = Some(main);
     }
 
     /// Whether a seat waits to get the worker back (step 5's check).
@@ -366,7 +364,9 @@ impl Takeover {
         h.is_blocking().then_some(h)
     }
 
-    /// Whether the worker's holder is in a blocking call now.
+    /// Whether the worker's holder is in a blocking call now. A SeqCst
+    /// load: the monitor's sleep re-check (`shared.rs`, "The monitor's
+    /// sleep").
     pub(crate) fn is_blocking(&self) -> bool {
         self.blocking_word().is_some()
     }
@@ -383,13 +383,11 @@ impl Takeover {
         (seats.all.len(), seats.away)
     }
 
-    /// Notes the calling thread, one of the worker's own, as it starts:
-    /// its CPU time counts in the worker's busy time (`cpu_time`).
-    pub(crate) fn note_thread(&self) {
-        let mut clock: libc::clockid_t = 0;
-        // SAFETY: the calling thread's own handle; the clock id is written
-        // to a local.
-        if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } == 0 {
+    /// Notes the calling thread, the worker's first, as it starts: its CPU
+    /// time counts in the worker's busy time (`cpu_time`).
+    pub(crate) fn note_first_thread(&self) {
+        // SAFETY: the calling thread's own handle, alive while it runs.
+        if let Some(clock) = unsafe { cpu_clock(libc::pthread_self()) } {
             self.seats.lock().cpu_clocks.push(clock);
         }
     }
@@ -473,14 +471,14 @@ impl Takeover {
                 seats.all[i].give(Turn::Exit);
             }
             seats.idle.clear();
-            let domain = seats.domain.take();
+            let main = seats.spare_main.take();
             // Under the lock, so that a seat the monitor adds meanwhile is
             // told to exit rather than left idle (`take_over`).
             self.finished.store(true, Ordering::Release);
             drop(seats);
-            // The caller's own `Arc` keeps the domain alive until its thread
-            // ends.
-            drop(domain);
+            // Drops the spare threads' hold on the worker's state; the
+            // caller's own keeps it alive until its thread ends.
+            drop(main);
             return Turn::Exit;
         }
         let to = match seats.returning.pop_front() {
@@ -507,17 +505,87 @@ impl Takeover {
         mine.wait()
     }
 
+    /// Step 1: the holder is about to wait in the kernel (its task is
+    /// already marked `blocked`). Stores the word that says so, and returns
+    /// it for step 2.
+    #[inline]
+    pub(crate) fn enter_call(&self) -> Hold {
+        let word = Hold(self.hold.load(Ordering::Relaxed)).entering();
+        // SeqCst: the monitor's sleep re-check reads it (`shared.rs`, "The
+        // monitor's sleep").
+        self.hold.swap(word.0, Ordering::SeqCst);
+        word
+    }
+
+    /// Step 2: the call that stored `word` returned. True if nobody took
+    /// the worker over: this thread held it all along.
+    #[inline]
+    pub(crate) fn leave_call(&self, word: Hold) -> bool {
+        self.hold
+            .compare_exchange(
+                word.0,
+                word.without_blocking().0,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Step 4: the worker was taken while this thread was in the call that
+    /// stored `word`. If nobody holds it (it shut down meanwhile), this
+    /// thread takes it back at once: `None`. Otherwise its seat is queued
+    /// to get it back, and returned to wait on once the caller has woken
+    /// the holder (`Returning::wait`).
+    #[cold]
+    pub(crate) fn queue_return(&self, word: Hold) -> Option<Returning> {
+        let me = word.seat();
+        let mut seats = self.seats.lock();
+        if seats.free {
+            seats.free = false;
+            seats.away -= 1;
+            self.hold
+                .store(word.without_blocking().0, Ordering::Relaxed);
+            return None;
+        }
+        seats.returning.push_back(me);
+        self.returning.store(true, Ordering::Relaxed);
+        Some(Returning(seats.all[me].clone()))
+    }
+
+    /// The monitor's look at this worker: `last` is the blocking word it
+    /// saw at the previous look (0 for none), and is updated; a worker
+    /// found in the same blocking call twice is taken over (step 3), unless
+    /// `shut_down` says the runtime is shutting down.
+    pub(crate) fn check(&self, last: &mut u64, shut_down: impl Fn() -> bool) -> Seen {
+        match self.blocking_word() {
+            Some(word) if *last == word.0 => {
+                self.take_over(word, shut_down);
+                *last = 0;
+                Seen::TakenOver
+            }
+            Some(word) => {
+                *last = word.0;
+                Seen::Blocking
+            }
+            None => {
+                *last = 0;
+                Seen::Running
+            }
+        }
+    }
+
     /// Step 3, for the monitor: takes the worker from a holder that has
-    /// been blocked since it saw `seen`. False if it could not (the call
-    /// returned meanwhile, or no thread could be had).
-    fn take_over(&self, shared: &Shared, index: usize, seen: Hold) -> bool {
+    /// been blocked since it saw `seen`. False if it could not (the runtime
+    /// is shutting down, the call returned meanwhile, or no thread could be
+    /// had).
+    fn take_over(&self, seen: Hold, shut_down: impl Fn() -> bool) -> bool {
         let spare = {
             let mut seats = self.seats.lock();
             match seats.idle.pop() {
                 Some(spare) => spare,
                 None => {
                     drop(seats);
-                    match self.add_seat(shared, index) {
+                    match self.add_seat() {
                         Some(spare) => spare,
                         None => return false,
                     }
@@ -525,7 +593,7 @@ impl Takeover {
             }
         };
         let mut seats = self.seats.lock();
-        let taken = !shared.is_shut_down()
+        let taken = !shut_down()
             && self
                 .hold
                 .compare_exchange(
@@ -559,13 +627,14 @@ impl Takeover {
         true
     }
 
-    /// Starts a thread on a new seat of worker `index`, waiting for its
-    /// turn; `None` past the thread limit or the stack budget.
-    fn add_seat(&self, shared: &Shared, index: usize) -> Option<usize> {
-        let max = shared.config.max_threads;
-        let (seat, domain) = {
+    /// Starts a thread on a new seat, waiting for its turn; `None` past the
+    /// thread limit or the stack budget, or before the worker's first
+    /// thread has left its `SpareMain`.
+    fn add_seat(&self) -> Option<usize> {
+        let (index, max) = (self.index, self.max_threads);
+        let (seat, turn, main) = {
             let mut seats = self.seats.lock();
-            let domain = seats.domain.clone()?;
+            let main = seats.spare_main.clone()?;
             let full = seats.all.len() >= max || {
                 let got = Budget::try_reserve_many(SPARE_SLOTS);
                 if got < SPARE_SLOTS {
@@ -590,27 +659,26 @@ impl Takeover {
                 }
                 return None;
             }
-            seats.all.push(Seat::new());
-            (seats.all.len() - 1, domain)
+            let turn = Seat::new();
+            seats.all.push(turn.clone());
+            (seats.all.len() - 1, turn, main)
         };
         let spawned = thread::Builder::new()
-            .name(format!("{}-{index}.{seat}", shared.config.thread_name))
+            .name(format!("{}.{seat}", self.name))
             .stack_size(SPARE_STACK)
             .spawn(move || {
-                domain.0.remote().takeover.note_thread();
-                let seat_turn = domain.0.remote().takeover.seat_turn(seat);
-                if seat_turn.wait() == Turn::Hold {
-                    // The overflow handler and the panic hook are the
-                    // process's, installed by the worker's first thread
-                    // (`builder.rs`) before any coroutine of it could block:
-                    // this thread needs only its own alternate stack.
-                    crate::stack::ensure_altstack();
-                    domain.0.run();
+                if turn.wait() == Turn::Hold {
+                    main();
                 }
             });
         let mut seats = self.seats.lock();
         match spawned {
             Ok(handle) => {
+                // SAFETY: the thread is not joined before `Runtime::drop`
+                // takes its handle from `spares`, so its id stays valid.
+                if let Some(clock) = unsafe { cpu_clock(handle.as_pthread_t()) } {
+                    seats.cpu_clocks.push(clock);
+                }
                 seats.spares.push(handle);
                 Some(seat)
             }
@@ -628,136 +696,36 @@ impl Takeover {
             }
         }
     }
-
-    fn seat_turn(&self, seat: usize) -> Arc<Seat> {
-        self.seats.lock().all[seat].clone()
-    }
 }
 
-/// A blocking call in progress on a thread that holds its worker (steps 1
-/// and 2), made by [`BlockingCall::enter`].
-#[must_use = "a blocking call must be left"]
-pub(crate) struct BlockingCall {
-    local: &'static Worker,
-    task: &'static Task,
-    word: Hold,
-}
+/// A seat queued to get its worker back (step 4).
+#[must_use = "a returning seat waits for its turn"]
+pub(crate) struct Returning(Arc<Seat>);
 
-impl BlockingCall {
-    /// Step 1, for a call about to wait in the kernel, named `call` in a
-    /// dump. `None` where there is nothing to take over: on plain threads
-    /// (and on runtime threads outside coroutines: the scheduler's own
-    /// poller wait).
-    #[inline]
-    pub(crate) fn enter(call: &'static Call) -> Option<BlockingCall> {
-        let task = current_task()?;
-        if task.is_blocked() {
-            // A signal handler that interrupted this coroutine's blocking
-            // call makes a call of its own: it runs plainly, on the thread
-            // the handler runs on. Step 1 again would overwrite the word of
-            // the call in progress, and the worker may already be taken
-            // over (this thread no longer holds it).
-            return None;
-        }
-        let local = current_worker()?;
-        Some(Self::enter_in(local, task, call))
-    }
-
-    #[inline(never)]
-    fn enter_in(local: &'static Worker, task: &'static Task, call: &'static Call) -> BlockingCall {
-        if local.in_hand_off() {
-            // Module docs, "Hand-offs".
-            local.pin_yield();
-        }
-        // In the worker's table, with what it waits for, so that whoever
-        // holds the worker meanwhile can report it (`probe.rs`).
-        local.track_blocked(task);
-        task.set_wait(WaitFor::blocking(call), local.shared.clock.now());
-        let takeover = &local.remote().takeover;
-        let word = Hold(takeover.hold.load(Ordering::Relaxed)).entering();
-        task.set_blocked(true);
-        takeover.hold.swap(word.0, Ordering::SeqCst);
-        local.shared.monitor.watch();
-        BlockingCall { local, task, word }
-    }
-
-    /// Step 2 (or 4): returns once this thread holds the worker again.
-    #[inline]
-    pub(crate) fn leave(self) {
-        let takeover = &self.local.remote().takeover;
-        if takeover
-            .hold
-            .compare_exchange(
-                self.word.0,
-                self.word.without_blocking().0,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            self.come_back(takeover);
-            // The holders meanwhile ran other coroutines (`worker.rs`,
-            // "Which worker a thread runs").
-            self.local.set_running(Some(self.task));
-        }
-        self.task.set_blocked(false);
-    }
-
-    /// Step 4: the worker was taken; wait to be given it back.
-    #[cold]
-    fn come_back(&self, takeover: &Takeover) {
-        let me = self.word.seat();
-        let mine = {
-            let mut seats = takeover.seats.lock();
-            if seats.free {
-                seats.free = false;
-                seats.away -= 1;
-                takeover
-                    .hold
-                    .store(self.word.without_blocking().0, Ordering::Relaxed);
-                return;
-            }
-            seats.returning.push_back(me);
-            takeover.returning.store(true, Ordering::Relaxed);
-            seats.all[me].clone()
-        };
-        Shared::wake_worker(self.local.remote());
+impl Returning {
+    /// Waits until the holder gives the worker back (step 5).
+    pub(crate) fn wait(self) {
         // A seat in a call is never told to exit: the worker finishes only
         // once no seat is away.
-        let turn = mine.wait();
+        let turn = self.0.wait();
         debug_assert_eq!(turn, Turn::Hold);
     }
 }
 
-/// Runs `call`, a raw system call (`sys::raw::syscall6`'s answer), as a
-/// blocking call named `name` in a dump: the worker may be taken over while
-/// it waits. Returns the libc-style result, with `errno` set only after
-/// this thread holds the worker again (soundness, point 3).
-#[inline]
-pub(crate) fn blocking_syscall(
-    name: &'static Call,
-    call: impl FnOnce() -> libc::c_long,
-) -> libc::c_long {
-    sys::raw::cvt_raw(blocking_call(name, call))
+/// The CPU-time clock of a thread.
+///
+/// # Safety
+///
+/// `thread` names a thread that runs, or that has ended but is not joined
+/// yet.
+unsafe fn cpu_clock(thread: libc::pthread_t) -> Option<libc::clockid_t> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: the caller's promise; the clock id is written to a local.
+    let rc = unsafe { libc::pthread_getcpuclockid(thread, &mut clock) };
+    (rc == 0).then_some(clock)
 }
 
-/// Runs `call` as a blocking call (named `name` in a dump) and returns its
-/// answer. `call` must not touch a thread-local while it waits (soundness,
-/// point 3): a raw system call, or one of libc's pthread waits, which
-/// report through their return value (`hook/pthread.rs`).
-#[inline]
-pub(crate) fn blocking_call<R>(name: &'static Call, call: impl FnOnce() -> R) -> R {
-    match BlockingCall::enter(name) {
-        None => call(),
-        Some(blocking) => {
-            let r = call();
-            blocking.leave();
-            r
-        }
-    }
-}
-
-/// What the monitor saw of one worker at one look.
+/// What the monitor saw of one worker at one look (`Takeover::check`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Seen {
     /// Its holder was not in a blocking call.
@@ -769,52 +737,6 @@ pub(crate) enum Seen {
     /// the monitor took the worker over (or tried: a spare could not start,
     /// or the call ended meanwhile).
     TakenOver,
-}
-
-/// What the monitor saw of every worker at one look.
-#[derive(Debug, Default)]
-pub(crate) struct Look {
-    /// Some worker's holder was in a blocking call.
-    pub(crate) blocking: bool,
-    /// Some worker was taken over.
-    pub(crate) took_over: bool,
-}
-
-impl Look {
-    pub(crate) fn add(&mut self, seen: Seen) {
-        self.blocking |= seen != Seen::Running;
-        self.took_over |= seen == Seen::TakenOver;
-    }
-}
-
-/// The monitor's look at one worker: the blocking word it saw at the last
-/// tick, and what to do now.
-pub(crate) fn check(shared: &Shared, index: usize, last: &mut u64) -> Seen {
-    let takeover = &shared.workers[index].takeover;
-    match takeover.blocking_word() {
-        Some(word) if *last == word.0 => {
-            takeover.take_over(shared, index, word);
-            *last = 0;
-            Seen::TakenOver
-        }
-        Some(word) => {
-            *last = word.0;
-            Seen::Blocking
-        }
-        None => {
-            *last = 0;
-            Seen::Running
-        }
-    }
-}
-
-/// Whether any worker's holder is in a blocking call (the monitor's sleep
-/// re-check; SeqCst loads).
-pub(crate) fn any_blocking(shared: &Shared) -> bool {
-    shared
-        .workers
-        .iter()
-        .any(|w| w.takeover.blocking_word().is_some())
 }
 
 #[cfg(all(test, not(weft_loom)))]

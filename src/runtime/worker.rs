@@ -139,7 +139,7 @@ enum Stop {
 
 /// The worker's own half: what its holder uses. Shared by the worker's
 /// threads inside a `Domain`, one of which holds it at a time
-/// (`takeover.rs`); reached through `current_worker()`.
+/// (`domain.rs`, `takeover.rs`); reached through `current_worker()`.
 pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
@@ -175,7 +175,7 @@ pub(crate) struct Worker {
     /// thread-local: see the module docs, "Which worker a thread runs".
     running: Cell<Option<NonNull<Task>>>,
     /// The running coroutine, a hand-off's, yields to be resumed at once by
-    /// this same thread (`pin_yield`); set just before that yield, read by
+    /// this same thread (`pin_next`); set just before that yield, read by
     /// `hand_off` after it.
     pin: Cell<bool>,
     /// Stack-budget slots this worker holds beyond those of its running
@@ -245,7 +245,8 @@ impl Worker {
 
     /// The scheduling loop of each of the worker's threads, from the
     /// moment it first holds the worker (the first thread is started in
-    /// `builder.rs`, the spare ones in `takeover.rs`).
+    /// `builder.rs`, the spare ones by `takeover.rs`, running what
+    /// `domain.rs` left there).
     pub(crate) fn run(&self) {
         let _guard = enter_worker(self);
         // A spare thread starts holding the worker where a blocked one left
@@ -292,14 +293,12 @@ impl Worker {
         self.stats().running.store(id, Ordering::Relaxed);
     }
 
-    /// Yields the running coroutine, a hand-off's, so that this thread
-    /// resumes it next, before any switch point: it leaves its partner's
-    /// resume without leaving its thread (`takeover.rs`, "Hand-offs").
-    #[cold]
-    pub(crate) fn pin_yield(&self) {
+    /// The running coroutine, a hand-off's, is about to yield so that this
+    /// thread resumes it next, before any switch point (`domain.rs`,
+    /// `pin_yield`): `hand_off` puts it in the `next` slot.
+    pub(crate) fn pin_next(&self) {
         debug_assert!(self.handing_off.get());
         self.pin.set(true);
-        super::park::yield_now();
     }
 
     pub(crate) fn timers(&self) -> RefMut<'_, Timers> {
@@ -851,7 +850,7 @@ impl Worker {
         unsafe { self.resume(task, frame, Some(me)) };
         self.handing_off.set(false);
         if self.pin.take() {
-            // The task yielded to run next on this thread (`pin_yield`): its
+            // The task yielded to run next on this thread (`pin_next`): its
             // entry, the one `resume` just queued last, goes to the `next`
             // slot, which `next_task` takes before any switch point while
             // `picks_left` is not 0 (it is at least 1 here: see above). `me`
