@@ -355,7 +355,8 @@ impl<J: ?Sized> Task<J> {
     }
 
     /// Whether the coroutine, back from a suspension, was cancelled or is
-    /// resumed only to capture its backtrace (`after_suspension`).
+    /// resumed only to capture its backtrace (`runtime/park.rs`,
+    /// `yield_attention`).
     #[inline(always)]
     pub(crate) fn needs_attention(&self) -> bool {
         self.attention.get() != 0
