@@ -1329,13 +1329,13 @@ pub(crate) fn current_task() -> Option<&'static Task> {
 }
 
 /// Sets this thread's worker for the scope of the returned guard.
-pub(super) fn enter_worker(local: &Worker) -> WorkerGuard {
+fn enter_worker(local: &Worker) -> WorkerGuard {
     WORKER.with(|c| c.set(local));
     WorkerGuard(())
 }
 
 /// Clears `WORKER` when the worker's main function returns.
-pub(super) struct WorkerGuard(());
+struct WorkerGuard(());
 
 impl Drop for WorkerGuard {
     fn drop(&mut self) {

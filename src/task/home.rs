@@ -5,13 +5,13 @@
 //! runtime counts its tasks' references is its own business (it reserves
 //! them in batches per worker: `runtime/shared.rs`, "Task references"), so
 //! a task holds a `HomeRef`: the address of a `Home`, a header that the
-//! runtime places at the start of its shared state, which says how to give
-//! the reference back. The runtime finds its state from the header's
-//! address (`Shared::of`), so the record names nothing above this layer.
+//! runtime keeps in its shared state, which says how to give the reference
+//! back. The runtime finds its state from the header's address
+//! (`Shared::of`), so the record names nothing above this layer.
 
 use std::ptr::NonNull;
 
-/// The header at the start of a runtime's shared state.
+/// The header a runtime keeps in its shared state.
 pub(crate) struct Home {
     /// Gives back one task's reference to the runtime that holds this
     /// header.
