@@ -1,28 +1,30 @@
 //! A signal handler may call `write`, `read` and `close`, even when it
 //! interrupts a coroutine and the fd is one weft has never seen: the hooks
-//! allocate nothing on that path. A counting allocator watches the
-//! handler.
+//! allocate nothing on that path, not even when the worker is taken over
+//! while the handler's call waits. A counting allocator watches the
+//! handlers.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 mod common;
 
-/// Counts the allocations made while `IN_HANDLER` is set on the thread.
+/// Counts the allocations a thread makes while `IN_HANDLER` names a
+/// counter: the handler's own (the two tests run at once, on two threads).
 struct Counting;
 
 thread_local! {
-    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+    static IN_HANDLER: Cell<Option<&'static AtomicUsize>> = const { Cell::new(None) };
 }
-static IN_HANDLER_ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: forwards to the system allocator; the counting touches only a
 // const-initialised thread-local and an atomic.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if IN_HANDLER.with(Cell::get) {
-            IN_HANDLER_ALLOCS.fetch_add(1, Ordering::SeqCst);
+        if let Some(count) = IN_HANDLER.with(Cell::get) {
+            count.fetch_add(1, Ordering::SeqCst);
         }
         // SAFETY: the caller's contract, forwarded.
         unsafe { System.alloc(layout) }
@@ -43,9 +45,11 @@ static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
 static READ_FD: AtomicI32 = AtomicI32::new(-1);
 /// What the handler's calls returned: write, read, close.
 static RESULTS: [AtomicI32; 3] = [const { AtomicI32::new(0) }; 3];
+/// Allocations made inside `handler`.
+static HANDLER_ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" fn handler(_: libc::c_int) {
-    IN_HANDLER.with(|h| h.set(true));
+    IN_HANDLER.with(|h| h.set(Some(&HANDLER_ALLOCS)));
     let w = WRITE_FD.load(Ordering::SeqCst);
     let r = READ_FD.load(Ordering::SeqCst);
     let mut byte = [0u8; 1];
@@ -61,7 +65,7 @@ extern "C" fn handler(_: libc::c_int) {
         );
         RESULTS[2].store(libc::close(w), Ordering::SeqCst);
     }
-    IN_HANDLER.with(|h| h.set(false));
+    IN_HANDLER.with(|h| h.set(None));
 }
 
 /// Moves `fd` to number `to` (and closes the old number).
@@ -104,8 +108,83 @@ fn write_read_and_close_in_a_handler_that_interrupts_a_coroutine_allocate_nothin
     let results: Vec<i32> = RESULTS.iter().map(|r| r.load(Ordering::SeqCst)).collect();
     assert_eq!(results, [1, 1, 0], "write, read and close in the handler");
     assert_eq!(
-        IN_HANDLER_ALLOCS.load(Ordering::SeqCst),
+        HANDLER_ALLOCS.load(Ordering::SeqCst),
         0,
         "the hooks allocated inside the signal handler"
+    );
+}
+
+/// The pipe `slow_handler` reads: its read end, and the write end a plain
+/// thread writes to once the worker has been taken over.
+static SLOW_READ_FD: AtomicI32 = AtomicI32::new(-1);
+/// What the slow handler's read returned.
+static SLOW_RESULT: AtomicI32 = AtomicI32::new(0);
+/// Allocations made inside `slow_handler`.
+static SLOW_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn slow_handler(_: libc::c_int) {
+    IN_HANDLER.with(|h| h.set(Some(&SLOW_ALLOCS)));
+    let mut byte = [0u8; 1];
+    // SAFETY: a valid buffer and an fd set before the signal was raised.
+    let n = unsafe {
+        libc::read(
+            SLOW_READ_FD.load(Ordering::SeqCst),
+            byte.as_mut_ptr().cast(),
+            1,
+        )
+    };
+    SLOW_RESULT.store(n as i32, Ordering::SeqCst);
+    IN_HANDLER.with(|h| h.set(None));
+}
+
+#[test]
+fn a_read_in_a_handler_during_which_the_worker_is_taken_over_allocates_nothing() {
+    let mut fds = [0; 2];
+    // SAFETY: room for two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let [read_fd, write_fd] = fds;
+    SLOW_READ_FD.store(read_fd, Ordering::SeqCst);
+
+    // SAFETY: a valid handler for SIGUSR2, no flags.
+    unsafe {
+        libc::signal(
+            libc::SIGUSR2,
+            slow_handler as *const () as libc::sighandler_t,
+        )
+    };
+    let rt = weft::Runtime::builder().workers(1).build().unwrap();
+    // The handler's read waits until the thread below writes, which it
+    // does once the monitor has taken the worker over (within two monitor
+    // ticks, 40 µs to 2 ms), or after 10 s, when the test fails.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while rt.metrics().takeovers == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // SAFETY: one byte from a valid buffer to our pipe's write end.
+            assert_eq!(unsafe { libc::write(write_fd, b"s".as_ptr().cast(), 1) }, 1);
+        });
+        rt.run(|| {
+            // SAFETY: the handler is installed.
+            assert_eq!(unsafe { libc::raise(libc::SIGUSR2) }, 0);
+        });
+    });
+    let takeovers = rt.metrics().takeovers;
+    // SAFETY: back to the default action; closing our pipe.
+    unsafe {
+        libc::signal(libc::SIGUSR2, libc::SIG_DFL);
+        libc::close(read_fd);
+        libc::close(write_fd);
+    }
+    assert_eq!(SLOW_RESULT.load(Ordering::SeqCst), 1, "the handler's read");
+    assert!(
+        takeovers >= 1,
+        "the worker was not taken over during the handler's read"
+    );
+    assert_eq!(
+        SLOW_ALLOCS.load(Ordering::SeqCst),
+        0,
+        "the hooks allocated inside a handler whose call outlasted a take-over"
     );
 }

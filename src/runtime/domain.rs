@@ -92,13 +92,16 @@ impl BlockingCall {
             // `takeover.rs`, "Hand-offs".
             pin_yield(local);
         }
+        // Before the word: whoever holds the worker next sees the task
+        // blocked, and leaves it to this thread. Before the table too: a
+        // signal handler that interrupts what follows makes its calls
+        // plainly (`enter`), never entering the table while it is borrowed
+        // (`takeover.rs`, "Signal handlers").
+        task.set_blocked(true);
         // In the worker's table, with what it waits for, so that whoever
         // holds the worker meanwhile can report it (`probe.rs`).
         local.track_blocked(task);
         task.set_wait(WaitFor::blocking(call), local.shared.clock.now());
-        // Before the word: whoever holds the worker next sees the task
-        // blocked, and leaves it to this thread.
-        task.set_blocked(true);
         let word = local.remote().takeover.enter_call();
         local.shared.monitor.watch();
         BlockingCall { local, task, word }

@@ -132,6 +132,39 @@
 //! resumes the coroutine before anything else, before any switch point
 //! where the worker could change hands.
 //!
+//! # Signal handlers
+//!
+//! A signal handler runs on the thread it interrupts, on the stack of the
+//! coroutine it interrupts, and may make a blocking call of its own: a
+//! `read` or `write` of a pipe is one, and `hook/mod.rs` promises that it
+//! allocates nothing and takes no lock that the interrupted code may hold.
+//! The protocol keeps that promise:
+//!
+//! 1. If the interrupted coroutine is inside a blocking call of its own
+//!    (its task is marked `blocked`, from the first thing step 1 does until
+//!    after step 2 or 4), the handler's call is made plainly, outside the
+//!    protocol (`BlockingCall::enter`): the thread may not hold the worker,
+//!    and a second step 1 would overwrite the first call's word. Because
+//!    the mark comes first, a handler never finds the worker's table of
+//!    suspended coroutines borrowed by the step 1 it interrupted.
+//! 2. Otherwise the thread holds the worker and was running the coroutine,
+//!    and the handler's call takes the steps any call does. Steps 1 and 2
+//!    are atomics; step 1 also enters the coroutine in the worker's table,
+//!    which allocates only if it is not there yet and the table is full.
+//! 3. If the worker was taken over meanwhile, step 4 takes the seats lock.
+//!    No thread holds that lock while it runs one of the worker's
+//!    coroutines: it is taken at the worker's start, by the holder between
+//!    coroutines (step 5, shutdown), by a thread whose coroutine is inside
+//!    a blocking call (step 4), by the monitor, and by `Runtime::drop`,
+//!    which cannot run in a coroutine of its own runtime. The reports a
+//!    coroutine may ask for (`weft::metrics`, a dump) read atomics and a
+//!    lock of their own instead. So the interrupted thread does not hold
+//!    it, and the handler waits at most for another thread's few
+//!    instructions.
+//! 4. Step 4 allocates nothing: `returning` has room for every seat,
+//!    reserved when the seat was added (by the monitor). Waking the holder
+//!    is a write to its eventfd, and the wait is a futex wait on the seat.
+//!
 //! # Shutdown
 //!
 //! A thread that sees its runtime shut down while holding the worker
@@ -156,7 +189,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::unix::thread::JoinHandleExt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -273,12 +306,12 @@ impl Seat {
 struct Seats {
     /// Every seat, by number; seat 0 is the worker's first thread.
     all: Vec<Arc<Seat>>,
-    /// Seats waiting to be given the worker.
+    /// Seats waiting to be given the worker. Has room for every seat.
     idle: Vec<usize>,
-    /// Seats whose blocking call returned, oldest first (step 4).
+    /// Seats whose blocking call returned, oldest first (step 4). Has room
+    /// for every seat, so that queueing one allocates nothing ("Signal
+    /// handlers").
     returning: VecDeque<usize>,
-    /// Seats inside a blocking call during which the worker was taken.
-    away: usize,
     /// Nobody holds the worker: it shut down while a seat was away, and the
     /// first to return takes it.
     free: bool,
@@ -288,9 +321,18 @@ struct Seats {
     spares: Vec<thread::JoinHandle<()>>,
     /// The "no more threads" warning was printed.
     warned: bool,
-    /// The CPU-time clock of each of the worker's threads, for
-    /// `weft::metrics` (`note_first_thread`, `add_seat`).
-    cpu_clocks: Vec<libc::clockid_t>,
+}
+
+impl Seats {
+    /// Adds a seat, with room for it among the idle and the returning
+    /// ones; returns its number.
+    fn add(&mut self, seat: Arc<Seat>) -> usize {
+        self.all.push(seat);
+        let n = self.all.len();
+        self.idle.reserve(n - self.idle.len());
+        self.returning.reserve(n - self.returning.len());
+        n - 1
+    }
 }
 
 /// A worker's take-over state: the part of the worker its threads and the
@@ -306,6 +348,16 @@ pub(crate) struct Takeover {
     /// Take-overs so far (for `weft::metrics`). Written by the monitor.
     takeovers: AtomicU64,
     seats: Lock<Seats>,
+    /// How many seats there are, and how many are inside a blocking call
+    /// during which the worker was taken. Changed under the seats lock;
+    /// read without it by the reports, which may run in a coroutine
+    /// ("Signal handlers").
+    threads: AtomicUsize,
+    away: AtomicUsize,
+    /// The CPU-time clock of each of the worker's threads, for
+    /// `weft::metrics` (`note_first_thread`, `add_seat`). A lock of its
+    /// own, for the same reason.
+    cpu_clocks: Lock<Vec<libc::clockid_t>>,
     /// The worker's number, for warnings.
     index: usize,
     /// The worker's first thread's name; a spare's adds `.seat`.
@@ -324,22 +376,25 @@ impl Takeover {
     /// Worker `index`, held by its first thread (seat 0, named `name`),
     /// which may have up to `max_threads` threads.
     pub(crate) fn new(index: usize, name: String, max_threads: usize) -> Takeover {
+        let mut seats = Seats {
+            all: Vec::new(),
+            idle: Vec::new(),
+            returning: VecDeque::new(),
+            free: false,
+            spare_main: None,
+            spares: Vec::new(),
+            warned: false,
+        };
+        seats.add(Seat::new());
         Takeover {
             hold: AtomicU64::new(Hold::held(0, 0).0),
             returning: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             takeovers: AtomicU64::new(0),
-            seats: Lock::new(Seats {
-                all: vec![Seat::new()],
-                idle: Vec::new(),
-                returning: VecDeque::new(),
-                away: 0,
-                free: false,
-                spare_main: None,
-                spares: Vec::new(),
-                warned: false,
-                cpu_clocks: Vec::new(),
-            }),
+            seats: Lock::new(seats),
+            threads: AtomicUsize::new(1),
+            away: AtomicUsize::new(0),
+            cpu_clocks: Lock::new(Vec::new()),
             index,
             name,
             max_threads,
@@ -377,10 +432,13 @@ impl Takeover {
     }
 
     /// The worker's OS threads (its first, and the spares started for
-    /// take-overs), and how many of them are away in blocking calls.
+    /// take-overs), and how many of them are away in blocking calls: two
+    /// loads, which a take-over may fall between.
     pub(crate) fn threads(&self) -> (usize, usize) {
-        let seats = self.seats.lock();
-        (seats.all.len(), seats.away)
+        (
+            self.threads.load(Ordering::Relaxed),
+            self.away.load(Ordering::Relaxed),
+        )
     }
 
     /// Notes the calling thread, the worker's first, as it starts: its CPU
@@ -388,7 +446,7 @@ impl Takeover {
     pub(crate) fn note_first_thread(&self) {
         // SAFETY: the calling thread's own handle, alive while it runs.
         if let Some(clock) = unsafe { cpu_clock(libc::pthread_self()) } {
-            self.seats.lock().cpu_clocks.push(clock);
+            self.cpu_clocks.lock().push(clock);
         }
     }
 
@@ -399,9 +457,8 @@ impl Takeover {
     /// A thread that has ended (a runtime shutting down) no longer counts:
     /// the kernel refuses its clock.
     pub(crate) fn cpu_time(&self) -> std::time::Duration {
-        let seats = self.seats.lock();
-        seats
-            .cpu_clocks
+        self.cpu_clocks
+            .lock()
             .iter()
             .map(|&clock| {
                 let mut ts = libc::timespec {
@@ -426,7 +483,7 @@ impl Takeover {
 
     /// Seats away in a blocking call (for shutdown's report).
     pub(crate) fn away(&self) -> usize {
-        self.seats.lock().away
+        self.away.load(Ordering::Relaxed)
     }
 
     /// The spare threads' handles, to join once the worker has finished.
@@ -448,7 +505,7 @@ impl Takeover {
             if seats.returning.is_empty() {
                 self.returning.store(false, Ordering::Relaxed);
             }
-            seats.away -= 1;
+            self.away.fetch_sub(1, Ordering::Relaxed);
             seats.idle.push(me.seat());
             self.hold
                 .store(Hold::held(next, me.episode()).0, Ordering::Relaxed);
@@ -466,7 +523,7 @@ impl Takeover {
     pub(crate) fn leave(&self) -> Turn {
         let me = Hold(self.hold.load(Ordering::Relaxed));
         let mut seats = self.seats.lock();
-        if seats.away == 0 {
+        if self.away.load(Ordering::Relaxed) == 0 {
             for &i in &seats.idle {
                 seats.all[i].give(Turn::Exit);
             }
@@ -486,7 +543,7 @@ impl Takeover {
                 if seats.returning.is_empty() {
                     self.returning.store(false, Ordering::Relaxed);
                 }
-                seats.away -= 1;
+                self.away.fetch_sub(1, Ordering::Relaxed);
                 self.hold
                     .store(Hold::held(next, me.episode()).0, Ordering::Relaxed);
                 Some(seats.all[next].clone())
@@ -542,7 +599,7 @@ impl Takeover {
         let mut seats = self.seats.lock();
         if seats.free {
             seats.free = false;
-            seats.away -= 1;
+            self.away.fetch_sub(1, Ordering::Relaxed);
             self.hold
                 .store(word.without_blocking().0, Ordering::Relaxed);
             return None;
@@ -614,7 +671,7 @@ impl Takeover {
             }
             return false;
         }
-        seats.away += 1;
+        self.away.fetch_add(1, Ordering::Relaxed);
         // A thread was found: a later shortage is a new incident.
         seats.warned = false;
         self.takeovers.store(
@@ -660,8 +717,9 @@ impl Takeover {
                 return None;
             }
             let turn = Seat::new();
-            seats.all.push(turn.clone());
-            (seats.all.len() - 1, turn, main)
+            let seat = seats.add(turn.clone());
+            self.threads.store(seats.all.len(), Ordering::Relaxed);
+            (seat, turn, main)
         };
         let spawned = thread::Builder::new()
             .name(format!("{}.{seat}", self.name))
@@ -677,7 +735,7 @@ impl Takeover {
                 // SAFETY: the thread is not joined before `Runtime::drop`
                 // takes its handle from `spares`, so its id stays valid.
                 if let Some(clock) = unsafe { cpu_clock(handle.as_pthread_t()) } {
-                    seats.cpu_clocks.push(clock);
+                    self.cpu_clocks.lock().push(clock);
                 }
                 seats.spares.push(handle);
                 Some(seat)
