@@ -156,11 +156,11 @@
 //!    coroutines: it is taken at the worker's start, by the holder between
 //!    coroutines (step 5, shutdown), by a thread whose coroutine is inside
 //!    a blocking call (step 4), by the monitor, and by `Runtime::drop`,
-//!    which cannot run in a coroutine of its own runtime. The reports a
-//!    coroutine may ask for (`weft::metrics`, a dump) read atomics and a
-//!    lock of their own instead. So the interrupted thread does not hold
-//!    it, and the handler waits at most for another thread's few
-//!    instructions.
+//!    which returns before it takes the lock when it runs on one of its own
+//!    runtime's threads. The reports a coroutine may ask for
+//!    (`weft::metrics`, a dump) read atomics and a lock of their own
+//!    instead. So the interrupted thread does not hold it, and the handler
+//!    waits at most for another thread's few instructions.
 //! 4. Step 4 allocates nothing: `returning` has room for every seat,
 //!    reserved when the seat was added (by the monitor). Waking the holder
 //!    is a write to its eventfd, and the wait is a futex wait on the seat.
