@@ -1,8 +1,9 @@
 //! A signal handler may call `write`, `read` and `close`, even when it
 //! interrupts a coroutine and the fd is one weft has never seen: the hooks
 //! allocate nothing on that path, not even when the worker is taken over
-//! while the handler's call waits. A counting allocator watches the
-//! handlers.
+//! while the handler's call waits, or when the interrupted coroutine has
+//! never suspended and its worker's table is full. A counting allocator
+//! watches the handlers.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 /// Counts the allocations a thread makes while `IN_HANDLER` names a
-/// counter: the handler's own (the two tests run at once, on two threads).
+/// counter: the handler's own (the tests run at once, on several threads).
 struct Counting;
 
 thread_local! {
@@ -186,5 +187,89 @@ fn a_read_in_a_handler_during_which_the_worker_is_taken_over_allocates_nothing()
         SLOW_ALLOCS.load(Ordering::SeqCst),
         0,
         "the hooks allocated inside a handler whose call outlasted a take-over"
+    );
+}
+
+/// The pipe `first_handler` writes to and reads back from.
+static FIRST_FDS: [AtomicI32; 2] = [const { AtomicI32::new(-1) }; 2];
+/// How many of `first_handler`'s write-read pairs answered 1 and 1.
+static FIRST_ANSWERED: AtomicUsize = AtomicUsize::new(0);
+/// Allocations made inside `first_handler`.
+static FIRST_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn first_handler(_: libc::c_int) {
+    IN_HANDLER.with(|h| h.set(Some(&FIRST_ALLOCS)));
+    let [r, w] = [0, 1].map(|i| FIRST_FDS[i].load(Ordering::SeqCst));
+    let mut byte = [0u8; 1];
+    // SAFETY: valid buffers and a pipe's fds, set before the signal was
+    // raised.
+    let answers = unsafe {
+        (
+            libc::write(w, b"f".as_ptr().cast(), 1),
+            libc::read(r, byte.as_mut_ptr().cast(), 1),
+        )
+    };
+    if answers == (1, 1) {
+        FIRST_ANSWERED.fetch_add(1, Ordering::SeqCst);
+    }
+    IN_HANDLER.with(|h| h.set(None));
+}
+
+#[test]
+fn a_handler_allocates_nothing_in_a_fresh_coroutine_whose_workers_table_is_full() {
+    // A blocking call enters its coroutine in the worker's table of
+    // suspended coroutines if it is not there yet. Here the call is a
+    // handler's, in a coroutine that has never suspended, while the table
+    // holds `n` parked siblings and the main coroutine. The table starts
+    // with room for 256, so the sweep over `n` finds it full once.
+    let mut fds = [0; 2];
+    // SAFETY: room for two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    for (slot, fd) in FIRST_FDS.iter().zip(fds) {
+        slot.store(fd, Ordering::SeqCst);
+    }
+    // SAFETY: a valid handler for SIGWINCH, no flags.
+    unsafe {
+        libc::signal(
+            libc::SIGWINCH,
+            first_handler as *const () as libc::sighandler_t,
+        )
+    };
+    let rounds = 300;
+    for n in 0..rounds {
+        let rt = weft::Runtime::builder().workers(1).build().unwrap();
+        rt.run(move || {
+            let (wake, asleep) = weft::channel::bounded::<()>(0);
+            let parked = weft::sync::WaitGroup::new();
+            for _ in 0..n {
+                let (asleep, parked) = (asleep.clone(), parked.clone());
+                weft::go(move || {
+                    drop(parked);
+                    assert!(asleep.recv().is_err());
+                });
+            }
+            parked.wait();
+            // Fresh, so it has never suspended: its handler's write is its
+            // first blocking call.
+            weft::go(|| {
+                // SAFETY: the handler is installed.
+                assert_eq!(unsafe { libc::raise(libc::SIGWINCH) }, 0);
+            })
+            .join()
+            .unwrap();
+            drop(wake);
+        });
+    }
+    // SAFETY: back to the default action; closing our pipe.
+    unsafe {
+        libc::signal(libc::SIGWINCH, libc::SIG_DFL);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    assert_eq!(FIRST_ANSWERED.load(Ordering::SeqCst), rounds);
+    assert_eq!(
+        FIRST_ALLOCS.load(Ordering::SeqCst),
+        0,
+        "the hooks allocated inside a handler whose coroutine had never suspended"
     );
 }

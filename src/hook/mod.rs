@@ -53,13 +53,12 @@
 //!   user's non-blocking sockets): they take no lock and allocate nothing
 //!   (the fd table grows with `mmap`; `close` locks only for an fd some
 //!   poller registered). In a coroutine, a `read` or `write` of a pipe,
-//!   file or tty is a blocking call. It allocates nothing as long as
-//!   recording the coroutine in its worker's table of suspended coroutines
-//!   allocates nothing (it is there already, or the table, which starts
-//!   with room for 256, has room); if its worker is taken over while it
-//!   waits, getting the worker back takes a lock that no thread holds while
-//!   it runs one of the worker's coroutines, so a handler never waits on
-//!   its own thread (`runtime/takeover.rs`, "Signal handlers"). A call that
+//!   file or tty is a blocking call. It allocates nothing either: the
+//!   worker keeps a free place in its table of suspended coroutines for the
+//!   coroutine it runs; and if its worker is taken over while it waits,
+//!   getting the worker back takes a lock that no thread holds while it
+//!   runs one of the worker's coroutines, so a handler never waits on its
+//!   own thread (`runtime/takeover.rs`, "Signal handlers"). A call that
 //!   would park, or a `close` that must wake parked coroutines, is not
 //!   async-signal-safe: it touches the worker's poller.
 //! - **In a forked child** (`runtime/fork.rs`) every hook is libc's

@@ -149,8 +149,10 @@
 //!    suspended coroutines borrowed by the step 1 it interrupted.
 //! 2. Otherwise the thread holds the worker and was running the coroutine,
 //!    and the handler's call takes the steps any call does. Steps 1 and 2
-//!    are atomics; step 1 also enters the coroutine in the worker's table,
-//!    which allocates only if it is not there yet and the table is full.
+//!    are atomics; step 1 also enters the coroutine in the worker's table
+//!    if it is not there yet, which allocates nothing: the worker keeps a
+//!    free place there for the coroutine it runs (`room_to_track` in
+//!    `worker.rs`).
 //! 3. If the worker was taken over meanwhile, step 4 takes the seats lock.
 //!    No thread holds that lock while it runs one of the worker's
 //!    coroutines: it is taken at the worker's start, by the holder between

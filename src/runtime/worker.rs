@@ -160,7 +160,8 @@ pub(crate) struct Worker {
     pool: RefCell<StackPool>,
     /// Every task started here that has suspended (yielded or parked) and
     /// not finished: keeps parked tasks alive and lets shutdown unwind them.
-    /// A task that runs to completion in one go never enters it.
+    /// A task that runs to completion in one go never enters it. It keeps
+    /// a free place for the coroutine that runs (`room_to_track`).
     tasks: RefCell<Slab<TaskRef>>,
     /// When a fairness round last polled for I/O.
     last_busy_poll: Cell<Instant>,
@@ -913,9 +914,26 @@ impl Worker {
             task.set_yielder(yielder);
             task.job.run();
         });
+        self.room_to_track();
         task.bind(self.index);
         *stage = Stage::Running(frame);
         true
+    }
+
+    /// Keeps a free place in the table for the coroutine about to start.
+    ///
+    /// Its first suspension or blocking call enters it there, and a
+    /// blocking call may be a signal handler's, which must not allocate
+    /// (`takeover.rs`, "Signal handlers"). Only the running coroutine can
+    /// be missing from the table while it runs (every other started one
+    /// entered it when it first suspended, a hand-off's included), and
+    /// nothing else enters the table between here and its run, so one free
+    /// place is enough, and the entry never grows the table.
+    fn room_to_track(&self) {
+        let mut tasks = self.tasks.borrow_mut();
+        if tasks.len() == tasks.capacity() {
+            tasks.reserve(1);
+        }
     }
 
     /// A fresh task whose stack could not be mapped ends unrun.
