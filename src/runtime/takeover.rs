@@ -191,7 +191,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::unix::thread::JoinHandleExt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -350,12 +350,8 @@ pub(crate) struct Takeover {
     /// Take-overs so far (for `weft::metrics`). Written by the monitor.
     takeovers: AtomicU64,
     seats: Lock<Seats>,
-    /// How many seats there are, and how many are inside a blocking call
-    /// during which the worker was taken. Changed under the seats lock;
-    /// read without it by the reports, which may run in a coroutine
-    /// ("Signal handlers").
-    threads: AtomicUsize,
-    away: AtomicUsize,
+    /// How many seats there are, and how many are away.
+    counts: SeatCounts,
     /// The CPU-time clock of each of the worker's threads, for
     /// `weft::metrics` (`note_first_thread`, `add_seat`). A lock of its
     /// own, for the same reason.
@@ -366,6 +362,43 @@ pub(crate) struct Takeover {
     name: String,
     /// Most threads the worker may have (`RuntimeBuilder::max_threads`).
     max_threads: usize,
+}
+
+/// A worker's seats and how many of them are *away* (inside a blocking
+/// call during which the worker was taken), in one word, so that a report
+/// reads both as of one moment: the seats in the high half, the away ones
+/// (fewer than the seats, which are threads) in the low. Changed only
+/// under the seats lock; read without it by the reports, which may run in
+/// a coroutine ("Signal handlers").
+struct SeatCounts(AtomicU64);
+
+impl SeatCounts {
+    const SEAT: u64 = 1 << 32;
+
+    fn new(seats: usize) -> SeatCounts {
+        SeatCounts(AtomicU64::new(seats as u64 * Self::SEAT))
+    }
+
+    /// The seats, and the away ones.
+    fn get(&self) -> (usize, usize) {
+        let counts = self.0.load(Ordering::Relaxed);
+        (
+            (counts / Self::SEAT) as usize,
+            (counts % Self::SEAT) as usize,
+        )
+    }
+
+    fn seat_added(&self) {
+        self.0.fetch_add(Self::SEAT, Ordering::Relaxed);
+    }
+
+    fn went_away(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn came_back(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl fmt::Debug for Takeover {
@@ -394,8 +427,7 @@ impl Takeover {
             finished: AtomicBool::new(false),
             takeovers: AtomicU64::new(0),
             seats: Lock::new(seats),
-            threads: AtomicUsize::new(1),
-            away: AtomicUsize::new(0),
+            counts: SeatCounts::new(1),
             cpu_clocks: Lock::new(Vec::new()),
             index,
             name,
@@ -434,13 +466,10 @@ impl Takeover {
     }
 
     /// The worker's OS threads (its first, and the spares started for
-    /// take-overs), and how many of them are away in blocking calls: two
-    /// loads, which a take-over may fall between.
+    /// take-overs), and how many of them are away in blocking calls, as of
+    /// one moment.
     pub(crate) fn threads(&self) -> (usize, usize) {
-        (
-            self.threads.load(Ordering::Relaxed),
-            self.away.load(Ordering::Relaxed),
-        )
+        self.counts.get()
     }
 
     /// Notes the calling thread, the worker's first, as it starts: its CPU
@@ -485,7 +514,7 @@ impl Takeover {
 
     /// Seats away in a blocking call (for shutdown's report).
     pub(crate) fn away(&self) -> usize {
-        self.away.load(Ordering::Relaxed)
+        self.counts.get().1
     }
 
     /// The spare threads' handles, to join once the worker has finished.
@@ -507,7 +536,7 @@ impl Takeover {
             if seats.returning.is_empty() {
                 self.returning.store(false, Ordering::Relaxed);
             }
-            self.away.fetch_sub(1, Ordering::Relaxed);
+            self.counts.came_back();
             seats.idle.push(me.seat());
             self.hold
                 .store(Hold::held(next, me.episode()).0, Ordering::Relaxed);
@@ -525,7 +554,7 @@ impl Takeover {
     pub(crate) fn leave(&self) -> Turn {
         let me = Hold(self.hold.load(Ordering::Relaxed));
         let mut seats = self.seats.lock();
-        if self.away.load(Ordering::Relaxed) == 0 {
+        if self.away() == 0 {
             for &i in &seats.idle {
                 seats.all[i].give(Turn::Exit);
             }
@@ -545,7 +574,7 @@ impl Takeover {
                 if seats.returning.is_empty() {
                     self.returning.store(false, Ordering::Relaxed);
                 }
-                self.away.fetch_sub(1, Ordering::Relaxed);
+                self.counts.came_back();
                 self.hold
                     .store(Hold::held(next, me.episode()).0, Ordering::Relaxed);
                 Some(seats.all[next].clone())
@@ -601,7 +630,7 @@ impl Takeover {
         let mut seats = self.seats.lock();
         if seats.free {
             seats.free = false;
-            self.away.fetch_sub(1, Ordering::Relaxed);
+            self.counts.came_back();
             self.hold
                 .store(word.without_blocking().0, Ordering::Relaxed);
             return None;
@@ -673,7 +702,7 @@ impl Takeover {
             }
             return false;
         }
-        self.away.fetch_add(1, Ordering::Relaxed);
+        self.counts.went_away();
         // A thread was found: a later shortage is a new incident.
         seats.warned = false;
         self.takeovers.store(
@@ -720,7 +749,7 @@ impl Takeover {
             }
             let turn = Seat::new();
             let seat = seats.add(turn.clone());
-            self.threads.store(seats.all.len(), Ordering::Relaxed);
+            self.counts.seat_added();
             (seat, turn, main)
         };
         let spawned = thread::Builder::new()
