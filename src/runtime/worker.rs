@@ -924,11 +924,18 @@ impl Worker {
     ///
     /// Its first suspension or blocking call enters it there, and a
     /// blocking call may be a signal handler's, which must not allocate
-    /// (`takeover.rs`, "Signal handlers"). Only the running coroutine can
-    /// be missing from the table while it runs (every other started one
-    /// entered it when it first suspended, a hand-off's included), and
-    /// nothing else enters the table between here and its run, so one free
-    /// place is enough, and the entry never grows the table.
+    /// (`takeover.rs`, "Signal handlers"). One place is enough:
+    ///
+    /// 1. A started coroutine enters the table when it first suspends, in
+    ///    `resume`, before the loop runs another, or when it first blocks,
+    ///    in step 1, before another thread can take the worker.
+    /// 2. A coroutine that hands off runs its partner before it suspends,
+    ///    but the partner was woken, so it suspended before: it is in the
+    ///    table, and its handlers need no place.
+    /// 3. So while the coroutine started here runs, or its hand-off
+    ///    partner, it is the only one that may still enter, and nothing
+    ///    enters between here and its run: its entry finds this place and
+    ///    never grows the table.
     fn room_to_track(&self) {
         let mut tasks = self.tasks.borrow_mut();
         if tasks.len() == tasks.capacity() {
