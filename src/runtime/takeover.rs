@@ -421,13 +421,14 @@ impl Takeover {
             warned: false,
         };
         seats.add(Seat::new());
+        let counts = SeatCounts::new(seats.all.len());
         Takeover {
             hold: AtomicU64::new(Hold::held(0, 0).0),
             returning: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             takeovers: AtomicU64::new(0),
             seats: Lock::new(seats),
-            counts: SeatCounts::new(1),
+            counts,
             cpu_clocks: Lock::new(Vec::new()),
             index,
             name,

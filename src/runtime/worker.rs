@@ -221,6 +221,8 @@ impl Worker {
             timers: RefCell::new(Timers::new()),
             driver,
             pool: RefCell::new(pool),
+            // tests/signal_safety.rs fills a table of this size: keep its
+            // sweep past it if this grows.
             tasks: RefCell::new(Slab::with_capacity(256)),
             last_busy_poll: Cell::new(Instant::now()),
             picks_left: Cell::new(0),
